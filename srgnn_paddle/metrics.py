@@ -1,0 +1,159 @@
+"""Ranking metrics.
+
+* :func:`evaluate` is the notebook's ``evaluate`` (spec ``notebook.md`` §6), exactly:
+  every ground-truth entry (duplicates too) found in the top N is a hit, ``recall = hits /
+  len(gt)``, and its NDCG discounts each hit by the entry's position *in the ground truth*,
+  not by its predicted rank. Vectorised over users; :func:`evaluate_reference` is the plain
+  per-user loop kept to check it.
+* ``ndcg_rank@N`` (standard binary NDCG discounted by predicted rank over the distinct
+  ground-truth items) and ``mrr@N`` (reciprocal rank of the first hit) are offered beside it.
+* :func:`hit_mrr_at_k` gives the paper's P@K and MRR@K for single-label session prediction.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, Mapping, Sequence, Union
+
+import numpy as np
+
+Predictions = Union[Mapping[object, Sequence[int]], Sequence[Sequence[int]], np.ndarray]
+GroundTruth = Union[Mapping[object, Sequence[int]], Sequence[Sequence[int]]]
+
+
+def _aligned(preds: Predictions, test_gd: GroundTruth):
+    """Return (list of prediction rows, list of ground-truth lists) in the same user order."""
+    if isinstance(test_gd, Mapping):
+        keys = list(test_gd.keys())
+        gts = [list(test_gd[k]) for k in keys]
+        pred_rows = [preds[k] for k in keys]
+    else:
+        gts = [list(g) for g in test_gd]
+        pred_rows = [preds[i] for i in range(len(gts))]
+    return pred_rows, gts
+
+
+def _pred_matrix(pred_rows: Sequence[Sequence[int]], top_n: int) -> np.ndarray:
+    """Stack prediction rows (possibly of unequal length) into ``[U, top_n]``, -1 padded."""
+    out = np.full((len(pred_rows), top_n), -1, dtype=np.int64)
+    for i, row in enumerate(pred_rows):
+        row = np.asarray(row, dtype=np.int64)[:top_n]
+        out[i, : len(row)] = row
+    return out
+
+
+def evaluate(preds: Predictions, test_gd: GroundTruth, topN: int = 50) -> Dict[str, float]:
+    """The notebook's metrics, vectorised.
+
+    Args:
+        preds: per user, the ranked predicted item ids (a dict keyed like ``test_gd``, or a
+            sequence / ``[U, >=N]`` array aligned with it). Only the first ``topN`` count.
+        test_gd: per user, the list of ground-truth item ids (duplicates kept).
+        topN: cut-off N.
+    Returns:
+        ``{'recall@N', 'ndcg@N', 'hitrate@N'}`` (the notebook's definitions, means over
+        users) plus ``'ndcg_rank@N'`` and ``'mrr@N'`` (standard rank-discounted versions).
+    """
+    pred_rows, gts = _aligned(preds, test_gd)
+    n_users = len(gts)
+    keys = (f"recall@{topN}", f"ndcg@{topN}", f"hitrate@{topN}", f"ndcg_rank@{topN}", f"mrr@{topN}")
+    if n_users == 0:
+        return {k: 0.0 for k in keys}
+    top = _pred_matrix(pred_rows, topN)  # [U, N]
+    lengths = np.array([len(g) for g in gts], dtype=np.int64)
+    if (lengths == 0).any():
+        raise ValueError("every user needs at least one ground-truth item")
+    owner = np.repeat(np.arange(n_users), lengths)  # [G] user of each gt entry
+    gt_flat = np.concatenate([np.asarray(g, dtype=np.int64) for g in gts])  # [G]
+    pos_in_gt = np.arange(len(gt_flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+    # membership of each gt entry in its user's top N (chunked to bound memory)
+    hit = np.zeros(len(gt_flat), dtype=bool)
+    chunk = max(1, 4_000_000 // topN)
+    for s in range(0, len(gt_flat), chunk):
+        e = s + chunk
+        hit[s:e] = (top[owner[s:e]] == gt_flat[s:e, None]).any(axis=1)
+
+    discount = 1.0 / np.log2(np.arange(max(topN, lengths.max()) + 2) + 2)
+    hits = np.bincount(owner, weights=hit, minlength=n_users)
+    dcg = np.bincount(owner, weights=hit * discount[pos_in_gt], minlength=n_users)
+    idcg_table = np.concatenate([[0.0], np.cumsum(discount)])
+    idcg = idcg_table[hits.astype(np.int64)]
+    ndcg = np.divide(dcg, idcg, out=np.zeros(n_users), where=hits > 0)
+
+    # standard metrics from predicted ranks, against the set of distinct gt items
+    in_gt = np.zeros(top.shape, dtype=bool)
+    for i, g in enumerate(gts):  # O(U) set lookups; N is small
+        in_gt[i] = np.isin(top[i], g)
+    rank_disc = discount[:topN]
+    dcg_rank = (in_gt * rank_disc).sum(axis=1)
+    n_rel = np.minimum([len(set(g)) for g in gts], topN)
+    idcg_rank = idcg_table[n_rel]
+    first = np.where(in_gt.any(axis=1), in_gt.argmax(axis=1), -1)
+    mrr = np.zeros(n_users)
+    mrr[first >= 0] = 1.0 / (first[first >= 0] + 1)
+
+    return {
+        f"recall@{topN}": float(np.mean(hits / lengths)),
+        f"ndcg@{topN}": float(np.mean(ndcg)),
+        f"hitrate@{topN}": float(np.mean(hits > 0)),
+        f"ndcg_rank@{topN}": float(np.mean(dcg_rank / idcg_rank)),
+        f"mrr@{topN}": float(np.mean(mrr)),
+    }
+
+
+def evaluate_reference(preds: Predictions, test_gd: GroundTruth, topN: int = 50) -> Dict[str, float]:
+    """The notebook's per-user loop, written plainly (the slow reference for :func:`evaluate`)."""
+    pred_rows, gts = _aligned(preds, test_gd)
+    total_recall = total_ndcg = 0.0
+    total_hitrate = 0
+    for pred, item_list in zip(pred_rows, gts):
+        top = list(pred)[:topN]
+        recall = 0
+        dcg = 0.0
+        for no, item_id in enumerate(item_list):
+            if item_id in top:
+                recall += 1
+                dcg += 1.0 / math.log(no + 2, 2)
+        idcg = 0.0
+        for no in range(recall):
+            idcg += 1.0 / math.log(no + 2, 2)
+        total_recall += recall * 1.0 / len(item_list)
+        if recall > 0:
+            total_ndcg += dcg / idcg
+            total_hitrate += 1
+    total = len(gts)
+    return {
+        f"recall@{topN}": total_recall / total,
+        f"ndcg@{topN}": total_ndcg / total,
+        f"hitrate@{topN}": total_hitrate * 1.0 / total,
+    }
+
+
+def hit_mrr_at_k(top_items: np.ndarray, targets: np.ndarray, ks: Sequence[int] = (20,)) -> Dict[str, float]:
+    """The paper's P@K ("Recall@K" in the official code) and MRR@K, in percent.
+
+    Args:
+        top_items: ``[B, >=max(ks)]`` ranked predicted ids, best first.
+        targets: ``[B]`` the one true next item of each case.
+    Returns:
+        ``{'P@K': 100 * share of cases whose target is in the top K,
+        'MRR@K': 100 * mean of 1/rank (0 when not in the top K)}`` for each K.
+    """
+    counts = hit_rank_sums(top_items, targets, ks)
+    n = max(len(targets), 1)
+    return {name: 100.0 * value / n for name, value in counts.items()}
+
+
+def hit_rank_sums(top_items: np.ndarray, targets: np.ndarray, ks: Sequence[int] = (20,)) -> Dict[str, float]:
+    """Sums (not means) of hits and reciprocal ranks at each K; add them up over batches."""
+    top_items = np.asarray(top_items)
+    targets = np.asarray(targets).reshape(-1, 1)
+    match = top_items[:, : max(ks)] == targets  # [B, K]
+    out: Dict[str, float] = {}
+    for k in ks:
+        m = match[:, :k]
+        rank = m.argmax(axis=1) + 1
+        found = m.any(axis=1)
+        out[f"P@{k}"] = float(found.sum())
+        out[f"MRR@{k}"] = float((found / rank).sum())
+    return out

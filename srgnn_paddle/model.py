@@ -1,0 +1,217 @@
+"""The SR-GNN model: the gated graph cell (``GNN``) and the session readout (``SRGNN``).
+
+Parameter names and shapes are the notebook's (spec ``notebook.md`` §4-5), so a notebook
+checkpoint (``model.pdparams``) loads with ``set_state_dict`` and no renaming. The session
+graph is built outside the model's math (:func:`srgnn_paddle.graph.build_session_graph`,
+usually in the data loader); the model only consumes it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from srgnn_paddle.config import Config
+from srgnn_paddle.graph import SessionGraph, build_session_graph
+
+TensorLike = Union[paddle.Tensor, np.ndarray]
+
+
+class GNN(nn.Layer):
+    """Gated graph neural network cell of SR-GNN, repeated ``step`` times with shared weights.
+
+    Parameters (Paddle layout, ``Linear.weight`` is ``[in, out]``): ``w_ih [2D, 3D]``,
+    ``w_hh [D, 3D]``, ``b_ih [3D]``, ``b_hh [3D]``, ``b_iah [D]``, ``b_ioh [D]``,
+    ``linear_edge_in``, ``linear_edge_out`` (``D -> D``).
+    """
+
+    def __init__(self, embedding_size: int, step: int = 1) -> None:
+        super().__init__()
+        d = embedding_size
+        self.step = step
+        self.embedding_size = d
+        # create_parameter without is_bias: Paddle's default (Xavier-uniform) initialiser,
+        # as in the notebook.
+        self.w_ih = self.create_parameter(shape=[2 * d, 3 * d])
+        self.w_hh = self.create_parameter(shape=[d, 3 * d])
+        self.b_ih = self.create_parameter(shape=[3 * d])
+        self.b_hh = self.create_parameter(shape=[3 * d])
+        self.b_iah = self.create_parameter(shape=[d])
+        self.b_ioh = self.create_parameter(shape=[d])
+        self.linear_edge_in = nn.Linear(d, d)
+        self.linear_edge_out = nn.Linear(d, d)
+
+    def cell(self, A: paddle.Tensor, hidden: paddle.Tensor) -> paddle.Tensor:
+        """One propagation step.
+
+        Args:
+            A: ``[B, L, 2L]`` float32 adjacency (incoming half, then outgoing half).
+            hidden: ``[B, L, D]`` node states.
+        Returns:
+            ``[B, L, D]`` updated node states, ``h = (1 - z) * h + z * n``.
+        """
+        length = A.shape[1]
+        input_in = paddle.matmul(A[:, :, :length], self.linear_edge_in(hidden)) + self.b_iah
+        input_out = paddle.matmul(A[:, :, length:], self.linear_edge_out(hidden)) + self.b_ioh
+        inputs = paddle.concat([input_in, input_out], axis=2)  # [B, L, 2D]
+        gi = paddle.matmul(inputs, self.w_ih) + self.b_ih  # [B, L, 3D]
+        gh = paddle.matmul(hidden, self.w_hh) + self.b_hh  # [B, L, 3D]
+        i_r, i_i, i_n = paddle.chunk(gi, 3, axis=2)
+        h_r, h_i, h_n = paddle.chunk(gh, 3, axis=2)
+        reset_gate = F.sigmoid(i_r + h_r)
+        input_gate = F.sigmoid(i_i + h_i)
+        new_gate = paddle.tanh(i_n + reset_gate * h_n)
+        return hidden + input_gate * (new_gate - hidden)
+
+    def forward(self, A: paddle.Tensor, hidden: paddle.Tensor) -> paddle.Tensor:
+        """Apply :meth:`cell` ``step`` times. ``A [B, L, 2L]``, ``hidden [B, L, D]`` -> ``[B, L, D]``."""
+        for _ in range(self.step):
+            hidden = self.cell(A, hidden)
+        return hidden
+
+
+class SRGNN(nn.Layer):
+    """SR-GNN session encoder with the notebook's layer names.
+
+    ``config`` is a :class:`~srgnn_paddle.config.Config` or a dict with at least
+    ``embedding_dim``, ``step`` and ``n_items``; optional ``init`` (``notebook`` or
+    ``uniform``), ``nonhybrid`` and ``score_padding``.
+    """
+
+    def __init__(self, config: Union[Config, Mapping[str, Any]]) -> None:
+        super().__init__()
+        cfg = _model_options(config)
+        self.n_items = cfg["n_items"]
+        self.embedding_dim = cfg["embedding_dim"]
+        self.nonhybrid = cfg["nonhybrid"]
+        self.score_padding = cfg["score_padding"]
+        d = self.embedding_dim
+        self.item_emb = nn.Embedding(self.n_items, d, padding_idx=0)
+        self.gnn = GNN(d, cfg["step"])
+        self.linear_one = nn.Linear(d, d)
+        self.linear_two = nn.Linear(d, d)
+        self.linear_three = nn.Linear(d, 1, bias_attr=False)
+        self.linear_transform = nn.Linear(2 * d, d)
+        if cfg["init"] == "uniform":
+            self.reset_parameters_uniform()
+
+    def reset_parameters_uniform(self) -> None:
+        """The paper's initialisation: every parameter uniform in ``[-1/sqrt(D), 1/sqrt(D)]``."""
+        bound = 1.0 / math.sqrt(self.embedding_dim)
+        for param in self.parameters():
+            param.set_value(
+                paddle.uniform(param.shape, dtype=param.dtype, min=-bound, max=bound)
+            )
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, graph: SessionGraph | Sequence[TensorLike]) -> paddle.Tensor:
+        """User/session vectors from a precomputed graph.
+
+        Args:
+            graph: ``(alias_inputs [B, L], A [B, L, 2L], items [B, L], mask [B, L])`` as
+                numpy arrays or Paddle tensors (see :func:`build_session_graph`).
+        Returns:
+            ``[B, D]`` float32 user embeddings.
+        """
+        alias, adjacency, items, mask = (_to_tensor(x) for x in graph)
+        mask = mask.astype("float32")  # the notebook multiplied an int32 mask: not here
+        hidden = self.gnn(adjacency, self.item_emb(items))  # [B, L, D]
+        batch, length = alias.shape
+        d = self.embedding_dim
+        seq_hidden = paddle.take_along_axis(
+            hidden, alias.unsqueeze(-1).expand([batch, length, d]), axis=1
+        )  # [B, L, D]
+        last = (mask.sum(axis=1) - 1).astype("int64").clip(min=0)  # [B]
+        ht = paddle.take_along_axis(
+            seq_hidden, last.reshape([batch, 1, 1]).expand([batch, 1, d]), axis=1
+        ).squeeze(1)  # [B, D]
+        q1 = self.linear_one(ht).unsqueeze(1)  # [B, 1, D]
+        q2 = self.linear_two(seq_hidden)  # [B, L, D]
+        alpha = self.linear_three(F.sigmoid(q1 + q2))  # [B, L, 1]
+        a = paddle.sum(alpha * seq_hidden * mask.unsqueeze(-1), axis=1)  # [B, D]
+        if self.nonhybrid:
+            return a
+        return self.linear_transform(paddle.concat([a, ht], axis=1))  # [B, D]
+
+    def candidate_weight(self) -> paddle.Tensor:
+        """The item vectors that are scored: all rows, or rows ``1..n-1`` when the padding
+        row is excluded (paper). ``[n_items, D]`` or ``[n_items - 1, D]``."""
+        weight = self.item_emb.weight
+        return weight if self.score_padding else weight[1:]
+
+    def full_scores(self, user_emb: paddle.Tensor) -> paddle.Tensor:
+        """Inner-product scores over the candidate items. ``[B, D]`` -> ``[B, C]``; column
+        ``c`` is item ``c`` (notebook) or item ``c + 1`` (paper, padding excluded)."""
+        return paddle.matmul(user_emb, self.candidate_weight(), transpose_y=True)
+
+    def target_index(self, item: TensorLike) -> paddle.Tensor:
+        """Column of each target item in :meth:`full_scores`. ``[B]`` or ``[B, 1]`` -> ``[B]``."""
+        target = _to_tensor(item).astype("int64").reshape([-1])
+        return target if self.score_padding else target - 1
+
+    def loss(self, user_emb: paddle.Tensor, item: TensorLike) -> paddle.Tensor:
+        """Full-softmax cross-entropy of the target items (mean over the batch)."""
+        return F.cross_entropy(self.full_scores(user_emb), self.target_index(item))
+
+    def forward(
+        self,
+        item_seq: Optional[TensorLike],
+        mask: Optional[TensorLike] = None,
+        item: Optional[TensorLike] = None,
+        train: bool = True,
+        graph: Optional[SessionGraph | Sequence[TensorLike]] = None,
+    ) -> Dict[str, paddle.Tensor]:
+        """The notebook's interface.
+
+        Args:
+            item_seq: ``[B, L]`` padded histories (ignored when ``graph`` is given).
+            mask: ``[B, L]`` 1 on real items (any dtype); defaults to ``item_seq > 0``.
+            item: ``[B]`` or ``[B, 1]`` target ids, needed when ``train``.
+            train: compute the loss too.
+            graph: a precomputed :class:`SessionGraph` (e.g. built in the data loader).
+        Returns:
+            ``{'user_emb': [B, D]}`` plus ``'loss'`` (scalar) when ``train``.
+        """
+        if graph is None:
+            seq = item_seq.numpy() if isinstance(item_seq, paddle.Tensor) else np.asarray(item_seq)
+            graph = build_session_graph(seq)
+            if mask is not None:
+                graph = graph._replace(mask=mask)
+        user_emb = self.encode(graph)
+        out = {"user_emb": user_emb}
+        if train:
+            if item is None:
+                raise ValueError("SRGNN.forward(train=True) needs the target 'item'")
+            out["loss"] = self.loss(user_emb, item)
+        return out
+
+    def output_items(self) -> paddle.Tensor:
+        """The item embedding table ``[n_items, D]`` (row 0 = padding), as in the notebook."""
+        return self.item_emb.weight
+
+
+def _model_options(config: Union[Config, Mapping[str, Any]]) -> Dict[str, Any]:
+    """Read the model's options from a Config or a notebook-style dict."""
+    get = (lambda k, d: getattr(config, k, d)) if isinstance(config, Config) else config.get
+    opts = {
+        "n_items": int(get("n_items", 0)),
+        "embedding_dim": int(get("embedding_dim", 16)),
+        "step": int(get("step", 1)),
+        "init": get("init", "notebook"),
+        "nonhybrid": bool(get("nonhybrid", False)),
+        "score_padding": bool(get("score_padding", True)),
+    }
+    if opts["n_items"] < 2:
+        raise ValueError(f"SRGNN needs n_items >= 2 (ids 1..n_items-1, 0 = padding), got {opts['n_items']}")
+    if opts["init"] not in ("notebook", "uniform"):
+        raise ValueError(f"init must be 'notebook' or 'uniform', got {opts['init']!r}")
+    return opts
+
+
+def _to_tensor(x: TensorLike) -> paddle.Tensor:
+    """Numpy array -> Paddle tensor on the current device; tensors pass through."""
+    return x if isinstance(x, paddle.Tensor) else paddle.to_tensor(x)

@@ -1,0 +1,164 @@
+"""Top-N recall with Faiss (spec ``notebook.md`` §6) and the popularity baseline.
+
+Item vectors (``model.output_items()``, row 0 included) and user vectors are L2-normalised
+and searched by inner product. The index is exact (``IndexFlatIP``) by default, or an
+approximate ``IndexIVFFlat`` for large catalogues; it lives on the GPU when the installed
+faiss has GPU support and a GPU is visible.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import paddle
+
+from srgnn_paddle.metrics import evaluate
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation (zero rows stay zero), float32. ``[N, D] -> [N, D]``."""
+    x = np.asarray(x, dtype=np.float32)
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
+
+
+def faiss_has_gpu() -> bool:
+    """True when the installed faiss was built with GPU support and sees a GPU."""
+    import faiss
+
+    return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+
+
+def build_index(item_vectors: np.ndarray, kind: str = "flat", nlist: int = 0, nprobe: int = 8,
+                use_gpu: Optional[bool] = None):
+    """An inner-product Faiss index over ``item_vectors [N, D]`` (already normalised).
+
+    Args:
+        kind: ``'flat'`` (exact) or ``'ivf'`` (inverted lists; ``nlist`` clusters, default
+            about ``4 sqrt(N)``, ``nprobe`` of them searched).
+        use_gpu: None = automatic (:func:`faiss_has_gpu`).
+    """
+    import faiss
+
+    vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "ivf":
+        nlist = nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+        index.nprobe = min(nprobe, nlist)
+        index.quantizer_keepalive = quantizer  # keep the quantizer alive with the index
+    else:
+        raise ValueError(f"unknown index kind {kind!r}")
+    if use_gpu is None:
+        use_gpu = faiss_has_gpu()
+    if use_gpu:
+        resources = faiss.StandardGpuResources()
+        index = faiss.index_cpu_to_gpu(resources, 0, index)
+        index.resources_keepalive = resources
+    index.add(vectors)
+    return index
+
+
+def merge_interests(scores: np.ndarray, ids: np.ndarray, top_n: int) -> List[int]:
+    """Merge the result lists of ``K`` interest vectors of one user (the notebook's
+    multi-interest path): sort all ``K*N`` results by score, drop duplicates and id 0,
+    keep ``top_n``. ``scores, ids: [K, N]``."""
+    order = np.argsort(-scores.reshape(-1), kind="stable")
+    merged: List[int] = []
+    seen = set()
+    for item in ids.reshape(-1)[order]:
+        item = int(item)
+        if item != 0 and item not in seen:
+            seen.add(item)
+            merged.append(item)
+            if len(merged) >= top_n:
+                break
+    return merged
+
+
+def _batch_user_embeddings(model, batch) -> np.ndarray:
+    """User vectors of one loader batch: ``[B, D]`` or ``[B, K, D]`` (multi-interest)."""
+    item_seq, mask = batch[0], batch[1]
+    graph = (batch[3], batch[4], batch[5], mask) if len(batch) >= 6 else None
+    out = model(item_seq, mask, None, train=False, graph=graph)
+    return out["user_emb"].numpy()
+
+
+def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: str = "flat",
+                nlist: int = 0, nprobe: int = 8) -> Tuple[Dict[int, List[int]], Dict[int, List[int]]]:
+    """The notebook's ``get_predict``: Faiss top-N items for every user of a loader.
+
+    Args:
+        model: a layer with ``output_items()`` and ``forward(item_seq, mask, None,
+            train=False)`` returning ``{'user_emb': [B, D] or [B, K, D]}``.
+        test_data: a loader yielding ``(item_seq, mask, targets, ...)`` with ``targets`` the
+            ground-truth lists (graph arrays may follow, see :func:`srgnn_paddle.data.make_loader`).
+        hidden_size: embedding size ``D``.
+        topN: number of items retrieved per user.
+    Returns:
+        ``(test_gd, preds)``: dicts keyed by the running user number (as in the notebook),
+        the ground-truth lists and the top-N item ids.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with paddle.no_grad():
+            items = l2_normalize(model.output_items().numpy())
+            if items.shape[1] != hidden_size:
+                raise ValueError(f"hidden_size {hidden_size} != item embedding size {items.shape[1]}")
+            index = build_index(items, index_kind, nlist=nlist, nprobe=nprobe)
+            test_gd: Dict[int, List[int]] = {}
+            preds: Dict[int, List[int]] = {}
+            user = 0
+            for batch in test_data:
+                user_embs = _batch_user_embeddings(model, batch)
+                targets = batch[2]
+                if user_embs.ndim == 2:
+                    distances, ids = index.search(l2_normalize(user_embs), topN)
+                    rows = list(ids)
+                else:  # multi-interest: [B, K, D]
+                    k = user_embs.shape[1]
+                    flat = l2_normalize(user_embs.reshape(-1, user_embs.shape[-1]))
+                    distances, ids = index.search(flat, topN)
+                    rows = [
+                        merge_interests(distances[i * k:(i + 1) * k], ids[i * k:(i + 1) * k], topN)
+                        for i in range(user_embs.shape[0])
+                    ]
+                for gt, row in zip(targets, rows):
+                    test_gd[user] = list(gt)
+                    preds[user] = row
+                    user += 1
+    finally:
+        if was_training:
+            model.train()
+    return test_gd, preds
+
+
+def evaluate_model(model, test_loader, embedding_dim: int, topN: int = 50, index_kind: str = "flat",
+                   nlist: int = 0, nprobe: int = 8) -> Dict[str, float]:
+    """The notebook's ``evaluate_model``: :func:`get_predict` then :func:`evaluate`."""
+    test_gd, preds = get_predict(model, test_loader, embedding_dim, topN, index_kind, nlist, nprobe)
+    return evaluate(preds, test_gd, topN=topN)
+
+
+def popularity_ranking(train_item_ids: np.ndarray, top_n: int) -> np.ndarray:
+    """The ``top_n`` most frequent training items (ties: smaller id first). ``[N] -> [top_n]``."""
+    counts = np.bincount(np.asarray(train_item_ids, dtype=np.int64))
+    order = np.argsort(-counts, kind="stable")
+    order = order[counts[order] > 0]
+    return order[:top_n]
+
+
+def evaluate_popularity(train_item_ids: np.ndarray, test_gd: Sequence[Sequence[int]] | Dict,
+                        topN: int = 50) -> Dict[str, float]:
+    """The popularity baseline, scored exactly like the model: every user gets the same
+    ``topN`` most popular training items."""
+    top = popularity_ranking(train_item_ids, topN)
+    gts = list(test_gd.values()) if isinstance(test_gd, dict) else list(test_gd)
+    preds = np.broadcast_to(top, (len(gts), len(top)))
+    return evaluate(preds, gts, topN=topN)
