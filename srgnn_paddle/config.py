@@ -40,7 +40,7 @@ class Config:
     """All hyper-parameters of a run. Field defaults are the notebook's (spec §7)."""
 
     # what is trained
-    dataset: str = "synthetic"
+    dataset: str = ""  # run folder name; empty = the data folder's name
     protocol: str = "notebook"  # notebook: user recall@50 with Faiss; paper: session P@20/MRR@20
     n_items: int = 0  # 0 = derive from the data (max id + 1)
     # model
