@@ -227,7 +227,8 @@ def batches_of(loader, epoch):
 
 
 def test_make_loader_determinism():
-    seqs = {u: [(u * 5 + t) % 60 + 1 for t in range(8 + u % 9)] for u in range(1, 41)}
+    # item u*100 + t: the first history item tells the user
+    seqs = {u: [u * 100 + t for t in range(8 + u % 9)] for u in range(1, 41)}
     train = SequenceDataset({"max_length": L}, frame(seqs), "train")
     a = make_loader(train, 8, shuffle=True, seed=3)
     b = make_loader(train, 8, shuffle=True, seed=3)
@@ -236,14 +237,25 @@ def test_make_loader_determinism():
         np.testing.assert_array_equal(ha, hb)
         np.testing.assert_array_equal(ta, tb)
     again = batches_of(a, 3)  # same epoch, same loader again: same batches
-    assert all(np.array_equal(x[0], y[0]) for x, y in zip(e3a, again))
+    assert all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(e3a, again))
     e4 = batches_of(a, 4)
-    assert not all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(e3a, e4))
+
+    def users(epoch_batches):
+        return np.concatenate([h[:, 0] // 100 for h, _ in epoch_batches])
+
+    # every epoch sees each user exactly once, in a new order with new targets
+    assert sorted(users(e3a)) == sorted(users(e4)) == sorted(seqs)
+    assert not np.array_equal(users(e3a), users(e4))
+    t3 = dict(zip(users(e3a), np.concatenate([t[:, 0] for _, t in e3a])))
+    t4 = dict(zip(users(e4), np.concatenate([t[:, 0] for _, t in e4])))
+    assert t3 != t4
     other_seed = batches_of(make_loader(train, 8, shuffle=True, seed=4), 3)
-    assert not all(np.array_equal(x[0], y[0]) for x, y in zip(e3a, other_seed))
-    # each epoch still sees every user exactly once: first items identify users here
-    firsts = sorted(t for _, tt in e4 for t in tt[:, 0])
-    assert len(firsts) == len(train)
+    assert not np.array_equal(users(e3a), users(other_seed))
+    # without shuffling the order is the dataset's, but the draws still change per epoch
+    plain = make_loader(train, 8)
+    p3, p4 = batches_of(plain, 3), batches_of(plain, 4)
+    assert list(users(p3)) == list(users(p4)) == sorted(seqs)
+    assert not all(np.array_equal(x[1], y[1]) for x, y in zip(p3, p4))
 
 
 def test_session_dataset_batch_padding():
