@@ -51,7 +51,7 @@ def build_index(item_vectors: np.ndarray, kind: str = "flat", nlist: int = 0, np
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.train(vectors)
         index.nprobe = min(nprobe, nlist)
-        index.quantizer_keepalive = quantizer  # keep the quantizer alive with the index
+        _keep_alive(index, quantizer)
     else:
         raise ValueError(f"unknown index kind {kind!r}")
     if use_gpu is None:
@@ -59,9 +59,17 @@ def build_index(item_vectors: np.ndarray, kind: str = "flat", nlist: int = 0, np
     if use_gpu:
         resources = faiss.StandardGpuResources()
         index = faiss.index_cpu_to_gpu(resources, 0, index)
-        index.resources_keepalive = resources
+        _keep_alive(index, resources)
     index.add(vectors)
     return index
+
+
+def _keep_alive(index, obj) -> None:
+    """Tie ``obj``'s lifetime to ``index``. Recent faiss (1.15 here) refuses new attributes on its SWIG
+    objects (``index.foo = x`` raises AttributeError) but allows ``referenced_objects``, the
+    list faiss itself uses for the same purpose."""
+    refs = list(getattr(index, "referenced_objects", None) or [])
+    index.referenced_objects = refs + [obj]
 
 
 def merge_interests(scores: np.ndarray, ids: np.ndarray, top_n: int) -> List[int]:

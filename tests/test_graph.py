@@ -1,0 +1,200 @@
+"""Session graph (spec notebook.md §3): the worked example and parity with the notebook's loop."""
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import pytest
+
+from srgnn_paddle.graph import build_session_graph
+
+
+def reference_slice(batch):
+    """The notebook's per-session ``_get_slice``, written plainly from spec §3.
+
+    Returns (alias_inputs, A, items, mask) as numpy arrays, float64 for A.
+    """
+    batch = np.asarray(batch)
+    length = batch.shape[1]
+    all_alias, all_a, all_items, all_mask = [], [], [], []
+    for s in batch:
+        nodes = np.unique(s)  # sorted unique values, 0 included when padded
+        all_items.append(nodes.tolist() + [0] * (length - len(nodes)))
+        u_a = np.zeros((length, length))
+        for i in np.arange(len(s) - 1):
+            if s[i + 1] == 0:
+                break
+            u = np.where(nodes == s[i])[0][0]
+            v = np.where(nodes == s[i + 1])[0][0]
+            u_a[u][v] = 1
+        u_sum_in = np.sum(u_a, 0)
+        u_sum_in[np.where(u_sum_in == 0)] = 1
+        u_a_in = np.divide(u_a, u_sum_in)
+        u_sum_out = np.sum(u_a, 1)
+        u_sum_out[np.where(u_sum_out == 0)] = 1
+        u_a_out = np.divide(u_a.transpose(), u_sum_out)
+        all_a.append(np.concatenate([u_a_in, u_a_out]).transpose())
+        all_alias.append([np.where(nodes == i)[0][0] for i in s])
+        all_mask.append((s > 0).astype(np.float64))
+    return (np.array(all_alias), np.array(all_a), np.array(all_items), np.array(all_mask))
+
+
+def assert_same_graph(graph, ref):
+    alias, a, items, mask = ref
+    np.testing.assert_array_equal(graph.alias_inputs, alias)
+    np.testing.assert_array_equal(graph.items, items)
+    np.testing.assert_array_equal(graph.mask, mask)
+    # same zero pattern, and the same fractions (float32 vs the loop's float64)
+    np.testing.assert_array_equal(graph.A == 0, a == 0)
+    np.testing.assert_allclose(graph.A, a, rtol=1e-6, atol=0)
+
+
+def random_histories(rng, n, length, vocab):
+    """Right-padded histories with lengths 0..length (0 = all-zero row, length = no padding)."""
+    seq = np.zeros((n, length), dtype=np.int64)
+    lengths = rng.integers(0, length + 1, size=n)
+    for r, k in enumerate(lengths):
+        seq[r, :k] = rng.integers(1, vocab + 1, size=k)
+    return seq
+
+
+# ---------------------------------------------------------------------------- worked example
+def test_worked_example_1_2_3_2_4_padded():
+    seq = np.array([[1, 2, 3, 2, 4, 0, 0]])
+    g = build_session_graph(seq)
+    length = 7
+    assert g.A.shape == (1, length, 2 * length)
+    assert g.A.dtype == np.float32
+    assert g.alias_inputs.dtype == np.int64 and g.items.dtype == np.int64
+    # nodes [0, 1, 2, 3, 4]; item v sits at node position v
+    np.testing.assert_array_equal(g.items[0], [0, 1, 2, 3, 4, 0, 0])
+    np.testing.assert_array_equal(g.alias_inputs[0], [1, 2, 3, 2, 4, 0, 0])
+    np.testing.assert_array_equal(g.mask[0], [1, 1, 1, 1, 1, 0, 0])
+    incoming = g.A[0, :, :length]
+    outgoing = g.A[0, :, length:]
+    expected_out = np.array([
+        [0, 1, 0, 0],
+        [0, 0, 0.5, 0.5],
+        [0, 1, 0, 0],
+        [0, 0, 0, 0],
+    ])
+    expected_in = np.array([
+        [0, 0, 0, 0],
+        [0.5, 0, 0.5, 0],
+        [0, 1, 0, 0],
+        [0, 1, 0, 0],
+    ])
+    np.testing.assert_array_equal(outgoing[1:5, 1:5], expected_out)
+    np.testing.assert_array_equal(incoming[1:5, 1:5], expected_in)
+    # nothing touches the padding node 0 or the unused node slots 5, 6
+    for half in (incoming, outgoing):
+        assert not half[0].any() and not half[:, 0].any()
+        assert not half[5:].any() and not half[:, 5:].any()
+
+
+def test_worked_example_without_padding():
+    seq = np.array([[1, 2, 3, 2, 4]])
+    g = build_session_graph(seq)
+    length = 5
+    # no 0 among the values: nodes [1, 2, 3, 4] at positions 0..3
+    np.testing.assert_array_equal(g.items[0], [1, 2, 3, 4, 0])
+    np.testing.assert_array_equal(g.alias_inputs[0], [0, 1, 2, 1, 3])
+    np.testing.assert_array_equal(g.mask[0], [1, 1, 1, 1, 1])
+    np.testing.assert_array_equal(
+        g.A[0, :4, length:length + 4],
+        [[0, 1, 0, 0], [0, 0, 0.5, 0.5], [0, 1, 0, 0], [0, 0, 0, 0]],
+    )
+    np.testing.assert_array_equal(
+        g.A[0, :4, :4],
+        [[0, 0, 0, 0], [0.5, 0, 0.5, 0], [0, 1, 0, 0], [0, 1, 0, 0]],
+    )
+    assert not g.A[0, 4].any()
+
+
+def test_repeated_transition_counts_once():
+    # 1->2 occurs twice: still weight 1 before normalisation
+    g = build_session_graph(np.array([[1, 2, 1, 2, 0]]))
+    length = 5
+    out = g.A[0, :, length:]
+    inc = g.A[0, :, :length]
+    # nodes [0, 1, 2]; edges 1->2 and 2->1
+    assert out[1, 2] == 1.0 and out[2, 1] == 1.0
+    assert inc[2, 1] == 1.0 and inc[1, 2] == 1.0
+    assert out.sum() == 2.0 and inc.sum() == 2.0
+
+
+def test_edges_stop_at_first_zero():
+    # an interior 0 ends the edge loop even though items follow it
+    g = build_session_graph(np.array([[3, 5, 0, 7, 9]]))
+    length = 5
+    out = g.A[0, :, length:]
+    # nodes [0, 3, 5, 7, 9]: only the edge 3 -> 5 exists
+    assert out[1, 2] == 1.0
+    assert out.sum() == 1.0
+
+
+# ---------------------------------------------------------------------------- parity
+@pytest.mark.parametrize(
+    "n, length, vocab, seed",
+    [
+        (1500, 20, 8, 0),  # many repeats
+        (1000, 20, 10_000, 1),  # mostly distinct items
+        (600, 5, 3, 2),  # short, heavy repeats
+        (300, 2, 4, 3),
+        (200, 1, 5, 4),  # single-position histories
+    ],
+)
+def test_parity_with_reference_loop_random(n, length, vocab, seed):
+    rng = np.random.default_rng(seed)
+    seq = random_histories(rng, n, length, vocab)
+    # make sure the special shapes are in the batch
+    seq[0] = 0  # empty (all-zero) row
+    seq[1] = rng.integers(1, vocab + 1, size=length)  # full length, no padding
+    seq[2] = 0
+    seq[2, 0] = 7 % vocab + 1  # single-item history
+    seq[3] = 7 % vocab + 1  # all identical items, full length
+    if length > 2:
+        seq[4] = 0
+        seq[4, : length - 1] = 2 % vocab + 1  # identical items, then padding
+    assert_same_graph(build_session_graph(seq), reference_slice(seq))
+
+
+def test_parity_with_interior_zeros():
+    rng = np.random.default_rng(11)
+    seq = rng.integers(0, 6, size=(800, 10))  # zeros anywhere, not only as right padding
+    assert_same_graph(build_session_graph(seq), reference_slice(seq))
+
+
+def test_all_zero_batch_and_identical_items():
+    seq = np.zeros((3, 6), dtype=np.int64)
+    g = build_session_graph(seq)
+    assert not g.A.any() and not g.mask.any()
+    np.testing.assert_array_equal(g.alias_inputs, 0)
+    np.testing.assert_array_equal(g.items, 0)
+
+    g = build_session_graph(np.full((1, 4), 9))
+    # one node (9) with a self loop, in-degree 1 and out-degree 1
+    np.testing.assert_array_equal(g.items[0], [9, 0, 0, 0])
+    np.testing.assert_array_equal(g.alias_inputs[0], [0, 0, 0, 0])
+    assert g.A[0, 0, 0] == 1.0 and g.A[0, 0, 4] == 1.0
+    assert g.A.sum() == 2.0
+
+
+def test_paddle_tensor_and_list_inputs():
+    rng = np.random.default_rng(5)
+    seq = random_histories(rng, 64, 8, 6)
+    expected = build_session_graph(seq)
+    ref = reference_slice(seq)
+    assert_same_graph(expected, ref)
+    for variant in (paddle.to_tensor(seq), paddle.to_tensor(seq.astype(np.int32)), seq.tolist(),
+                    seq.astype(np.int32)):
+        g = build_session_graph(variant)
+        assert_same_graph(g, ref)
+        assert g.alias_inputs.dtype == np.int64 and g.items.dtype == np.int64
+        assert g.A.dtype == np.float32 and g.mask.dtype == np.float32
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError):
+        build_session_graph(np.array([1, 2, 3]))  # 1-D
+    with pytest.raises(ValueError):
+        build_session_graph(np.array([[1.5, 2.0]]))  # not integer ids
