@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -325,9 +326,9 @@ def _statistics(frames: Dict[str, pd.DataFrame], category: np.ndarray, n_items: 
         "users": {k: int(v["user_id"].nunique()) for k, v in frames.items()},
         "interactions": {k: int(len(v)) for k, v in frames.items()},
         "items_never_used": int((counts == 0).sum()),
-        "mean_length": round(float(lengths.mean()), 3),
-        "min_length": int(lengths.min()),
-        "max_length": int(lengths.max()),
+        "user_length_mean": round(float(lengths.mean()), 3),
+        "user_length_min": int(lengths.min()),
+        "user_length_max": int(lengths.max()),
         "top10pct_item_share": round(float(top[:n_top].sum() / top.sum()), 4),
         "within_category_transition_share": round(float(same_cat[same_user].mean()), 4),
         "repeat_share": round(float(1.0 - n_distinct.sum() / lengths.sum()), 4),
@@ -376,7 +377,7 @@ def generate_synthetic(
         if any(out.iterdir()):
             if not overwrite:
                 raise SrgnnError(
-                    f"{out}: folder is not empty; remove it or pass overwrite=True to regenerate")
+                    f"{out}: folder is not empty; remove it or pass overwrite=True (--overwrite) to regenerate")
         replace = True
 
     sim = _simulate(params, seed)
@@ -441,9 +442,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                   n_items=args.n_items, n_categories=args.n_categories,
                                   overwrite=args.overwrite)
     except SrgnnError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    keep: List[str] = ["n_items", "n_interactions", "users", "mean_length",
+    keep: List[str] = ["n_items", "n_interactions", "users", "user_length_mean",
                        "top10pct_item_share", "within_category_transition_share"]
     print(json.dumps({k: meta[k] for k in keep}))
     return 0
