@@ -90,7 +90,10 @@ def test_lengths_and_timestamps(default_data: Tuple[Path, Dict]) -> None:
         assert sizes.max() <= meta["parameters"]["max_length"], name
         same_user = df["user_id"].to_numpy()[1:] == df["user_id"].to_numpy()[:-1]
         assert (np.diff(df["timestamp"].to_numpy())[same_user] > 0).all(), name
-    assert len(set(pd.concat(_read_splits(path).values()).groupby("user_id").size())) > 20
+    sizes = pd.concat(_read_splits(path).values()).groupby("user_id").size()
+    assert sizes.nunique() > 20  # lengths vary
+    assert (sizes.min(), sizes.max()) == (meta["user_length_min"], meta["user_length_max"])
+    assert abs(sizes.mean() - meta["user_length_mean"]) < 1e-3
 
 
 # ---------------------------------------------------------------- determinism
@@ -143,6 +146,19 @@ def test_generate_refuses_non_empty_folder_unless_overwrite(tmp_path: Path) -> N
     assert json.loads((target / META_FILE).read_text(encoding="utf-8"))["seed"] == 2 == meta["seed"]
     # no temporary folders are left beside the output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_failed_generation_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import srgnn_paddle.synthetic as synthetic
+
+    def boom(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("disk full")
+
+    # fails inside the atomic block, after the CSV files were written to the temporary folder
+    monkeypatch.setattr(synthetic.json, "dumps", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        generate_synthetic(tmp_path / "out", **SMALL)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_parameters_are_user_errors(tmp_path: Path) -> None:
