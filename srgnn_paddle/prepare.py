@@ -202,7 +202,7 @@ def _first_line(path: Path) -> str:
     """The first non-blank line of ``path`` (stripped), for format detection."""
     with open(path, "rb") as handle:
         for raw in handle:
-            text = raw.decode("utf-8", errors="replace").strip()
+            text = raw.decode("utf-8", errors="replace").strip().lstrip("\ufeff")
             if text:
                 return text
     raise SrgnnError(f"{path}: holds only blank lines; pass the raw data file to --input")
@@ -247,7 +247,7 @@ def _read_columns(path: Path, columns: Sequence[_Column], *, sep: str, header: b
     """
     if line_numbers and any(c.kind != "text" for c in columns):
         raise ValueError("line_numbers needs text columns")
-    kwargs: Dict[str, Any] = dict(sep=sep, engine="c", encoding="utf-8", index_col=False,
+    kwargs: Dict[str, Any] = dict(sep=sep, engine="c", encoding="utf-8-sig", index_col=False,
                                   skip_blank_lines=not line_numbers)
     if header:
         found = _header(path, sep, data)
@@ -290,7 +290,7 @@ def _header(path: Path, sep: str, data: Optional[bytes]) -> List[str]:
     """Column names from the first line of a delimited file."""
     try:
         names = pd.read_csv(io.BytesIO(data) if data is not None else path, sep=sep, nrows=0,
-                            encoding="utf-8").columns
+                            encoding="utf-8-sig").columns
     except pd.errors.EmptyDataError:
         raise SrgnnError(f"{path}: file is empty; pass the raw data file to --input") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -351,7 +351,7 @@ def _parser_error(path: Path, exc: pd.errors.ParserError, sep: str) -> NoReturn:
 def _diagnose(path: Path, columns: Sequence[_Column], *, sep: str, header: bool,
               data: Optional[bytes]) -> NoReturn:
     """Read the file as text and raise an error naming the first line that does not parse."""
-    kwargs: Dict[str, Any] = dict(sep=sep, engine="c", encoding="utf-8", index_col=False, dtype=str,
+    kwargs: Dict[str, Any] = dict(sep=sep, engine="c", encoding="utf-8-sig", index_col=False, dtype=str,
                                   na_filter=False, skip_blank_lines=False, chunksize=_CHUNK_ROWS)
     kwargs.update(header=0, usecols=[c.source for c in columns]) if header else kwargs.update(header=None)
     offset = 2 if header else 1  # file line of the frame's row 0
@@ -456,7 +456,7 @@ def _read_amazon_seq(path: Path) -> pd.DataFrame:
     lengths: List[int] = []
     first_line: Dict[str, int] = {}
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             for number, line in enumerate(handle, start=1):
                 tokens = line.split()
                 if not tokens:
