@@ -9,6 +9,7 @@ from srgnn_paddle.graph import build_session_graph
 from srgnn_paddle.metrics import evaluate
 from srgnn_paddle.model import GNN, SRGNN
 from srgnn_paddle.retrieval import evaluate_model, get_predict
+from srgnn_paddle.sessions import augment_prefixes
 
 __version__ = "0.1.0"
 

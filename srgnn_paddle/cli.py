@@ -14,6 +14,14 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from srgnn_paddle.config import Config, load_config
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.prepare import (
+    FORMATS,
+    MOVIELENS_LAYOUTS,
+    PROTOCOLS,
+    PrepareOptions,
+    format_summary,
+    prepare_dataset,
+)
 
 _COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -120,4 +128,56 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-_ADDERS: List[Callable[[argparse._SubParsersAction], None]] = [_add_train, _add_evaluate]
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    """``prepare FORMAT --input PATH --output DIR``: raw public data into a dataset folder."""
+    p = sub.add_parser(
+        "prepare",
+        help="raw public data (MovieLens, Amazon, CSV, DIGINETICA, YOOCHOOSE) into a dataset folder",
+        description="Turn a raw public file into the notebook's CSV triple (train_enc/valid_enc/test_enc.csv) "
+                    "or the SR-GNN paper's session pickles (all_train_seq.txt, train.txt, test.txt).",
+    )
+    p.add_argument("format", choices=FORMATS, help="the raw file's format")
+    p.add_argument("--input", required=True, help="the raw file (ratings.dat, Beauty.txt, train-item-views.csv, ...)")
+    p.add_argument("--output", required=True, help="dataset folder to create (refused if it exists, see --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
+    p.add_argument("--protocol", choices=PROTOCOLS, default=None,
+                   help="notebook: user CSV triple; paper: session pickles (diginetica/yoochoose; their default)")
+    p.add_argument("--layout", choices=MOVIELENS_LAYOUTS, default=None,
+                   help="movielens: ratings.dat (dat), ratings.csv (csv) or u.data (udata); default: from the file")
+    p.add_argument("--rating_threshold", type=float, default=None,
+                   help="notebook: keep interactions with rating >= this")
+    p.add_argument("--min_item_count", type=int, default=None,
+                   help="minimum interactions per item (notebook default 1, paper default 5)")
+    p.add_argument("--min_user_count", type=int, default=None,
+                   help="notebook: minimum interactions per user (default 5)")
+    p.add_argument("--seed", type=int, default=None, help="notebook: seed of the 8:1:1 user split (default 2024)")
+    p.add_argument("--user_col", default=None, help="interactions-csv: user column (default user_id)")
+    p.add_argument("--item_col", default=None, help="interactions-csv: item column (default item_id)")
+    p.add_argument("--time_col", default=None,
+                   help="interactions-csv: time column, integers or date-times (default timestamp)")
+    p.add_argument("--rating_col", default=None, help="interactions-csv: rating column (optional)")
+    p.add_argument("--sep", default=None, help="interactions-csv: field separator (default ','; '\\t' or tab for tab)")
+    p.add_argument("--test_days", type=int, default=None,
+                   help="paper: days at the end that form the test set (diginetica 7, yoochoose 1)")
+    p.add_argument("--keep_split_day", action="store_true",
+                   help="paper: put sessions dated exactly on the split date into training "
+                        "(the published script drops them)")
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    """Run :func:`srgnn_paddle.prepare.prepare_dataset` and print its summary."""
+    options = PrepareOptions(
+        protocol=args.protocol, rating_threshold=args.rating_threshold, min_item_count=args.min_item_count,
+        min_user_count=args.min_user_count, seed=args.seed, layout=args.layout, user_col=args.user_col,
+        item_col=args.item_col, time_col=args.time_col, rating_col=args.rating_col, sep=args.sep,
+        test_days=args.test_days, keep_split_day=args.keep_split_day,
+    )
+    meta = prepare_dataset(args.format, args.input, args.output, options, overwrite=args.overwrite)
+    print(format_summary(meta, args.output))
+    return 0
+
+
+_COMMANDS["prepare"] = _cmd_prepare
+
+
+_ADDERS: List[Callable[[argparse._SubParsersAction], None]] = [_add_train, _add_evaluate, _add_prepare]
