@@ -16,6 +16,7 @@ setup(
         "matplotlib",
         "tqdm",
         "PyYAML",
+        "threadpoolctl",
     ],
     # Paddle and Faiss are extras so that an image with paddlepaddle-gpu already installed
     # (Baidu AI Studio) is never given a second, CPU-only Paddle.

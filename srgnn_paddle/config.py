@@ -74,6 +74,7 @@ class Config:
     select_on: str = "valid"  # paper protocol: valid (honest) | test (the official script's habit)
     # runtime
     device: str = "auto"
+    cpu_threads: int = 0  # threads for Paddle's CPU kernels; 0 = all cores
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -108,7 +109,7 @@ class Config:
             if getattr(self, key) < 1:
                 raise SrgnnError(f"{source}: '{key}' must be >= 1, got {getattr(self, key)}")
         for key in ("patience", "n_items", "num_workers", "lr_dc_step", "num_negatives",
-                    "ivf_nlist", "ivf_nprobe"):
+                    "ivf_nlist", "ivf_nprobe", "cpu_threads"):
             if getattr(self, key) < 0:
                 raise SrgnnError(f"{source}: '{key}' must be >= 0, got {getattr(self, key)}")
         if not self.lr > 0:

@@ -17,6 +17,7 @@ import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.graph import SessionGraph, build_session_graph
+from srgnn_paddle.ops import full_softmax_cross_entropy
 
 TensorLike = Union[paddle.Tensor, np.ndarray]
 
@@ -138,24 +139,43 @@ class SRGNN(nn.Layer):
         return self.linear_transform(paddle.concat([a, ht], axis=1))  # [B, D]
 
     def candidate_weight(self) -> paddle.Tensor:
-        """The item vectors that are scored: all rows, or rows ``1..n-1`` when the padding
-        row is excluded (paper). ``[n_items, D]`` or ``[n_items - 1, D]``."""
-        weight = self.item_emb.weight
-        return weight if self.score_padding else weight[1:]
+        """The scored item table ``[n_items, D]`` (row ``c`` is item ``c``; with
+        ``score_padding=False`` row 0 is masked out of the scores, see :meth:`full_scores`)."""
+        return self.item_emb.weight
 
     def full_scores(self, user_emb: paddle.Tensor) -> paddle.Tensor:
-        """Inner-product scores over the candidate items. ``[B, D]`` -> ``[B, C]``; column
-        ``c`` is item ``c`` (notebook) or item ``c + 1`` (paper, padding excluded)."""
-        return paddle.matmul(user_emb, self.candidate_weight(), transpose_y=True)
+        """Inner-product scores over the catalogue. ``[B, D]`` -> ``[B, n_items]``; column
+        ``c`` is item ``c``.
+
+        With ``score_padding=False`` (the paper) column 0 is pushed to ``-1e9``, so the
+        softmax runs over items ``1..n-1`` only: the same loss as slicing rows ``1..n-1`` and
+        shifting the targets by one, without the slice's gradient (a dense copy of the
+        whole table on every step, the single most expensive op of a CPU step).
+        """
+        scores = paddle.matmul(user_emb, self.item_emb.weight, transpose_y=True)
+        if not self.score_padding:
+            scores = scores + self._padding_mask()
+        return scores
+
+    def _padding_mask(self) -> paddle.Tensor:
+        """``[n_items]`` float32: -1e9 at the padding column, 0 elsewhere (cached per device)."""
+        key = str(paddle.get_device())
+        if getattr(self, "_mask_key", None) != key:
+            mask = np.zeros(self.n_items, dtype=np.float32)
+            mask[0] = -1e9
+            self._mask = paddle.to_tensor(mask)
+            self._mask_key = key
+        return self._mask
 
     def target_index(self, item: TensorLike) -> paddle.Tensor:
         """Column of each target item in :meth:`full_scores`. ``[B]`` or ``[B, 1]`` -> ``[B]``."""
-        target = _to_tensor(item).astype("int64").reshape([-1])
-        return target if self.score_padding else target - 1
+        return _to_tensor(item).astype("int64").reshape([-1])
 
     def loss(self, user_emb: paddle.Tensor, item: TensorLike) -> paddle.Tensor:
-        """Full-softmax cross-entropy of the target items (mean over the batch)."""
-        return F.cross_entropy(self.full_scores(user_emb), self.target_index(item))
+        """Full-softmax cross-entropy of the target items (mean over the batch); on the CPU
+        its GEMMs run in numpy's BLAS (see :mod:`srgnn_paddle.ops`)."""
+        return full_softmax_cross_entropy(user_emb, self.item_emb.weight, self.target_index(item),
+                                          mask_padding=not self.score_padding)
 
     def forward(
         self,

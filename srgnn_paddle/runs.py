@@ -118,7 +118,7 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
     data_dir, exp_dir = Path(data_dir), Path(exp_dir)
     if resume and overwrite:
         raise SrgnnError("--resume and --overwrite exclude each other; choose one")
-    device = select_device(cfg.device)
+    device = select_device(cfg.device, cfg.cpu_threads)
     data = load_data(cfg, data_dir)
     cfg = cfg.replace(n_items=data.n_items)
     run_dir = run_dir_for(cfg, exp_dir)
@@ -132,9 +132,10 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume:
         saved = load_config(run_dir / CONFIG_FILE)
-        if saved.replace(epochs=cfg.epochs, device=cfg.device, num_workers=cfg.num_workers) != cfg:
+        if saved.replace(epochs=cfg.epochs, device=cfg.device, num_workers=cfg.num_workers,
+                        cpu_threads=cfg.cpu_threads) != cfg:
             raise SrgnnError(f"{run_dir / CONFIG_FILE}: the saved config differs from this command's; "
-                             f"resume with the same options (only --epochs/--device may change)")
+                             f"resume with the same options (only --epochs, --device, --num_workers and --cpu_threads may change)")
     save_config(cfg, run_dir / CONFIG_FILE)
     seed_everything(cfg.seed)
     model = SRGNN(cfg)
@@ -156,7 +157,7 @@ def evaluate_run(run_dir: Path, data_dir: Path, split: str = "test", progress: b
         if not (run_dir / f).is_file():
             raise SrgnnError(f"{run_dir / f}: not found; pass the folder of a finished run to --run_dir")
     cfg = load_config(run_dir / CONFIG_FILE)
-    select_device(cfg.device)
+    select_device(cfg.device, cfg.cpu_threads)
     data = load_data(cfg, Path(data_dir))
     if data.n_items != cfg.n_items:
         raise SrgnnError(f"{data_dir}: has {data.n_items} items but the run was trained with {cfg.n_items}")

@@ -120,9 +120,7 @@ class NextItemEvaluator:
                 for batch in tqdm(self.loader, desc=desc, leave=False, disable=not self.progress):
                     hist, mask, target, alias, adjacency, items = batch
                     scores = model.full_scores(model.encode((alias, adjacency, items, mask)))
-                    top = paddle.topk(scores, k=max(self.KS), axis=1)[1]
-                    if not model.score_padding:
-                        top = top + 1  # column c is item c + 1
+                    top = paddle.topk(scores, k=max(self.KS), axis=1)[1]  # column c is item c
                     for key, value in hit_rank_sums(top.numpy(), target.numpy(), self.KS).items():
                         sums[key] = sums.get(key, 0.0) + value
         finally:
@@ -166,14 +164,17 @@ class NegativeSampler:
     """Draws shared negatives for sampled softmax: uniform or by training popularity."""
 
     def __init__(self, n_candidates: int, kind: str, counts: Optional[np.ndarray], n_negatives: int,
-                 seed: int) -> None:
+                 seed: int, exclude_padding: bool = True) -> None:
         if kind == "popularity" and counts is not None:
             p = np.asarray(counts, dtype=np.float64)[:n_candidates] + 1.0  # add-one smoothing
-            p /= p.sum()
         else:
-            p = np.full(n_candidates, 1.0 / n_candidates)
+            p = np.ones(n_candidates)
+        if exclude_padding:
+            p[0] = 0.0
+        p /= p.sum()
         self.p = p
-        self.log_q = paddle.to_tensor(np.log(p * n_negatives).astype(np.float32))
+        # log q of the padding row is irrelevant (never drawn, never a target): keep it finite
+        self.log_q = paddle.to_tensor(np.log(np.maximum(p * n_negatives, 1e-30)).astype(np.float32))
         self.n_negatives = n_negatives
         self.seed = seed
 
@@ -232,11 +233,8 @@ class Trainer:
         self.state = RunState()
         self.sampler = None
         if cfg.loss == "sampled_softmax":
-            n_cand = model.candidate_weight().shape[0]
-            counts = None
-            if item_counts is not None:
-                counts = item_counts if model.score_padding else item_counts[1:]
-            self.sampler = NegativeSampler(n_cand, cfg.negative_sampler, counts, cfg.num_negatives, cfg.seed)
+            self.sampler = NegativeSampler(model.n_items, cfg.negative_sampler, item_counts, cfg.num_negatives,
+                                           cfg.seed, exclude_padding=not model.score_padding)
         self._test_evaluator = None
 
     # -- persistence

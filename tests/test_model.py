@@ -238,7 +238,12 @@ def test_score_padding_false_scores_items_1_to_n():
     out = model(SEQ, item=TARGET)
     user = out["user_emb"].numpy().astype(np.float64)
     weight = params(model)["item_emb.weight"]
-    assert model.full_scores(out["user_emb"]).shape == [SEQ.shape[0], N_ITEMS - 1]
+    scores = model.full_scores(out["user_emb"]).numpy()
+    assert scores.shape == (SEQ.shape[0], N_ITEMS)
+    # column c is item c; the padding column can never win (it is masked to -1e9)
+    np.testing.assert_allclose(scores[:, 1:], user @ weight[1:].T, rtol=1e-4, atol=1e-5)
+    assert (scores[:, 0] < -1e8).all()
+    # the loss is the softmax over items 1..n-1 with targets shifted by one
     expected = np_cross_entropy(user @ weight[1:].T, TARGET[:, 0] - 1)
     np.testing.assert_allclose(float(out["loss"]), expected, rtol=1e-5)
     # the notebook setting scores row 0 too, so its loss differs on the same weights
