@@ -7,6 +7,7 @@ faiss has GPU support and a GPU is visible.
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -14,6 +15,9 @@ import numpy as np
 import paddle
 
 from srgnn_paddle.metrics import evaluate
+
+# faiss logs which CPU build it loaded at INFO level on import; keep the console for the run
+logging.getLogger("faiss").setLevel(logging.WARNING)
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:

@@ -1,7 +1,6 @@
 """Device selection and seeding."""
 from __future__ import annotations
 
-import logging
 import os
 import random
 
@@ -63,9 +62,3 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     paddle.seed(seed)
-
-
-def quiet_faiss_logging() -> None:
-    """Faiss logs its loader at INFO level on import; keep the console for the run."""
-    logging.getLogger("faiss").setLevel(logging.WARNING)
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
