@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import paddle
+from threadpoolctl import threadpool_limits
 
 from srgnn_paddle.errors import SrgnnError
 
@@ -42,18 +43,15 @@ def select_device(name: str = "auto", cpu_threads: int = 0) -> str:
 def set_cpu_threads(n: int = 0) -> int:
     """Use ``n`` threads (0 = all cores) in Paddle's CPU math kernels; returns the number.
 
-    numpy's BLAS (used by the CPU softmax path, :mod:`srgnn_paddle.ops`) is then limited to
+    numpy's BLAS (used by the CPU softmax path, :mod:`srgnn_paddle.ops`) is always limited to
     one thread: two spinning thread pools on the same cores slowed a DIGINETICA step from
-    162 ms to 251 ms on 2 cores.
+    162 ms to 251 ms on 2 cores, and ``n = 1`` must really mean one core.
     """
     n = n or os.cpu_count() or 1
     setter = getattr(paddle.base.core, "set_num_threads", None)
     if setter is not None:
         setter(int(n))
-    if n > 1:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=1, user_api="blas")
+    threadpool_limits(limits=1, user_api="blas")
     return n
 
 
