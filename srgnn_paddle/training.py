@@ -105,10 +105,10 @@ class NextItemEvaluator:
     """Paper protocol: full-catalogue scores, P@K and MRR@K (x100) for K in :attr:`KS`.
 
     Each target's rank among the catalogue is counted on the device
-    (:func:`~srgnn_paddle.metrics.target_ranks`: ties count against the target; with
-    ``score_padding=False`` the padding column is never a candidate), so a K wider than the
-    catalogue is fine: every target is then within the top K (P@K = 100) and MRR@K is the
-    uncut mean reciprocal rank.
+    (:func:`~srgnn_paddle.metrics.target_ranks`: ties count against the target; the padding
+    column is never a candidate, even for a model trained with ``score_padding=True``), so
+    a K wider than the catalogue is fine: every target is then within the top K (P@K = 100)
+    and MRR@K is the uncut mean reciprocal rank.
     """
 
     KS = (10, 20, 50)
@@ -127,7 +127,7 @@ class NextItemEvaluator:
                 for batch in tqdm(self.loader, desc=desc, leave=False, disable=not self.progress):
                     hist, mask, target, alias, adjacency, items = batch
                     scores = model.full_scores(model.encode((alias, adjacency, items, mask)))
-                    ranks = target_ranks(scores, model.target_index(target), not model.score_padding)
+                    ranks = target_ranks(scores, model.target_index(target), exclude_padding=True)
                     for key, value in rank_sums(ranks, self.KS).items():
                         sums[key] = sums.get(key, 0.0) + value
         finally:
