@@ -263,7 +263,7 @@ def _spy_run(monkeypatch, tiny_dir: Path, exp: Path, valid_scores, test_metrics=
     def load(cfg, data_dir):
         data = real_load(cfg, data_dir)
         build = data._test_factory
-        data._test_factory = lambda: factory_calls.append(1) or build()
+        data._test_factory = lambda: factory_calls.append(1) or events.append(("factory", None)) or build()
         return data
 
     def make(cfg, dataset, progress):
@@ -282,7 +282,7 @@ def test_select_on_valid_scores_test_once_with_the_best_weights(monkeypatch, tin
     scores = {1: (30.0, 5.0), 2: (50.0, 1.0), 3: (50.0, 0.5), 4: (20.0, 9.0)}  # best: epoch 2
     events, factory_calls, run_dir = _spy_run(monkeypatch, tiny_dir, tmp_path, scores, None, "--epochs", "4")
     kinds = [kind for kind, _ in events]
-    assert kinds == ["valid"] * 4 + ["test"]  # the test split is scored once, after training
+    assert kinds == ["valid"] * 4 + ["factory", "test"]  # test split built and scored once, after training
     assert len(factory_calls) == 1
     test_weights, best_weights, last_weights = events[-1][1], events[1][1], events[3][1]
     for name, value in test_weights.items():
@@ -303,7 +303,7 @@ def test_select_on_test_logs_each_epoch_and_the_best_of_each_metric(monkeypatch,
             3: {"P@20": 35.0, "MRR@20": 14.0}, 4: {"P@20": 41.0, "MRR@20": 9.0}}
     events, factory_calls, run_dir = _spy_run(monkeypatch, tiny_dir, tmp_path, scores, fake,
                                               "--epochs", "3", "--select_on", "test")
-    assert [kind for kind, _ in events] == ["valid", "test"] * 3 + ["test"]
+    assert [kind for kind, _ in events] == ["valid", "factory", "test"] + ["valid", "test"] * 2 + ["test"]
     assert len(factory_calls) == 1  # one test evaluator, reused
     log = pd.read_csv(run_dir / "log.csv")
     assert log["phase"].tolist() == ["valid", "test_epoch"] * 3 + ["test"]
@@ -367,16 +367,21 @@ def test_resume_after_interruption_logs_each_epoch_once(monkeypatch, paper_run, 
         np.testing.assert_allclose(log[col].to_numpy(), straight[col].to_numpy(), rtol=1e-4, equal_nan=True)
 
 
-def test_train_subprocess_nonhybrid(tiny_dir, tmp_path):
-    argv = _train_argv(tiny_dir, tmp_path, "--epochs", "2", "--nonhybrid")
+def test_train_subprocess_protocol_flag_nonhybrid(tiny_dir, tmp_path):
+    # --protocol paper without a config: the paper's scoring and metrics with the notebook's
+    # model and optimiser defaults (lr 1e-4, step 2, padding row scored in training)
+    argv = ["train", "--protocol", "paper", "--data_dir", str(tiny_dir), "--exp_dir", str(tmp_path),
+            "--epochs", "2", "--nonhybrid", *TINY]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.run([sys.executable, "-m", "srgnn_paddle", *argv], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    run_dir = tmp_path / "tiny_paper" / "SRGNN_0.001_16_8"
+    run_dir = tmp_path / "tiny_paper" / "SRGNN_0.0001_16_8"
     for name in ("log.csv", "summary.json", "model.pdparams"):
         assert (run_dir / name).is_file()
-    assert load_config(run_dir / "config.yaml").nonhybrid
+    cfg = load_config(run_dir / "config.yaml")
+    assert cfg.nonhybrid and cfg.protocol == "paper"
+    assert pd.read_csv(run_dir / "log.csv")["phase"].tolist() == ["valid", "valid", "test"]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["epochs_run"] == 2 and 0.0 <= summary["test"]["P@20"] <= 100.0
     assert "best epoch" in proc.stdout
