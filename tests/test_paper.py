@@ -183,6 +183,48 @@ def test_ranks_and_metrics_on_a_hand_made_score_matrix():
     assert 100 * sums["P@3"] / 6 == pytest.approx(66.6666667) and 100 * sums["MRR@3"] / 6 == pytest.approx(33.3333333)
 
 
+class _HandScored:
+    """Stands in for SRGNN in NextItemEvaluator: serves the rows of a fixed score matrix."""
+
+    training = False
+
+    def __init__(self, scores: np.ndarray) -> None:
+        self.scores, self.offset = scores, 0
+
+    def eval(self) -> None:
+        pass
+
+    def encode(self, graph):
+        return graph[3]  # the mask: one row per case
+
+    def full_scores(self, user):
+        rows = self.scores[self.offset: self.offset + user.shape[0]]
+        self.offset += user.shape[0]
+        return paddle.to_tensor(rows)
+
+    def target_index(self, item):
+        return SRGNN.target_index(self, item)
+
+
+def test_evaluator_on_the_hand_made_score_matrix():
+    scores = np.array([
+        [9.0, 0.9, 0.5, 0.3, 0.1, 0.0],
+        [9.0, 0.9, 0.5, 0.5, 0.1, 0.0],
+        [9.0, 0.9, 0.5, 0.5, 0.1, 0.0],
+        [9.0, 0.2, 0.2, 0.2, 0.2, 0.2],
+        [9.0, 0.9, 0.8, 0.7, 0.6, 0.5],
+        [9.0, 0.1, 0.9, 0.3, 0.4, 0.5],
+    ], dtype=np.float32)
+    targets = [1, 3, 2, 4, 5, 4]  # ranks 1, 3, 3, 5, 5, 3 (see the previous test)
+    ds = SessionDataset([[1]] * 6, targets, n_items=6)
+    evaluator = NextItemEvaluator(ds, Config(protocol="paper", eval_batch_size=4))  # batches of 4 and 2
+    evaluator.KS = (1, 3, 50)
+    metrics = evaluator(_HandScored(scores))
+    assert metrics["P@1"] == pytest.approx(100 / 6) and metrics["MRR@1"] == pytest.approx(100 / 6)
+    assert metrics["P@3"] == pytest.approx(400 / 6) and metrics["MRR@3"] == pytest.approx(200 / 6)
+    assert metrics["P@50"] == pytest.approx(100.0) and metrics["MRR@50"] == pytest.approx(100 * 2.4 / 6)
+
+
 def test_nan_scores_count_against_the_target():
     scores = paddle.to_tensor(np.array([[0.0, 1.0, np.nan, 0.5], [0.0, np.nan, 1.0, 2.0]], dtype=np.float32))
     assert target_ranks(scores, paddle.to_tensor([1, 1]), exclude_padding=True).tolist() == [2, 3]
