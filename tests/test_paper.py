@@ -260,6 +260,29 @@ def test_split_validation_seeded_disjoint_complete(n, portion):
         assert not np.array_equal(split_validation(n, portion, seed=6)[1], valid)
 
 
+def test_load_paper_data_holds_out_the_seeded_split(tiny_dir, tmp_path):
+    cfg = load_config(REPO_ROOT / "configs" / "paper_diginetica.yaml")
+    data = runs.load_paper_data(cfg, tiny_dir)
+    rng = np.random.default_rng(0)
+    train_sessions, test_sessions = _sessions(rng, 24), _sessions(rng, 6)  # what _write_tiny wrote
+    seqs, labels = augment_prefixes(train_sessions)
+    train_idx, valid_idx = split_validation(len(seqs), 0.1, cfg.seed)
+    np.testing.assert_array_equal(data.train.indices, train_idx)
+    np.testing.assert_array_equal(data.valid.indices, valid_idx)
+    assert len(data.valid) == round(0.1 * len(seqs)) and data.n_items == N_ITEMS
+    hist, mask, target = data.valid.make_batch(np.arange(len(valid_idx)))
+    assert target.tolist() == [labels[i] for i in valid_idx]
+    assert [row[row > 0].tolist() for row in hist] == [seqs[i] for i in valid_idx]
+    assert len(data.test_dataset()) == len(augment_prefixes(test_sessions)[0])
+    # without train.txt the pairs are rebuilt from all_train_seq.txt: the same split
+    only_sessions = tmp_path / "sessions_only"
+    only_sessions.mkdir()
+    for name in ("all_train_seq.txt", "test.txt"):
+        (only_sessions / name).write_bytes((tiny_dir / name).read_bytes())
+    rebuilt = runs.load_paper_data(cfg, only_sessions)
+    np.testing.assert_array_equal(rebuilt.valid.make_batch(np.arange(len(valid_idx)))[0], hist)
+
+
 # ============================================================================ selection
 def test_early_stopping_on_p20_then_mrr20():
     stopper = EarlyStopping(patience=2)
