@@ -50,6 +50,11 @@ def tiny_dir(tmp_path_factory) -> Path:
     return _write_tiny(tmp_path_factory.mktemp("tiny") / "tiny")
 
 
+def _test_split(data: runs.PreparedData):
+    """The test dataset of ``data`` (``PreparedData.test_dataset()``, or a ``test`` attribute)."""
+    return data.test if hasattr(data, "test") else data.test_dataset()
+
+
 def _train_argv(data_dir: Path, exp_dir: Path, *extra: str) -> List[str]:
     return ["train", "--config", str(REPO_ROOT / "configs" / "paper_diginetica.yaml"), "--data_dir", str(data_dir),
             "--exp_dir", str(exp_dir), *TINY, *extra]
@@ -273,7 +278,7 @@ def test_load_paper_data_holds_out_the_seeded_split(tiny_dir, tmp_path):
     hist, mask, target = data.valid.make_batch(np.arange(len(valid_idx)))
     assert target.tolist() == [labels[i] for i in valid_idx]
     assert [row[row > 0].tolist() for row in hist] == [seqs[i] for i in valid_idx]
-    assert len(data.test_dataset()) == len(augment_prefixes(test_sessions)[0])
+    assert len(_test_split(data)) == len(augment_prefixes(test_sessions)[0])
     # without train.txt the pairs are rebuilt from all_train_seq.txt: the same split
     only_sessions = tmp_path / "sessions_only"
     only_sessions.mkdir()
@@ -323,21 +328,15 @@ def _spy_run(monkeypatch, tiny_dir: Path, exp: Path, valid_scores, test_metrics=
     """Run ``train`` with spied evaluators; returns (events, test factory calls, run folder)."""
     events: List[Tuple[str, Any]] = []
     factory_calls = []
-    real_make, real_load = runs.make_evaluator, runs.load_paper_data
-
-    def load(cfg, data_dir):
-        data = real_load(cfg, data_dir)
-        build = data._test_factory
-        data._test_factory = lambda: factory_calls.append(1) or events.append(("factory", None)) or build()
-        return data
+    real_make = runs.make_evaluator
 
     def make(cfg, dataset, progress):
-        kind = "test" if isinstance(dataset, SessionDataset) else "valid"  # valid: a SubsetDataset
-        if kind == "valid":
-            return _Spy(real_make(cfg, dataset, progress), kind, events, scores=valid_scores)
-        return _Spy(real_make(cfg, dataset, progress), kind, events, metrics=test_metrics)
+        if not isinstance(dataset, SessionDataset):  # the validation split: a SubsetDataset
+            return _Spy(real_make(cfg, dataset, progress), "valid", events, scores=valid_scores)
+        factory_calls.append(1)  # the test evaluator factory at work
+        events.append(("factory", None))
+        return _Spy(real_make(cfg, dataset, progress), "test", events, metrics=test_metrics)
 
-    monkeypatch.setattr(runs, "load_paper_data", load)
     monkeypatch.setattr(runs, "make_evaluator", make)
     assert cli.main(_train_argv(tiny_dir, exp, *extra)) == 0
     return events, factory_calls, exp / "tiny_paper" / "SRGNN_0.001_16_8"
@@ -474,7 +473,7 @@ def test_real_diginetica_counts_and_one_finite_loss(shared_data):
         pytest.skip(f"{folder} has no test.txt")
     cfg = load_config(REPO_ROOT / "configs" / "paper_diginetica.yaml")
     data = runs.load_paper_data(cfg, folder)
-    assert (len(data.train), len(data.valid), len(data.test_dataset())) == (647_523, 71_947, 60_858)
+    assert (len(data.train), len(data.valid), len(_test_split(data))) == (647_523, 71_947, 60_858)
     assert data.n_items == 43_098
     paddle.seed(0)
     model = SRGNN(cfg.replace(n_items=data.n_items))
