@@ -138,9 +138,8 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
                              f"resume with the same options (only --epochs, --device, --num_workers and --cpu_threads may change)")
     save_config(cfg, run_dir / CONFIG_FILE)
     seed_everything(cfg.seed)
-    # Paddle keys the optimiser state by parameter names ("embedding_0.w_0_moment1_0"), which
-    # count up for the whole process; a fresh name space per run gives every run the names of
-    # a fresh process, so a checkpoint resumes in the process that wrote it (or any other).
+    # Adam's checkpointed state is keyed by generated parameter names (embedding_0.w_0_moment1_0);
+    # a fresh name scope gives every run the same names, so --resume works in any process.
     with paddle.utils.unique_name.guard():
         model = SRGNN(cfg)
         trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, progress), run_dir,
