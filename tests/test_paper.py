@@ -38,16 +38,19 @@ def _sessions(rng: np.random.Generator, count: int) -> List[List[int]]:
     return out
 
 
-def _write_tiny(folder: Path, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    train_sessions, test_sessions = _sessions(rng, 24), _sessions(rng, 6)
-    write_session_pickles(folder, train_sessions, augment_prefixes(train_sessions), augment_prefixes(test_sessions))
-    return folder
+def _tiny_sessions() -> Tuple[List[List[int]], List[List[int]]]:
+    """The (train, test) sessions of the tiny data set: 24 and 6 sessions."""
+    rng = np.random.default_rng(0)
+    return _sessions(rng, 24), _sessions(rng, 6)
 
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
-    return _write_tiny(tmp_path_factory.mktemp("tiny") / "tiny")
+    """A paper-layout folder (all_train_seq.txt, train.txt, test.txt) of the tiny sessions."""
+    folder = tmp_path_factory.mktemp("tiny") / "tiny"
+    train_sessions, test_sessions = _tiny_sessions()
+    write_session_pickles(folder, train_sessions, augment_prefixes(train_sessions), augment_prefixes(test_sessions))
+    return folder
 
 
 def _test_split(data: runs.PreparedData):
@@ -268,8 +271,7 @@ def test_split_validation_seeded_disjoint_complete(n, portion):
 def test_load_paper_data_holds_out_the_seeded_split(tiny_dir, tmp_path):
     cfg = load_config(REPO_ROOT / "configs" / "paper_diginetica.yaml")
     data = runs.load_paper_data(cfg, tiny_dir)
-    rng = np.random.default_rng(0)
-    train_sessions, test_sessions = _sessions(rng, 24), _sessions(rng, 6)  # what _write_tiny wrote
+    train_sessions, test_sessions = _tiny_sessions()
     seqs, labels = augment_prefixes(train_sessions)
     train_idx, valid_idx = split_validation(len(seqs), 0.1, cfg.seed)
     np.testing.assert_array_equal(data.train.indices, train_idx)
