@@ -7,7 +7,9 @@
   per-user loop kept to check it.
 * ``ndcg_rank@N`` (standard binary NDCG discounted by predicted rank over the distinct
   ground-truth items) and ``mrr@N`` (reciprocal rank of the first hit) are offered beside it.
-* :func:`hit_mrr_at_k` gives the paper's P@K and MRR@K for single-label session prediction.
+* :func:`hit_mrr_at_k` gives the paper's P@K and MRR@K for single-label session prediction
+  from ranked top-K lists; :func:`target_ranks` and :func:`rank_sums` give them from a
+  full score matrix (what the paper protocol's evaluator uses).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import math
 from typing import Dict, Mapping, Sequence, Union
 
 import numpy as np
+import paddle
 
 Predictions = Union[Mapping[object, Sequence[int]], Sequence[Sequence[int]], np.ndarray]
 GroundTruth = Union[Mapping[object, Sequence[int]], Sequence[Sequence[int]]]
@@ -156,4 +159,52 @@ def hit_rank_sums(top_items: np.ndarray, targets: np.ndarray, ks: Sequence[int] 
         found = m.any(axis=1)
         out[f"P@{k}"] = float(found.sum())
         out[f"MRR@{k}"] = float((found / rank).sum())
+    return out
+
+
+def target_ranks(scores: paddle.Tensor, targets: paddle.Tensor, exclude_padding: bool) -> np.ndarray:
+    """Rank (1 = best) of each target among the candidate items of a full score matrix.
+
+    Computed by counting, not by a top-K list, so it is defined for any catalogue size
+    (a top-K wider than the catalogue cannot fail) and is deterministic:
+
+    * ties count against the target: ``rank = number of candidates whose score is not
+      below the target's`` (the target included), so a model scoring every item alike ranks
+      each target last, never first;
+    * with ``exclude_padding`` column 0 (the padding item) is not a candidate, whatever its
+      score; the candidates are items ``1..C-1``, otherwise ``0..C-1``;
+    * a NaN score counts against the target (a NaN target score ranks it last).
+
+    Args:
+        scores: ``[B, C]`` float scores; column ``c`` is item ``c``.
+        targets: ``[B]`` or ``[B, 1]`` integer target columns.
+        exclude_padding: leave column 0 out of the candidates (the paper's scoring).
+    Returns:
+        ``[B]`` int64 ranks in ``1..n_candidates``.
+    """
+    targets = targets.reshape([-1, 1]).astype("int64")
+    target_scores = paddle.take_along_axis(scores, targets, axis=1)  # [B, 1]
+    # float32 sums of 0/1 are exact below 2**24 candidates and faster than integer sums
+    below = (scores < target_scores).astype("float32").sum(axis=1)  # [B]
+    n_candidates = scores.shape[1]
+    if exclude_padding:
+        below = below - (scores[:, 0] < target_scores[:, 0]).astype("float32")
+        n_candidates -= 1
+    return n_candidates - below.numpy().astype(np.int64)
+
+
+def rank_sums(ranks: np.ndarray, ks: Sequence[int] = (20,)) -> Dict[str, float]:
+    """Sums (not means) over cases of the P@K hits and MRR@K reciprocal ranks, from ranks.
+
+    ``P@K`` counts ranks ``<= K``; ``MRR@K`` adds ``1/rank`` for those, 0 for the others.
+    A ``K`` at least as large as the number of candidates keeps every case: P@K is then
+    the number of cases and MRR@K the plain (uncut) reciprocal-rank sum. Divide by the
+    number of cases and multiply by 100 for the paper's percentages.
+    """
+    ranks = np.asarray(ranks, dtype=np.int64).reshape(-1)
+    out: Dict[str, float] = {}
+    for k in ks:
+        found = ranks <= k
+        out[f"P@{k}"] = float(found.sum())
+        out[f"MRR@{k}"] = float((1.0 / ranks[found]).sum())
     return out

@@ -32,7 +32,7 @@ from srgnn_paddle.config import Config, save_config
 from srgnn_paddle.data import make_loader
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_path, atomic_write_text
-from srgnn_paddle.metrics import hit_rank_sums
+from srgnn_paddle.metrics import rank_sums, target_ranks
 from srgnn_paddle.model import SRGNN
 from srgnn_paddle.retrieval import evaluate_model
 
@@ -102,7 +102,14 @@ class RecallEvaluator:
 
 
 class NextItemEvaluator:
-    """Paper protocol: full-catalogue scores, exact top-K on the device, P@K and MRR@K (x100)."""
+    """Paper protocol: full-catalogue scores, P@K and MRR@K (x100) for K in :attr:`KS`.
+
+    Each target's rank among the catalogue is counted on the device
+    (:func:`~srgnn_paddle.metrics.target_ranks`: ties count against the target; the padding
+    column is never a candidate, even for a model trained with ``score_padding=True``), so
+    a K wider than the catalogue is fine: every target is then within the top K (P@K = 100)
+    and MRR@K is the uncut mean reciprocal rank.
+    """
 
     KS = (10, 20, 50)
 
@@ -120,8 +127,8 @@ class NextItemEvaluator:
                 for batch in tqdm(self.loader, desc=desc, leave=False, disable=not self.progress):
                     hist, mask, target, alias, adjacency, items = batch
                     scores = model.full_scores(model.encode((alias, adjacency, items, mask)))
-                    top = paddle.topk(scores, k=max(self.KS), axis=1)[1]  # column c is item c
-                    for key, value in hit_rank_sums(top.numpy(), target.numpy(), self.KS).items():
+                    ranks = target_ranks(scores, model.target_index(target), exclude_padding=True)
+                    for key, value in rank_sums(ranks, self.KS).items():
                         sums[key] = sums.get(key, 0.0) + value
         finally:
             if was_training:
