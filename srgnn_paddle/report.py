@@ -73,16 +73,18 @@ def format_log_table(run_dir: Union[str, Path]) -> str:
         row = {c: baseline.get(c, math.nan) for c in frame.columns}
         row["phase"] = "popularity_test"
         frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
-        frame["epoch"] = frame["epoch"].astype("Int64")
+        frame["epoch"] = frame["epoch"].map(lambda v: "" if pd.isna(v) else str(int(v)))
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.6f}".format):
         return frame.to_string(na_rep="NaN")
 
 
 def published_for(protocol: str, dataset: str, data_dir: str = "") -> Optional[Dict[str, Any]]:
-    """The :data:`PUBLISHED` entry matching a run (by dataset name or data-folder name)."""
-    names = {dataset, Path(data_dir).name if data_dir else ""}
+    """The :data:`PUBLISHED` entry matching a run: by the name of its data folder when the
+    run recorded one (so a synthetic run that borrowed ``configs/notebook.yaml`` and its
+    dataset name is not compared with MovieLens), else by its dataset name."""
+    name = Path(data_dir).name if data_dir else dataset
     for (proto, _), entry in PUBLISHED.items():
-        if proto == protocol and names & set(entry["aliases"]):
+        if proto == protocol and name in entry["aliases"]:
             return entry
     return None
 

@@ -143,16 +143,19 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / CONFIG_FILE)
     seed_everything(cfg.seed)
-    model = SRGNN(cfg)
-    trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, progress), run_dir,
-                      lambda: make_evaluator(cfg, data.test, progress),
-                      item_counts=data.item_counts, progress=progress, log=log)
-    if resume:
-        trainer.load_checkpoint()
-        log(f"resuming {run_dir} after epoch {trainer.state.epoch}")
-    log(f"training on {device}: {len(data.train)} training samples, {len(data.valid)} validation, "
-        f"{data.n_items} items -> {run_dir}")
-    summary = trainer.fit()
+    # Adam's checkpointed state is keyed by generated parameter names (embedding_0.w_0_moment1_0);
+    # a fresh name scope gives every run the same names, so --resume works in any process.
+    with paddle.utils.unique_name.guard():
+        model = SRGNN(cfg)
+        trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, progress), run_dir,
+                          lambda: make_evaluator(cfg, data.test, progress),
+                          item_counts=data.item_counts, progress=progress, log=log)
+        if resume:
+            trainer.load_checkpoint()
+            log(f"resuming {run_dir} after epoch {trainer.state.epoch}")
+        log(f"training on {device}: {len(data.train)} training samples, {len(data.valid)} validation, "
+            f"{data.n_items} items -> {run_dir}")
+        summary = trainer.fit()
     summary = finalize_run(cfg, data, data_dir, run_dir, summary, model, log)
     return run_dir, summary
 
