@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -23,6 +24,7 @@ ITEMS_FILE = "items.csv"  # item metadata written by srgnn_paddle.synthetic: ite
 TSNE_FILE = "tsne.png"
 CURVES_FILE = "curves.png"
 TITLE = "SRGNN Item Embedding"
+POPULARITY_LABEL = "popularity decile"
 
 
 # ---------------------------------------------------------------------------- labels
@@ -67,7 +69,7 @@ def item_labels(data_dir: Optional[Union[str, Path]], counts: Optional[np.ndarra
     if counts is not None:
         padded = np.zeros(n_items, dtype=np.int64)
         padded[: min(n_items, len(counts))] = np.asarray(counts)[:n_items]
-        return popularity_deciles(padded), "popularity decile"
+        return popularity_deciles(padded), POPULARITY_LABEL
     return None, ""
 
 
@@ -96,7 +98,8 @@ def tsne_embed(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def tsne_figure(item_embeddings: np.ndarray, out_path: Union[str, Path], labels: Optional[np.ndarray] = None,
-                label_name: str = "", max_items: int = 5000, seed: int = 0, title: str = TITLE) -> Path:
+                label_name: str = "", max_items: int = 5000, seed: int = 0, title: str = TITLE,
+                ordinal: bool = False) -> Path:
     """Draw the t-SNE map of the item embedding matrix and write it as a PNG.
 
     Args:
@@ -108,6 +111,7 @@ def tsne_figure(item_embeddings: np.ndarray, out_path: Union[str, Path], labels:
         max_items: t-SNE on a seeded sample of this many items (0 = all): t-SNE time grows
             faster than linearly with the number of points (see docs/pipeline.md).
         seed: seed of the sample and of t-SNE.
+        ordinal: the labels are ordered (deciles): a sequential colour map instead of tab20.
     Returns:
         ``out_path`` as a Path.
     """
@@ -122,10 +126,19 @@ def tsne_figure(item_embeddings: np.ndarray, out_path: Union[str, Path], labels:
         known = lab >= 0
         if (~known).any():
             ax.scatter(points[~known, 0], points[~known, 1], marker=".", s=8, c="lightgrey")
-        n_labels = len(np.unique(lab[known]))
-        cmap = "tab20" if n_labels <= 20 else "viridis"
-        sc = ax.scatter(points[known, 0], points[known, 1], marker=".", s=8, c=lab[known], cmap=cmap)
-        fig.colorbar(sc, ax=ax, fraction=0.04, pad=0.02).set_label(label_name)
+        values = np.unique(lab[known])
+        if len(values) <= 20:  # one colour per label value, a discrete colour bar
+            base = plt.get_cmap("viridis" if ordinal else "tab20")
+            colours = base(np.linspace(0, 1, len(values))) if ordinal else base(np.arange(len(values)))
+            norm = BoundaryNorm(np.arange(len(values) + 1) - 0.5, len(values))
+            sc = ax.scatter(points[known, 0], points[known, 1], marker=".", s=8,
+                            c=np.searchsorted(values, lab[known]), cmap=ListedColormap(colours), norm=norm)
+            bar = fig.colorbar(sc, ax=ax, fraction=0.04, pad=0.02, ticks=np.arange(len(values)))
+            bar.ax.set_yticklabels([str(v) for v in values])
+        else:
+            sc = ax.scatter(points[known, 0], points[known, 1], marker=".", s=8, c=lab[known], cmap="viridis")
+            bar = fig.colorbar(sc, ax=ax, fraction=0.04, pad=0.02)
+        bar.set_label(label_name)
     ax.set_xticks([])
     ax.set_yticks([])
     sampled = f" ({len(ids)} of {len(emb) - 1} items)" if len(ids) < len(emb) - 1 else ""

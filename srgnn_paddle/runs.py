@@ -30,7 +30,14 @@ from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_write_text
 from srgnn_paddle.metrics import hit_rank_sums
 from srgnn_paddle.model import SRGNN
-from srgnn_paddle.plots import CURVES_FILE, TSNE_FILE, curves_figure, item_labels, tsne_figure
+from srgnn_paddle.plots import (
+    CURVES_FILE,
+    POPULARITY_LABEL,
+    TSNE_FILE,
+    curves_figure,
+    item_labels,
+    tsne_figure,
+)
 from srgnn_paddle.retrieval import evaluate_fixed_ranking, top_by_count
 from srgnn_paddle.runtime import seed_everything, select_device
 from srgnn_paddle.sessions import load_session_pickles
@@ -186,7 +193,7 @@ def finalize_run(cfg: Config, data: PreparedData, data_dir: Path, run_dir: Path,
         labels, name = item_labels(data_dir, data.item_counts, cfg.n_items)
         start = time.time()
         tsne_figure(model.output_items().numpy(), run_dir / TSNE_FILE, labels, name,
-                    max_items=cfg.tsne_max_items, seed=cfg.seed)
+                    max_items=cfg.tsne_max_items, seed=cfg.seed, ordinal=name == POPULARITY_LABEL)
         log(f"t-SNE of the item embeddings: {run_dir / TSNE_FILE} ({time.time() - start:.1f}s)")
     return summary
 
@@ -260,4 +267,5 @@ def tsne_run(run_dir: Path, data_dir: Optional[Path] = None, out: Optional[Path]
     model = load_model(cfg, run_dir)
     out = Path(out) if out is not None else run_dir / TSNE_FILE
     return tsne_figure(model.output_items().numpy(), out, labels, name,
-                       max_items=cfg.tsne_max_items if max_items is None else max_items, seed=cfg.seed)
+                       max_items=cfg.tsne_max_items if max_items is None else max_items, seed=cfg.seed,
+                       ordinal=name == POPULARITY_LABEL)
