@@ -120,7 +120,8 @@ class NextItemEvaluator:
                 for batch in tqdm(self.loader, desc=desc, leave=False, disable=not self.progress):
                     hist, mask, target, alias, adjacency, items = batch
                     scores = model.full_scores(model.encode((alias, adjacency, items, mask)))
-                    top = paddle.topk(scores, k=max(self.KS), axis=1)[1]  # column c is item c
+                    k = min(max(self.KS), scores.shape[1])  # a catalogue smaller than 50 items
+                    top = paddle.topk(scores, k=k, axis=1)[1]  # column c is item c
                     for key, value in hit_rank_sums(top.numpy(), target.numpy(), self.KS).items():
                         sums[key] = sums.get(key, 0.0) + value
         finally:

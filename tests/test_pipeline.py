@@ -377,3 +377,33 @@ def test_scripts_default_run_is_the_synthetic_configs_run():
         text = (REPO_ROOT / "scripts" / script).read_text()
         assert f'DEFAULT_RUN="{expected}"' in text, script
     assert "configs/synthetic.yaml" in (REPO_ROOT / "scripts" / "train.sh").read_text()
+
+
+def test_paper_protocol_run_has_its_baseline_curves_and_report_row(tmp_path, capsys):
+    from srgnn_paddle.sessions import augment_prefixes, write_pickle
+
+    rng = np.random.default_rng(0)
+    # sessions walk a ring of 30 items: the next item is predictable, popularity is flat-ish
+    sessions = [[int((s + i) % 30) + 1 for i in range(int(rng.integers(2, 6)))] for s in rng.integers(0, 30, 300)]
+    data = tmp_path / "diginetica"
+    data.mkdir()
+    write_pickle(data / "all_train_seq.txt", sessions[:240])
+    write_pickle(data / "test.txt", augment_prefixes(sessions[240:]))
+    exp = tmp_path / "exp"
+    rc = cli.main(["train", "--data_dir", str(data), "--exp_dir", str(exp), "--protocol", "paper", "--lr", "0.01",
+                   "--batch_size", "32", "--epochs", "2", "--valid_portion", "0.2", "--quiet",
+                   "--tsne_max_items", "20"])
+    assert rc == 0
+    run = exp / "diginetica_paper" / "SRGNN_0.01_32_16"
+    log = pd.read_csv(run / "log.csv")
+    assert list(log.columns[:2]) == ["P@20", "MRR@20"] and list(log["phase"]) == ["valid", "valid", "test"]
+    summary = json.loads((run / "summary.json").read_text())
+    test_seqs, test_labels = augment_prefixes(sessions[240:])
+    counts = np.bincount(augment_prefixes(sessions[:240])[1], minlength=31)
+    top20 = np.argsort(-counts, kind="stable")[:20]
+    assert summary["popularity_test"]["P@20"] == pytest.approx(100.0 * np.isin(test_labels, top20).mean())
+    assert (run / "curves.png").is_file() and (run / "tsne.png").is_file()
+    assert "popularity_test" in capsys.readouterr().out
+    row = build_report(exp).iloc[0]
+    assert row["published_P@20"] == 50.73
+    assert row["diff_P@20"] == pytest.approx(summary["test"]["P@20"] - 50.73)
