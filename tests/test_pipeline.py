@@ -407,3 +407,18 @@ def test_paper_protocol_run_has_its_baseline_curves_and_report_row(tmp_path, cap
     row = build_report(exp).iloc[0]
     assert row["published_P@20"] == 50.73
     assert row["diff_P@20"] == pytest.approx(summary["test"]["P@20"] - 50.73)
+
+
+def test_train_without_data_dir_uses_the_embedded_synthetic_data(tmp_path, monkeypatch):
+    import argparse
+
+    from srgnn_paddle.config import Config
+
+    monkeypatch.chdir(tmp_path)
+    data_dir, cfg = cli._resolve_data(argparse.Namespace(data_dir=None), Config())
+    assert data_dir == Path("data/synthetic") and cfg.dataset == "synthetic"
+    assert sorted(p.name for p in data_dir.iterdir()) == [
+        "items.csv", "meta.json", "test_enc.csv", "train_enc.csv", "valid_enc.csv"]
+    assert json.loads((data_dir / "meta.json").read_text())["seed"] == 2024
+    # a second call reuses the folder; an explicit dataset name is kept
+    assert cli._resolve_data(argparse.Namespace(data_dir=None), Config(dataset="x"))[1].dataset == "x"
