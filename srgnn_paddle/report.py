@@ -54,6 +54,7 @@ COLUMNS = (
     ["run", "status", "dataset", "protocol", "model", "lr", "batch_size", "dim", "epochs_run", "best_epoch",
      "valid_metric", "best_valid"]
     + [f"test_{m}" for m in ALL_TEST_METRICS]
+    + [f"test_best_{m}" for m in TEST_METRICS["paper"]]
     + ["popularity_test", "train_seconds", "published"]
     + [f"published_{m}" for m in ALL_TEST_METRICS]
     + [f"diff_{m}" for m in ALL_TEST_METRICS]
@@ -118,6 +119,9 @@ def run_row(run_dir: Path, exp_dir: Path) -> Dict[str, Any]:
     test = summary.get("test") or {}
     for m in TEST_METRICS.get(protocol, ()):
         row[f"test_{m}"] = test.get(m)
+    for m, value in (summary.get("test_best_over_epochs") or {}).items():  # select_on: test runs
+        if m in TEST_METRICS["paper"]:
+            row[f"test_best_{m}"] = value
     row["popularity_test"] = (summary.get("popularity_test") or {}).get(row["valid_metric"])
     entry = published_for(protocol, str(row["dataset"] or ""), str(summary.get("data_dir") or ""))
     if entry is not None:
