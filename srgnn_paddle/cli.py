@@ -98,8 +98,9 @@ def _resolve_data(args: argparse.Namespace, cfg: Config) -> Tuple[Path, Config]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from srgnn_paddle.runs import train_run
+    """Train, then print the run's log table (with the popularity baseline row)."""
     from srgnn_paddle.report import format_log_table
+    from srgnn_paddle.runs import train_run
 
     cfg = _config_from_args(args)
     data_dir, cfg = _resolve_data(args, cfg)
@@ -113,18 +114,65 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a saved run's best weights on the test (or valid) split")
     p.add_argument("--run_dir", required=True, help="a run folder written by 'train'")
-    p.add_argument("--data_dir", required=True, help="the data folder the run was trained on")
+    p.add_argument("--data_dir", default=None,
+                   help="the data folder the run was trained on (default: the one recorded in its summary.json)")
     p.add_argument("--split", choices=("test", "valid"), default="test")
     p.add_argument("--quiet", action="store_true")
     _COMMANDS["evaluate"] = _cmd_evaluate
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    """Print one ``metric<TAB>value`` line per metric."""
     from srgnn_paddle.runs import evaluate_run
 
-    metrics = evaluate_run(Path(args.run_dir), Path(args.data_dir), args.split, progress=not args.quiet)
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    metrics = evaluate_run(Path(args.run_dir), data_dir, args.split, progress=not args.quiet)
     for key, value in metrics.items():
         print(f"{key}\t{value:.6f}")
+    return 0
+
+
+def _add_tsne(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tsne", help="t-SNE map of a saved run's item embeddings as a PNG",
+                       description="Draw the t-SNE map of a run's item embeddings (spec notebook.md section 9), "
+                                   "coloured by category when the data folder has items.csv, else by "
+                                   "training-popularity decile.")
+    p.add_argument("--run_dir", required=True, help="a run folder written by 'train'")
+    p.add_argument("--data_dir", default=None,
+                   help="the run's data folder, for the colours (default: the one recorded in its summary.json)")
+    p.add_argument("--out", default=None, help="PNG to write (default: <run_dir>/tsne.png)")
+    p.add_argument("--max_items", type=int, default=None,
+                   help="t-SNE on a seeded sample of this many items; 0 = all (default: the run's tsne_max_items)")
+    _COMMANDS["tsne"] = _cmd_tsne
+
+
+def _cmd_tsne(args: argparse.Namespace) -> int:
+    """Write the t-SNE PNG and print its path."""
+    from srgnn_paddle.runs import tsne_run
+
+    if args.max_items is not None and args.max_items < 0:
+        raise SrgnnError(f"--max_items must be >= 0, got {args.max_items}")
+    out = tsne_run(Path(args.run_dir), Path(args.data_dir) if args.data_dir else None,
+                   Path(args.out) if args.out else None, args.max_items)
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="one table over every run in exp/, with published numbers beside",
+                       description="Scan the experiment folder, print one row per run and write "
+                                   "results.md and results.csv into it.")
+    p.add_argument("--exp_dir", default="exp", help="the folder 'train' wrote runs to (default: exp/)")
+    _COMMANDS["report"] = _cmd_report
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Print the report table and where it was written."""
+    from srgnn_paddle.report import RESULTS_CSV, RESULTS_MD, write_report
+
+    frame, text = write_report(Path(args.exp_dir))
+    print(text, end="")
+    print(f"{len(frame)} run(s); wrote {Path(args.exp_dir) / RESULTS_MD} and {Path(args.exp_dir) / RESULTS_CSV}")
     return 0
 
 
@@ -180,4 +228,6 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 _COMMANDS["prepare"] = _cmd_prepare
 
 
-_ADDERS: List[Callable[[argparse._SubParsersAction], None]] = [_add_train, _add_evaluate, _add_prepare]
+_ADDERS: List[Callable[[argparse._SubParsersAction], None]] = [
+    _add_train, _add_evaluate, _add_tsne, _add_report, _add_prepare,
+]

@@ -75,6 +75,9 @@ class Config:
     # runtime
     device: str = "auto"
     cpu_threads: int = 0  # threads for Paddle's CPU kernels; 0 = all cores
+    # outputs
+    tsne: bool = True  # draw tsne.png of the item embeddings after training
+    tsne_max_items: int = 5000  # t-SNE on a seeded sample of this many items; 0 = all
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -109,7 +112,7 @@ class Config:
             if getattr(self, key) < 1:
                 raise SrgnnError(f"{source}: '{key}' must be >= 1, got {getattr(self, key)}")
         for key in ("patience", "n_items", "num_workers", "lr_dc_step", "num_negatives",
-                    "ivf_nlist", "ivf_nprobe", "cpu_threads"):
+                    "ivf_nlist", "ivf_nprobe", "cpu_threads", "tsne_max_items"):
             if getattr(self, key) < 0:
                 raise SrgnnError(f"{source}: '{key}' must be >= 0, got {getattr(self, key)}")
         if not self.lr > 0:

@@ -6,13 +6,14 @@ leaves nothing behind. This module wires the stages together; the math lives in
 """
 from __future__ import annotations
 
+import json
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
-import pandas as pd
 import paddle
 
 from srgnn_paddle.config import Config, load_config, save_config
@@ -26,14 +27,27 @@ from srgnn_paddle.data import (
     split_validation,
 )
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.fileio import atomic_write_text
+from srgnn_paddle.metrics import hit_rank_sums
 from srgnn_paddle.model import SRGNN
-from srgnn_paddle.sessions import load_session_pickles
+from srgnn_paddle.plots import (
+    CURVES_FILE,
+    POPULARITY_LABEL,
+    TSNE_FILE,
+    curves_figure,
+    item_labels,
+    tsne_figure,
+)
+from srgnn_paddle.retrieval import evaluate_fixed_ranking, top_by_count
 from srgnn_paddle.runtime import seed_everything, select_device
+from srgnn_paddle.sessions import load_session_pickles
 from srgnn_paddle.training import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
+    LOG_FILE,
     MODEL_FILE,
     RESULT_FILES,
+    SUMMARY_FILE,
     NextItemEvaluator,
     RecallEvaluator,
     Trainer,
@@ -43,21 +57,17 @@ from srgnn_paddle.training import (
 # ---------------------------------------------------------------------------- datasets
 @dataclass
 class PreparedData:
-    """Validated datasets of one run. ``test`` is built lazily, once, by :meth:`test_dataset`."""
+    """Validated datasets of one run (all three splits are checked before anything is written)."""
 
     train: Any
     valid: Any
+    test: Any
     n_items: int
     item_counts: np.ndarray
-    _test_factory: Callable[[], Any]
-
-    def test_dataset(self):
-        return self._test_factory()
 
 
 def load_notebook_data(cfg: Config, data_dir: Path) -> PreparedData:
-    """Read ``train_enc.csv``, ``valid_enc.csv``, ``test_enc.csv`` (all validated now; the
-    test users are only turned into a dataset when the test split is scored)."""
+    """Read and validate ``train_enc.csv``, ``valid_enc.csv`` and ``test_enc.csv``."""
     frames = {name: read_interactions(data_dir / fname) for name, fname in SPLIT_FILES.items()}
     n_items = cfg.n_items or infer_n_items(data_dir, list(frames.values()))
     for name, frame in frames.items():
@@ -70,12 +80,9 @@ def load_notebook_data(cfg: Config, data_dir: Path) -> PreparedData:
     opts = {"max_length": cfg.max_length, "n_items": n_items, "seed": cfg.seed}
     train = SequenceDataset(opts, frames["train"], "train", source=str(data_dir / SPLIT_FILES["train"]))
     valid = SequenceDataset(opts, frames["valid"], "test", source=str(data_dir / SPLIT_FILES["valid"]))
-    test_frame = frames["test"]
+    test = SequenceDataset(opts, frames["test"], "test", source=str(data_dir / SPLIT_FILES["test"]))
     counts = np.bincount(frames["train"]["item_id"].to_numpy(), minlength=n_items)
-    return PreparedData(
-        train, valid, n_items, counts,
-        lambda: SequenceDataset(opts, test_frame, "test", source=str(data_dir / SPLIT_FILES["test"])),
-    )
+    return PreparedData(train, valid, test, n_items, counts)
 
 
 def load_paper_data(cfg: Config, data_dir: Path) -> PreparedData:
@@ -91,8 +98,7 @@ def load_paper_data(cfg: Config, data_dir: Path) -> PreparedData:
     if len(valid_idx) == 0:
         raise SrgnnError(f"{data_dir}: valid_portion {cfg.valid_portion} leaves no validation pairs")
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_items)
-    return PreparedData(SubsetDataset(full, train_idx), SubsetDataset(full, valid_idx), n_items, counts,
-                        lambda: test)
+    return PreparedData(SubsetDataset(full, train_idx), SubsetDataset(full, valid_idx), test, n_items, counts)
 
 
 def load_data(cfg: Config, data_dir: Path) -> PreparedData:
@@ -109,12 +115,18 @@ def run_dir_for(cfg: Config, exp_dir: Path) -> Path:
 
 
 def make_evaluator(cfg: Config, dataset, progress: bool):
+    """The protocol's evaluator (:class:`RecallEvaluator` or :class:`NextItemEvaluator`) on ``dataset``."""
     return NextItemEvaluator(dataset, cfg, progress) if cfg.protocol == "paper" else RecallEvaluator(dataset, cfg, progress)
+
+
+#: Options that may differ between the saved config and a ``--resume`` command.
+RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "cpu_threads", "tsne", "tsne_max_items")
 
 
 def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, overwrite: bool = False,
               progress: bool = True, log: Callable[[str], None] = print) -> Tuple[Path, Dict[str, Any]]:
-    """Validate the data, prepare the run folder and train; returns (run folder, summary)."""
+    """Validate the data, prepare the run folder and train; then score the popularity
+    baseline on the same test users and draw the figures. Returns (run folder, summary)."""
     data_dir, exp_dir = Path(data_dir), Path(exp_dir)
     if resume and overwrite:
         raise SrgnnError("--resume and --overwrite exclude each other; choose one")
@@ -127,15 +139,15 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
         raise SrgnnError(f"{run_dir} already holds a run; add --resume to continue it or --overwrite to replace it")
     if resume and not (run_dir / CHECKPOINT_FILE).is_file():
         raise SrgnnError(f"{run_dir}: no checkpoint to resume; run without --resume")
+    if resume:
+        saved = load_config(run_dir / CONFIG_FILE)
+        if saved.replace(**{k: getattr(cfg, k) for k in RESUMABLE_CHANGES}) != cfg:
+            raise SrgnnError(f"{run_dir / CONFIG_FILE}: the saved config differs from this command's; "
+                             f"resume with the same options (only {', '.join('--' + k for k in RESUMABLE_CHANGES)} "
+                             f"may change)")
     if overwrite and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if resume:
-        saved = load_config(run_dir / CONFIG_FILE)
-        if saved.replace(epochs=cfg.epochs, device=cfg.device, num_workers=cfg.num_workers,
-                        cpu_threads=cfg.cpu_threads) != cfg:
-            raise SrgnnError(f"{run_dir / CONFIG_FILE}: the saved config differs from this command's; "
-                             f"resume with the same options (only --epochs, --device, --num_workers and --cpu_threads may change)")
     save_config(cfg, run_dir / CONFIG_FILE)
     seed_everything(cfg.seed)
     # Adam's checkpointed state is keyed by generated parameter names (embedding_0.w_0_moment1_0);
@@ -143,28 +155,117 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
     with paddle.utils.unique_name.guard():
         model = SRGNN(cfg)
         trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, progress), run_dir,
-                          lambda: make_evaluator(cfg, data.test_dataset(), progress),
+                          lambda: make_evaluator(cfg, data.test, progress),
                           item_counts=data.item_counts, progress=progress, log=log)
         if resume:
             trainer.load_checkpoint()
             log(f"resuming {run_dir} after epoch {trainer.state.epoch}")
         log(f"training on {device}: {len(data.train)} training samples, {len(data.valid)} validation, "
             f"{data.n_items} items -> {run_dir}")
-        return run_dir, trainer.fit()
+        summary = trainer.fit()
+    summary = finalize_run(cfg, data, data_dir, run_dir, summary, model, log)
+    return run_dir, summary
 
 
-def evaluate_run(run_dir: Path, data_dir: Path, split: str = "test", progress: bool = True) -> Dict[str, float]:
-    """Score a saved run's best weights on one split of ``data_dir``."""
+def popularity_baseline(cfg: Config, data: PreparedData) -> Dict[str, float]:
+    """The most popular training items given to every test user (or test prefix), scored
+    with the model's own metrics on the same test split."""
+    if cfg.protocol == "paper":
+        ks = NextItemEvaluator.KS
+        top = top_by_count(data.item_counts, max(ks))
+        labels = data.test.labels
+        sums = hit_rank_sums(np.broadcast_to(top, (len(labels), len(top))), labels, ks)
+        return {key: 100.0 * value / len(labels) for key, value in sums.items()}
+    return evaluate_fixed_ranking(top_by_count(data.item_counts, cfg.topN), data.test.get_test_gd(), cfg.topN)
+
+
+def finalize_run(cfg: Config, data: PreparedData, data_dir: Path, run_dir: Path, summary: Dict[str, Any],
+                 model: SRGNN, log: Callable[[str], None] = print) -> Dict[str, Any]:
+    """Add the popularity baseline and the data folder to ``summary.json``; draw
+    ``curves.png`` and (unless ``cfg.tsne`` is off) ``tsne.png`` from the best weights."""
+    if "popularity_test" not in summary:
+        baseline = {key: float(value) for key, value in popularity_baseline(cfg, data).items()}
+        summary = {**summary, "data_dir": str(data_dir.resolve()), "popularity_test": baseline}
+        atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
+    curves_figure(run_dir / LOG_FILE, run_dir / CURVES_FILE)
+    if cfg.tsne:
+        model.set_state_dict(paddle.load(str(run_dir / MODEL_FILE)))
+        labels, name = item_labels(data_dir, data.item_counts, cfg.n_items)
+        start = time.time()
+        tsne_figure(model.output_items().numpy(), run_dir / TSNE_FILE, labels, name,
+                    max_items=cfg.tsne_max_items, seed=cfg.seed, ordinal=name == POPULARITY_LABEL)
+        log(f"t-SNE of the item embeddings: {run_dir / TSNE_FILE} ({time.time() - start:.1f}s)")
+    return summary
+
+
+def load_run(run_dir: Path) -> Tuple[Config, Dict[str, Any]]:
+    """A saved run's config and summary (empty when the run is unfinished); SrgnnError when
+    the folder holds no finished run's weights."""
     run_dir = Path(run_dir)
     for f in (CONFIG_FILE, MODEL_FILE):
         if not (run_dir / f).is_file():
             raise SrgnnError(f"{run_dir / f}: not found; pass the folder of a finished run to --run_dir")
     cfg = load_config(run_dir / CONFIG_FILE)
+    summary: Dict[str, Any] = {}
+    if (run_dir / SUMMARY_FILE).is_file():
+        try:
+            summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+        except ValueError:
+            raise SrgnnError(f"{run_dir / SUMMARY_FILE}: not valid JSON; re-run training with --resume") from None
+    return cfg, summary
+
+
+def run_data_dir(run_dir: Path, summary: Dict[str, Any], data_dir: Optional[Path]) -> Path:
+    """``data_dir`` when given, else the data folder recorded in the run's ``summary.json``."""
+    if data_dir is not None:
+        return Path(data_dir)
+    if not summary.get("data_dir"):
+        raise SrgnnError(f"{run_dir}: no data folder recorded in {SUMMARY_FILE}; pass --data_dir")
+    return Path(summary["data_dir"])
+
+
+def load_model(cfg: Config, run_dir: Path) -> SRGNN:
+    """The run's model with its best weights (``model.pdparams``)."""
+    model = SRGNN(cfg)
+    path = Path(run_dir) / MODEL_FILE
+    try:
+        state = paddle.load(str(path))
+    except Exception as exc:  # a truncated or foreign file
+        raise SrgnnError(f"{path}: cannot be read ({type(exc).__name__}); train the run again") from None
+    model.set_state_dict(state)
+    return model
+
+
+def evaluate_run(run_dir: Path, data_dir: Optional[Path] = None, split: str = "test",
+                 progress: bool = True) -> Dict[str, float]:
+    """Score a saved run's best weights on one split of ``data_dir`` (default: the run's data)."""
+    run_dir = Path(run_dir)
+    cfg, summary = load_run(run_dir)
+    data_dir = run_data_dir(run_dir, summary, data_dir)
     select_device(cfg.device, cfg.cpu_threads)
-    data = load_data(cfg, Path(data_dir))
+    data = load_data(cfg, data_dir)
     if data.n_items != cfg.n_items:
         raise SrgnnError(f"{data_dir}: has {data.n_items} items but the run was trained with {cfg.n_items}")
-    model = SRGNN(cfg)
-    model.set_state_dict(paddle.load(str(run_dir / MODEL_FILE)))
-    dataset = {"test": data.test_dataset, "valid": lambda: data.valid}[split]()
+    model = load_model(cfg, run_dir)
+    dataset = data.test if split == "test" else data.valid
     return make_evaluator(cfg, dataset, progress)(model, desc=split)
+
+
+def tsne_run(run_dir: Path, data_dir: Optional[Path] = None, out: Optional[Path] = None,
+             max_items: Optional[int] = None) -> Path:
+    """Draw the t-SNE map of a saved run's item embeddings (coloured by category when the
+    data folder has ``items.csv``, else by training-popularity decile); returns the PNG."""
+    run_dir = Path(run_dir)
+    cfg, summary = load_run(run_dir)
+    if data_dir is None and summary.get("data_dir") and Path(summary["data_dir"]).is_dir():
+        data_dir = Path(summary["data_dir"])
+    counts = None
+    if data_dir is not None:
+        data = load_data(cfg, Path(data_dir))
+        counts = data.item_counts
+    labels, name = item_labels(data_dir, counts, cfg.n_items)
+    model = load_model(cfg, run_dir)
+    out = Path(out) if out is not None else run_dir / TSNE_FILE
+    return tsne_figure(model.output_items().numpy(), out, labels, name,
+                       max_items=cfg.tsne_max_items if max_items is None else max_items, seed=cfg.seed,
+                       ordinal=name == POPULARITY_LABEL)

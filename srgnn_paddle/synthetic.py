@@ -45,6 +45,7 @@ GENERATOR_NAME = "srgnn_paddle.synthetic/v1"
 SPLIT_FILES = ("train_enc.csv", "valid_enc.csv", "test_enc.csv")
 ITEMS_FILE = "items.csv"
 META_FILE = "meta.json"
+DEFAULT_DIR = "data/synthetic"  # where `train` without --data_dir generates and reads the data
 
 #: Default parameters (see docs/synthetic.md for why these sizes).
 DEFAULTS: Dict[str, Any] = {
