@@ -235,20 +235,29 @@ class Trainer:
             every epoch with ``select_on: test``).
         item_counts: training popularity (for popularity negatives).
         progress: show tqdm bars.
+        rank, world_size: data-parallel position (see :func:`distributed_context`). With
+            ``world_size > 1`` (``paddle.distributed.init_parallel_env()`` already called)
+            each rank trains on every ``world_size``-th batch of the same seeded order through
+            ``paddle.DataParallel`` (gradients averaged over ranks); evaluation, logging and
+            files are rank 0's only, and rank 0's stop decision is broadcast.
     """
 
     def __init__(self, cfg: Config, model: SRGNN, train_dataset, evaluator, run_dir: Path,
                  test_evaluator_factory: Callable[[], Any], item_counts: Optional[np.ndarray] = None,
-                 progress: bool = True, log: Callable[[str], None] = print) -> None:
+                 progress: bool = True, log: Callable[[str], None] = print, rank: int = 0,
+                 world_size: int = 1) -> None:
         self.cfg = cfg
         self.model = model
+        self.rank = rank
+        self.world_size = world_size
+        self.parallel_model = paddle.DataParallel(model) if world_size > 1 else None
         self.evaluator = evaluator
         self.run_dir = Path(run_dir)
         self.test_evaluator_factory = test_evaluator_factory
         self.progress = progress
         self.log = log
         self.loader = make_loader(train_dataset, cfg.batch_size, shuffle=True, seed=cfg.seed,
-                                  num_workers=cfg.num_workers)
+                                  num_workers=cfg.num_workers, rank=rank, world_size=world_size)
         if cfg.lr_dc_step > 0:
             self.scheduler = paddle.optimizer.lr.StepDecay(cfg.lr, step_size=cfg.lr_dc_step, gamma=cfg.lr_dc)
         else:
@@ -318,19 +327,41 @@ class Trainer:
         bar = tqdm(self.loader, desc=f"Epoch [{epoch}/{self.cfg.epochs}]", leave=False, disable=not self.progress)
         for step, batch in enumerate(bar):
             hist, mask, target, alias, adjacency, items = batch
-            user_emb = self.model.encode((alias, adjacency, items, mask))
-            loss = self.compute_loss(user_emb, target, epoch, step)
+            user_emb = self.encode((alias, adjacency, items, mask))
+            loss = self.compute_loss(user_emb, target, epoch, self.loader.batch_view.global_batch_index(step))
             loss.backward()
             self.optimizer.step()
             self.optimizer.clear_grad()
             value = float(loss)
-            if not math.isfinite(value):
+            if not math.isfinite(value) and self.world_size == 1:  # data-parallel: NaN reaches the mean
                 return float("nan")
             total += value * len(hist)
             count += len(hist)
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{total / count:.4f}")
+        if self.world_size > 1:
+            return self._mean_over_ranks(total, count)
         return total / max(count, 1)
+
+    def encode(self, graph) -> paddle.Tensor:
+        """User vectors ``[B, D]`` of a batch; through ``paddle.DataParallel`` (whose forward
+        arms the gradient all-reduce of the backward pass) when data-parallel."""
+        if self.parallel_model is None:
+            return self.model.encode(graph)
+        return self.parallel_model(None, graph[3], None, train=False, graph=graph)["user_emb"]
+
+    def _mean_over_ranks(self, total: float, count: int) -> float:
+        """The epoch's mean loss over every rank's samples (NaN on any rank gives NaN)."""
+        sums = paddle.to_tensor(np.array([total, count], dtype=np.float64))
+        paddle.distributed.all_reduce(sums)
+        total, count = sums.numpy().tolist()
+        return total / max(count, 1.0)
+
+    def _broadcast_flag(self, flag: bool) -> bool:
+        """Rank 0's value of ``flag`` on every rank."""
+        value = paddle.to_tensor(np.array([int(flag)], dtype=np.int64))
+        paddle.distributed.broadcast(value, src=0)
+        return bool(value.numpy()[0])
 
     def compute_loss(self, user_emb: paddle.Tensor, target: paddle.Tensor, epoch: int, step: int) -> paddle.Tensor:
         """Full softmax over every candidate item, or sampled softmax with log-q correction."""
@@ -359,6 +390,9 @@ class Trainer:
                     f"lower --lr and start again with --overwrite"
                 )
             seconds = time.time() - start
+            if self.rank != 0:
+                self.end_epoch_worker(epoch, seconds)
+                continue
             metrics = self.evaluator(self.model, desc=f"valid {epoch}")
             improved = self.stopper.update(epoch, self.evaluator.score(metrics))
             row = {**metrics, "phase": "valid", "epoch": epoch, "loss": loss, "seconds": round(seconds, 3), "lr": lr}
@@ -374,6 +408,8 @@ class Trainer:
             self.state.epoch = epoch
             self.state.train_seconds += seconds
             self.state.finished = self.stopper.should_stop(epoch) or epoch == cfg.epochs
+            if self.world_size > 1:
+                self._broadcast_flag(self.state.finished)
             self.save_checkpoint()
             self.write_log()
             shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in self.evaluator.columns()[:3])
@@ -381,13 +417,25 @@ class Trainer:
                      + ("  *best*" if improved else ""))
         return self.finish()
 
+    def end_epoch_worker(self, epoch: int, seconds: float) -> None:
+        """A data-parallel rank other than 0 after its epoch: step the schedule and take
+        rank 0's stop decision (it evaluates and writes the files)."""
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.state.epoch = epoch
+        self.state.train_seconds += seconds
+        self.state.finished = self._broadcast_flag(False)
+
     def test_evaluator(self):
         if self._test_evaluator is None:
             self._test_evaluator = self.test_evaluator_factory()
         return self._test_evaluator
 
     def finish(self) -> Dict[str, Any]:
-        """Reload the best weights, score the test split once, write the log and summary."""
+        """Reload the best weights, score the test split once, write the log and summary
+        (rank 0; other data-parallel ranks return an empty summary)."""
+        if self.rank != 0:
+            return {}
         if any(r["phase"] == "test" for r in self.state.rows):
             return json.loads((self.run_dir / SUMMARY_FILE).read_text())
         self.model.set_state_dict(paddle.load(str(self.run_dir / MODEL_FILE)))
