@@ -15,7 +15,13 @@ from paddle.autograd import PyLayer
 
 
 class _NumpySoftmaxCrossEntropy(PyLayer):
-    """Mean cross-entropy of ``softmax(user @ weight^T + bias)``; numpy on the host."""
+    """Mean cross-entropy of ``softmax(user @ weight^T)``; numpy on the host.
+
+    The ``[B, N]`` logits are the only large array: it is written once by the GEMM, then
+    shifted and exponentiated in place, and read by the two backward GEMMs. The softmax
+    normalisation and the gradient scale are applied to the small ``[B, D]`` / ``[N, D]``
+    GEMM inputs and outputs instead of the ``[B, N]`` array (two fewer passes over it).
+    """
 
     @staticmethod
     def forward(ctx, user_emb, weight, target: np.ndarray, mask_padding: bool):
@@ -25,22 +31,24 @@ class _NumpySoftmaxCrossEntropy(PyLayer):
         if mask_padding:
             logits[:, 0] = -1e9
         logits -= logits.max(axis=1, keepdims=True)
-        np.exp(logits, out=logits)
-        total = logits.sum(axis=1)
+        np.exp(logits, out=logits)  # unnormalised probabilities e, each row's max is 1
+        total = logits.sum(axis=1)  # [B]
         rows = np.arange(len(target))
         loss = float(np.mean(np.log(total) - np.log(np.maximum(logits[rows, target], 1e-37))))
-        logits /= total[:, None]  # softmax probabilities, kept for the backward pass
-        ctx.saved = (logits, u, w, target)
+        ctx.saved = (logits, total, u, w, target)
         return paddle.to_tensor(np.float32(loss))
 
     @staticmethod
     def backward(ctx, grad_loss):
-        prob, u, w, target = ctx.saved
+        exp_logits, total, u, w, target = ctx.saved
         ctx.saved = None
-        rows = np.arange(len(target))
-        prob[rows, target] -= 1.0
-        prob *= float(grad_loss) / len(target)  # d loss / d logits
-        return paddle.to_tensor(prob @ w), paddle.to_tensor(prob.T @ u)
+        scale = np.float32(float(grad_loss) / len(target))
+        row_scale = (scale / total).astype(np.float32)[:, None]  # [B, 1]: softmax = e / total
+        # d loss / d logits = scale * (e / total - onehot(target))
+        grad_u = (exp_logits @ w) * row_scale - scale * w[target]  # [B, D]
+        grad_w = exp_logits.T @ (u * row_scale)  # [N, D]
+        np.add.at(grad_w, target, -scale * u)
+        return paddle.to_tensor(grad_u.astype(np.float32)), paddle.to_tensor(grad_w.astype(np.float32))
 
 
 def full_softmax_cross_entropy(user_emb: paddle.Tensor, weight: paddle.Tensor, target: paddle.Tensor,

@@ -50,10 +50,12 @@ def set_cpu_threads(n: int = 0) -> int:
     setter = getattr(paddle.base.core, "set_num_threads", None)
     if setter is not None:
         setter(int(n))
-    if n > 1:
-        from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-        threadpool_limits(limits=1, user_api="blas")
+    # also with n == 1: OpenBLAS would otherwise start a thread per core, and on a machine
+    # whose other cores are busy its threads wait on each other (a DIGINETICA step went from
+    # about 0.2 s to 0.7 s with one Paddle thread while the other core ran another job)
+    threadpool_limits(limits=1, user_api="blas")
     return n
 
 
