@@ -96,9 +96,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     with paddle.no_grad():
         for _, batch in zip(range(test_limit), evaluator.loader):
             hist, mask, target, alias, adjacency, items = batch
-            top = paddle.topk(model.full_scores(model.encode((alias, adjacency, items, mask))),
-                              k=max(NextItemEvaluator.KS), axis=1)[1]
-            hit_rank_sums(top.numpy(), target.numpy(), NextItemEvaluator.KS)
+            top = evaluator.top_items(model, model.encode((alias, adjacency, items, mask)))
+            hit_rank_sums(top, target.numpy(), NextItemEvaluator.KS)
     test_seconds = (time.perf_counter() - start) * n_test_batches / test_limit
 
     result: Dict[str, Any] = {

@@ -11,8 +11,9 @@ resident memory (``ru_maxrss``) is its own; the step time is the median of ``--s
 steps after one warm-up step.
 
 Search: ``n`` item vectors drawn from a mixture of 1,000 Gaussian clusters in 16-D
-(L2-normalised, a stand-in for trained embeddings, which are clustered; uniformly random
-vectors are the worst case for IVF), ``--queries`` user vectors from the same mixture, top 50
+(standard-normal centres plus ``--cluster_noise`` x standard-normal noise, L2-normalised: a
+stand-in for trained embeddings, which are clustered; the smaller the noise, the easier for
+IVF), ``--queries`` user vectors from the same mixture, top 50
 by inner product with ``IndexFlatIP`` and ``IndexIVFFlat`` (default ``nlist``, several
 ``nprobe``). Reported: build and search seconds, and the recall overlap
 ``|IVF top-50 ∩ flat top-50| / 50`` averaged over the queries.
@@ -74,21 +75,22 @@ def train_step_stats(n_items: int, loss_kind: str, steps: int, num_negatives: in
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
 
 
-def clustered_vectors(n: int, dim: int, rng: np.random.Generator, centers: np.ndarray) -> np.ndarray:
+def clustered_vectors(n: int, dim: int, rng: np.random.Generator, centers: np.ndarray,
+                      noise: float) -> np.ndarray:
     """``[n, dim]`` float32 L2-normalised points around random ``centers``."""
-    x = centers[rng.integers(0, len(centers), size=n)] + 0.35 * rng.standard_normal((n, dim))
+    x = centers[rng.integers(0, len(centers), size=n)] + noise * rng.standard_normal((n, dim))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x.astype(np.float32)
 
 
-def search_stats(n_items: int, queries: int, nprobes: List[int], seed: int = 0) -> List[Dict[str, Any]]:
+def search_stats(n_items: int, queries: int, nprobes: List[int], noise: float, seed: int = 0) -> List[Dict[str, Any]]:
     """Flat vs IVF build/search seconds and top-50 overlap on clustered vectors."""
     from srgnn_paddle.retrieval import build_index
 
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((1000, 16)).astype(np.float32)
-    items = clustered_vectors(n_items, 16, rng, centers)
-    users = clustered_vectors(queries, 16, rng, centers)
+    items = clustered_vectors(n_items, 16, rng, centers, noise)
+    users = clustered_vectors(queries, 16, rng, centers, noise)
     start = time.perf_counter()
     flat = build_index(items, "flat", use_gpu=False)
     flat_build = time.perf_counter() - start
@@ -119,6 +121,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--nprobe", default="8,32", help="IVF nprobe values, comma-separated")
     parser.add_argument("--cpu_threads", type=int, default=1)
+    parser.add_argument("--cluster_noise", type=float, default=1.0, help="spread of the clusters (see above)")
+    parser.add_argument("--skip_train", action="store_true")
     parser.add_argument("--skip_search", action="store_true")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child: "ITEMS,LOSS"
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
@@ -132,7 +136,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
     sizes = [int(s) for s in args.items.split(",") if s]
     train_rows = []
-    for n_items in sizes:
+    for n_items in [] if args.skip_train else sizes:
         for loss_kind in ("full", "sampled"):
             cmd = [sys.executable, __file__, "--one", f"{n_items},{loss_kind}", "--steps", str(steps),
                    "--num_negatives", str(args.num_negatives), "--cpu_threads", str(args.cpu_threads)]
@@ -148,13 +152,13 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         faiss.omp_set_num_threads(args.cpu_threads)
         nprobes = [int(s) for s in args.nprobe.split(",") if s]
         for n_items in sizes:
-            for row in search_stats(n_items, args.queries, nprobes):
+            for row in search_stats(n_items, args.queries, nprobes, args.cluster_noise):
                 search_rows.append(row)
                 print(f"search {args.queries} users, {n_items:>8} items, {row['index']:>4} nlist {row['nlist']:>5} "
                       f"nprobe {row['nprobe']:>3}: build {row['build_s']:6.2f} s, search {row['search_s']:6.3f} s, "
                       f"overlap@50 {row['overlap@50']:.3f}")
     result = {"cpu_threads": args.cpu_threads, "batch_size": 256, "embedding_dim": 16, "steps": steps,
-              "num_negatives": args.num_negatives, "train": train_rows, "search": search_rows}
+              "num_negatives": args.num_negatives, "cluster_noise": args.cluster_noise, "train": train_rows, "search": search_rows}
     if args.json:
         print(json.dumps(result))
     return result

@@ -34,6 +34,7 @@ from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_path, atomic_write_text
 from srgnn_paddle.metrics import hit_rank_sums
 from srgnn_paddle.model import SRGNN
+from srgnn_paddle.ops import host_top_k
 from srgnn_paddle.retrieval import evaluate_model
 
 MODEL_FILE = "model.pdparams"
@@ -102,7 +103,7 @@ class RecallEvaluator:
 
 
 class NextItemEvaluator:
-    """Paper protocol: full-catalogue scores, exact top-K on the device, P@K and MRR@K (x100)."""
+    """Paper protocol: full-catalogue scores, exact top-K (numpy on the CPU), P@K and MRR@K (x100)."""
 
     KS = (10, 20, 50)
 
@@ -119,14 +120,22 @@ class NextItemEvaluator:
             with paddle.no_grad():
                 for batch in tqdm(self.loader, desc=desc, leave=False, disable=not self.progress):
                     hist, mask, target, alias, adjacency, items = batch
-                    scores = model.full_scores(model.encode((alias, adjacency, items, mask)))
-                    top = paddle.topk(scores, k=max(self.KS), axis=1)[1]  # column c is item c
-                    for key, value in hit_rank_sums(top.numpy(), target.numpy(), self.KS).items():
+                    top = self.top_items(model, model.encode((alias, adjacency, items, mask)))
+                    for key, value in hit_rank_sums(top, target.numpy(), self.KS).items():
                         sums[key] = sums.get(key, 0.0) + value
         finally:
             if was_training:
                 model.train()
         return {key: 100.0 * value / self.n for key, value in sums.items()}
+
+    def top_items(self, model: SRGNN, user_emb: paddle.Tensor) -> np.ndarray:
+        """``[B, max(KS)]`` item ids (column ``c`` is item ``c``) by decreasing score over the
+        whole catalogue; numpy's BLAS on the CPU, Paddle's ``topk`` elsewhere."""
+        k = max(self.KS)
+        if user_emb.place.is_cpu_place():
+            return host_top_k(user_emb.numpy(), model.candidate_weight().numpy(), k,
+                              mask_padding=not model.score_padding)
+        return paddle.topk(model.full_scores(user_emb), k=k, axis=1)[1].numpy()
 
     def score(self, metrics: Dict[str, float]) -> Tuple[float, ...]:
         return (metrics["P@20"], metrics["MRR@20"])

@@ -24,7 +24,7 @@ from srgnn_paddle.notebook_style import (
     notebook_loss,
     notebook_session_graph,
 )
-from srgnn_paddle.ops import full_softmax_cross_entropy
+from srgnn_paddle.ops import full_softmax_cross_entropy, host_top_k
 from srgnn_paddle.retrieval import build_index, l2_normalize
 from srgnn_paddle.sessions import augment_prefixes, write_session_pickles
 from srgnn_paddle.synthetic import generate_synthetic
@@ -119,6 +119,21 @@ def test_host_blas_softmax_ce_equals_paddle(mask_padding):
     np.testing.assert_allclose(l1, l2, rtol=1e-5)
     np.testing.assert_allclose(gu1, gu2, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(gw1, gw2, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("mask_padding", [False, True])
+def test_host_top_k_equals_paddle_topk(mask_padding):
+    rng = np.random.default_rng(5)
+    u = rng.standard_normal((30, 8)).astype(np.float32)
+    w = rng.standard_normal((500, 8)).astype(np.float32)
+    scores = paddle.matmul(paddle.to_tensor(u), paddle.to_tensor(w), transpose_y=True)
+    if mask_padding:
+        scores[:, 0] = -1e9
+    want = paddle.topk(scores, k=50, axis=1)[1].numpy()
+    got = host_top_k(u, w, 50, mask_padding=mask_padding)
+    np.testing.assert_array_equal(got, want)
+    if mask_padding:
+        assert not (got == 0).any()
 
 
 def _sampled_reference(u, table, target, negatives, log_q):
