@@ -48,7 +48,8 @@ class _NumpySoftmaxCrossEntropy(PyLayer):
         grad_u = (exp_logits @ w) * row_scale - scale * w[target]  # [B, D]
         grad_w = exp_logits.T @ (u * row_scale)  # [N, D]
         np.add.at(grad_w, target, -scale * u)
-        return paddle.to_tensor(grad_u.astype(np.float32)), paddle.to_tensor(grad_w.astype(np.float32))
+        return (paddle.to_tensor(grad_u.astype(np.float32, copy=False)),
+                paddle.to_tensor(grad_w.astype(np.float32, copy=False)))
 
 
 def full_softmax_cross_entropy(user_emb: paddle.Tensor, weight: paddle.Tensor, target: paddle.Tensor,
