@@ -297,6 +297,19 @@ def test_two_cpu_ranks_train_through_the_launcher(tiny_dir, tmp_path):
     assert summary["epochs_run"] == 2
 
 
+def test_data_parallel_averages_gradients_over_two_cpu_ranks(tmp_path):
+    """paddle.DataParallel over gloo, called as Trainer.encode calls it, averages every
+    parameter's gradient (the item table gets gradients from the lookup and the loss)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    out = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+                          "--log_dir", str(tmp_path / "log"), str(REPO_ROOT / "tests" / "dist_grad_worker.py")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    logs = [(tmp_path / "log" / f"workerlog.{r}").read_text() for r in range(2)]
+    assert out.returncode == 0, "".join(logs)[-3000:]
+    for rank, log in enumerate(logs):
+        assert f"rank {rank}: synchronised gradients equal the mean of local ones: True" in log
+
+
 def test_train_multi_gpu_script_rejects_bad_arguments():
     script = str(REPO_ROOT / "scripts" / "train_multi_gpu.sh")
     for args in ([], ["--gpus", "0;1"], ["--gpus", "0", "--cpu_procs", "2"], ["--cpu_procs", "x"]):
