@@ -24,7 +24,7 @@ from srgnn_paddle.notebook_style import (
     notebook_loss,
     notebook_session_graph,
 )
-from srgnn_paddle.ops import full_softmax_cross_entropy, host_top_k
+from srgnn_paddle.ops import dense_matmul, full_softmax_cross_entropy, host_top_k
 from srgnn_paddle.retrieval import build_index, l2_normalize
 from srgnn_paddle.sessions import augment_prefixes, write_session_pickles
 from srgnn_paddle.synthetic import generate_synthetic
@@ -119,6 +119,21 @@ def test_host_blas_softmax_ce_equals_paddle(mask_padding):
     np.testing.assert_allclose(l1, l2, rtol=1e-5)
     np.testing.assert_allclose(gu1, gu2, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(gw1, gw2, rtol=1e-4, atol=1e-6)
+
+
+def test_host_dense_matmul_equals_paddle():
+    rng = np.random.default_rng(6)
+    x0 = rng.standard_normal((4, 7, 10)).astype(np.float32)
+    w0 = rng.standard_normal((10, 12)).astype(np.float32)
+    weights = paddle.to_tensor(rng.standard_normal((4, 7, 12)).astype(np.float32))
+    results = []
+    for host in (True, False):
+        x, w = paddle.to_tensor(x0, stop_gradient=False), paddle.to_tensor(w0, stop_gradient=False)
+        y = dense_matmul(x, w, use_host_blas=host)
+        (y * weights).sum().backward()
+        results.append((y.numpy(), x.grad.numpy(), w.grad.numpy()))
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("mask_padding", [False, True])
