@@ -13,7 +13,9 @@ in this one process on the same data and the speed-ups are printed:
   Faiss evaluation);
 * notebook style (:mod:`srgnn_paddle.notebook_style`): per-sample Paddle tensors, default
   collate, per-session graph loop inside the step, Paddle matmul + cross-entropy, per-user
-  Python loops in evaluation.
+  Python loops in evaluation. It shares the toolkit's encoder (``SRGNN.encode``, whose dense
+  GEMMs run in numpy's BLAS on the CPU), so the speed-up measures the data, graph, loss and
+  evaluation organisation only and understates the gain over the original notebook.
 
 With ``--max_steps N`` only N training steps run; the first step is a warm-up and is not
 timed, and the epoch time is extrapolated from the timed steps (``epoch_extrapolated``).

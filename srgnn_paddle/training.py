@@ -244,7 +244,8 @@ class Trainer:
             every epoch with ``select_on: test``).
         item_counts: training popularity (for popularity negatives).
         progress: show tqdm bars.
-        rank, world_size: data-parallel position (see :func:`distributed_context`). With
+        rank, world_size: data-parallel position (see
+            :func:`srgnn_paddle.runs.distributed_context`). With
             ``world_size > 1`` (``paddle.distributed.init_parallel_env()`` already called)
             each rank trains on every ``world_size``-th batch of the same seeded order through
             ``paddle.DataParallel`` (gradients averaged over ranks); evaluation, logging and
