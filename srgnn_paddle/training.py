@@ -260,7 +260,9 @@ class Trainer:
         self.model = model
         self.rank = rank
         self.world_size = world_size
-        self.parallel_model = paddle.DataParallel(model) if world_size > 1 else None
+        # the non-hybrid readout leaves linear_transform without a gradient
+        self.parallel_model = (paddle.DataParallel(model, find_unused_parameters=bool(cfg.nonhybrid))
+                               if world_size > 1 else None)
         self.evaluator = evaluator
         self.run_dir = Path(run_dir)
         self.test_evaluator_factory = test_evaluator_factory
