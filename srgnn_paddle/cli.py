@@ -106,6 +106,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     data_dir, cfg = _resolve_data(args, cfg)
     run_dir, summary = train_run(cfg, data_dir, Path(args.exp_dir), resume=args.resume,
                                  overwrite=args.overwrite, progress=not args.quiet)
+    if not summary:  # a data-parallel rank other than 0: rank 0 reports
+        return 0
     print(format_log_table(run_dir))
     print(f"best epoch {summary['best_epoch']}; results in {run_dir}")
     return 0

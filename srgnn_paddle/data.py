@@ -323,23 +323,38 @@ class BatchView(paddle.io.Dataset):
     """
 
     def __init__(self, dataset, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 with_graph: bool = True, drop_last: bool = False) -> None:
+                 with_graph: bool = True, drop_last: bool = False, rank: int = 0, world_size: int = 1) -> None:
         super().__init__()
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in 0..world_size-1, got rank {rank}, world_size {world_size}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.seed = int(seed)
         self.with_graph = with_graph
         self.drop_last = drop_last
+        self.rank = int(rank)
+        self.world_size = int(world_size)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch whose shuffle and draws the next iteration produces."""
         self.epoch = int(epoch)
 
-    def __len__(self) -> int:
+    def n_global_batches(self) -> int:
+        """Batches of one epoch over the whole dataset (all ranks together)."""
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def global_batch_index(self, b: int) -> int:
+        """Rank ``r`` of ``w`` takes global batches ``r, r + w, r + 2w, ...`` of the epoch's order."""
+        return b * self.world_size + self.rank
+
+    def __len__(self) -> int:
+        """This rank's batches: with ``world_size > 1`` every rank gets the same number
+        (``n_global_batches // world_size``), so the last ``n_global_batches % world_size``
+        batches of an epoch are left out (the ranks' gradient all-reduces must pair up)."""
+        return self.n_global_batches() // self.world_size
 
     def _order(self) -> np.ndarray:
         n = len(self.dataset)
@@ -348,6 +363,7 @@ class BatchView(paddle.io.Dataset):
         return np.random.default_rng([self.seed, self.epoch]).permutation(n)
 
     def __getitem__(self, b: int):
+        b = self.global_batch_index(b)
         order = self._order()  # cheap compared with a batch's graph; keeps workers stateless
         idx = order[b * self.batch_size: (b + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, b, 1])
@@ -359,13 +375,16 @@ class BatchView(paddle.io.Dataset):
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0, num_workers: int = 0,
-                with_graph: bool = True, drop_last: bool = False) -> paddle.io.DataLoader:
+                with_graph: bool = True, drop_last: bool = False, rank: int = 0,
+                world_size: int = 1) -> paddle.io.DataLoader:
     """A ``paddle.io.DataLoader`` over whole batches (see :class:`BatchView`).
 
     Call ``loader.batch_view.set_epoch(e)`` before iterating epoch ``e`` to get a new
-    shuffle and new target draws.
+    shuffle and new target draws. With ``world_size > 1`` the loader yields only rank
+    ``rank``'s share of the batches (data-parallel training).
     """
-    view = BatchView(dataset, batch_size, shuffle=shuffle, seed=seed, with_graph=with_graph, drop_last=drop_last)
+    view = BatchView(dataset, batch_size, shuffle=shuffle, seed=seed, with_graph=with_graph, drop_last=drop_last,
+                     rank=rank, world_size=world_size)
     loader = paddle.io.DataLoader(view, batch_size=None, shuffle=False, num_workers=num_workers)
     loader.batch_view = view
     return loader

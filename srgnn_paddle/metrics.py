@@ -162,7 +162,8 @@ def hit_rank_sums(top_items: np.ndarray, targets: np.ndarray, ks: Sequence[int] 
     return out
 
 
-def target_ranks(scores: paddle.Tensor, targets: paddle.Tensor, exclude_padding: bool) -> np.ndarray:
+def target_ranks(scores: Union[paddle.Tensor, np.ndarray], targets: Union[paddle.Tensor, np.ndarray],
+                 exclude_padding: bool) -> np.ndarray:
     """Rank (1 = best) of each target among the candidate items of a full score matrix.
 
     Computed by counting, not by a top-K list, so it is defined for any catalogue size
@@ -176,21 +177,29 @@ def target_ranks(scores: paddle.Tensor, targets: paddle.Tensor, exclude_padding:
     * a NaN score counts against the target (a NaN target score ranks it last).
 
     Args:
-        scores: ``[B, C]`` float scores; column ``c`` is item ``c``.
+        scores: ``[B, C]`` float scores, a Paddle tensor (counted on its device) or a numpy
+            array; column ``c`` is item ``c``.
         targets: ``[B]`` or ``[B, 1]`` integer target columns.
         exclude_padding: leave column 0 out of the candidates (the paper's scoring).
     Returns:
         ``[B]`` int64 ranks in ``1..n_candidates``.
     """
-    targets = targets.reshape([-1, 1]).astype("int64")
-    target_scores = paddle.take_along_axis(scores, targets, axis=1)  # [B, 1]
-    # float32 sums of 0/1 are exact below 2**24 candidates and faster than integer sums
-    below = (scores < target_scores).astype("float32").sum(axis=1)  # [B]
-    n_candidates = scores.shape[1]
-    if exclude_padding:
-        below = below - (scores[:, 0] < target_scores[:, 0]).astype("float32")
-        n_candidates -= 1
-    return n_candidates - below.numpy().astype(np.int64)
+    if isinstance(scores, np.ndarray):
+        targets = np.asarray(targets.numpy() if isinstance(targets, paddle.Tensor) else targets)
+        target_scores = np.take_along_axis(scores, targets.reshape(-1, 1).astype(np.int64), axis=1)  # [B, 1]
+        below = (scores < target_scores).sum(axis=1)  # [B]
+        if exclude_padding:
+            below = below - (scores[:, 0] < target_scores[:, 0])
+    else:
+        targets = paddle.to_tensor(targets) if isinstance(targets, np.ndarray) else targets
+        target_scores = paddle.take_along_axis(scores, targets.reshape([-1, 1]).astype("int64"), axis=1)
+        # float32 sums of 0/1 are exact below 2**24 candidates and faster than integer sums
+        below = (scores < target_scores).astype("float32").sum(axis=1)
+        if exclude_padding:
+            below = below - (scores[:, 0] < target_scores[:, 0]).astype("float32")
+        below = below.numpy()
+    n_candidates = scores.shape[1] - (1 if exclude_padding else 0)
+    return n_candidates - np.asarray(below).astype(np.int64)
 
 
 def rank_sums(ranks: np.ndarray, ks: Sequence[int] = (20,)) -> Dict[str, float]:

@@ -17,7 +17,7 @@ import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.graph import SessionGraph, build_session_graph
-from srgnn_paddle.ops import full_softmax_cross_entropy
+from srgnn_paddle.ops import dense_matmul, full_softmax_cross_entropy
 
 TensorLike = Union[paddle.Tensor, np.ndarray]
 
@@ -56,11 +56,11 @@ class GNN(nn.Layer):
             ``[B, L, D]`` updated node states, ``h = (1 - z) * h + z * n``.
         """
         length = A.shape[1]
-        input_in = paddle.matmul(A[:, :, :length], self.linear_edge_in(hidden)) + self.b_iah
-        input_out = paddle.matmul(A[:, :, length:], self.linear_edge_out(hidden)) + self.b_ioh
+        input_in = paddle.matmul(A[:, :, :length], linear(self.linear_edge_in, hidden)) + self.b_iah
+        input_out = paddle.matmul(A[:, :, length:], linear(self.linear_edge_out, hidden)) + self.b_ioh
         inputs = paddle.concat([input_in, input_out], axis=2)  # [B, L, 2D]
-        gi = paddle.matmul(inputs, self.w_ih) + self.b_ih  # [B, L, 3D]
-        gh = paddle.matmul(hidden, self.w_hh) + self.b_hh  # [B, L, 3D]
+        gi = dense_matmul(inputs, self.w_ih) + self.b_ih  # [B, L, 3D]
+        gh = dense_matmul(hidden, self.w_hh) + self.b_hh  # [B, L, 3D]
         i_r, i_i, i_n = paddle.chunk(gi, 3, axis=2)
         h_r, h_i, h_n = paddle.chunk(gh, 3, axis=2)
         reset_gate = F.sigmoid(i_r + h_r)
@@ -130,13 +130,13 @@ class SRGNN(nn.Layer):
         ht = paddle.take_along_axis(
             seq_hidden, last.reshape([batch, 1, 1]).expand([batch, 1, d]), axis=1
         ).squeeze(1)  # [B, D]
-        q1 = self.linear_one(ht).unsqueeze(1)  # [B, 1, D]
-        q2 = self.linear_two(seq_hidden)  # [B, L, D]
+        q1 = linear(self.linear_one, ht).unsqueeze(1)  # [B, 1, D]
+        q2 = linear(self.linear_two, seq_hidden)  # [B, L, D]
         alpha = self.linear_three(F.sigmoid(q1 + q2))  # [B, L, 1]
         a = paddle.sum(alpha * seq_hidden * mask.unsqueeze(-1), axis=1)  # [B, D]
         if self.nonhybrid:
             return a
-        return self.linear_transform(paddle.concat([a, ht], axis=1))  # [B, D]
+        return linear(self.linear_transform, paddle.concat([a, ht], axis=1))  # [B, D]
 
     def candidate_weight(self) -> paddle.Tensor:
         """The scored item table ``[n_items, D]`` (row ``c`` is item ``c``; with
@@ -212,6 +212,13 @@ class SRGNN(nn.Layer):
     def output_items(self) -> paddle.Tensor:
         """The item embedding table ``[n_items, D]`` (row 0 = padding), as in the notebook."""
         return self.item_emb.weight
+
+
+def linear(layer: nn.Linear, x: paddle.Tensor) -> paddle.Tensor:
+    """``layer(x)`` with the GEMM of :func:`~srgnn_paddle.ops.dense_matmul` (numpy's BLAS on
+    the CPU). ``x [..., in] -> [..., out]``."""
+    out = dense_matmul(x, layer.weight)
+    return out if layer.bias is None else out + layer.bias
 
 
 def _model_options(config: Union[Config, Mapping[str, Any]]) -> Dict[str, Any]:

@@ -40,7 +40,8 @@ def build_index(item_vectors: np.ndarray, kind: str = "flat", nlist: int = 0, np
 
     Args:
         kind: ``'flat'`` (exact) or ``'ivf'`` (inverted lists; ``nlist`` clusters, default
-            about ``4 sqrt(N)``, ``nprobe`` of them searched).
+            about ``4 sqrt(N)`` and at most ``N / 39``, capped at ``N``; ``nprobe`` of them
+            searched, clipped to ``1..nlist``; ``nprobe = nlist`` is an exhaustive search).
         use_gpu: None = automatic (:func:`faiss_has_gpu`).
     """
     import faiss
@@ -50,11 +51,13 @@ def build_index(item_vectors: np.ndarray, kind: str = "flat", nlist: int = 0, np
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "ivf":
-        nlist = nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))
+        # k-means needs at least one training vector per list (faiss wants 39 for a good fit)
+        nlist = min(nlist, n) if nlist else min(int(4 * math.sqrt(n)), n // 39)
+        nlist = max(1, nlist)
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.train(vectors)
-        index.nprobe = min(nprobe, nlist)
+        index.nprobe = max(1, min(nprobe, nlist))
         _keep_alive(index, quantizer)
     else:
         raise ValueError(f"unknown index kind {kind!r}")

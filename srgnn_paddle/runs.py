@@ -7,6 +7,7 @@ leaves nothing behind. This module wires the stages together; the math lives in
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from srgnn_paddle.plots import (
     tsne_figure,
 )
 from srgnn_paddle.retrieval import evaluate_fixed_ranking, top_by_count
-from srgnn_paddle.runtime import seed_everything, select_device
+from srgnn_paddle.runtime import gpu_available, seed_everything, select_device
 from srgnn_paddle.sessions import load_session_pickles
 from srgnn_paddle.training import (
     CHECKPOINT_FILE,
@@ -126,14 +127,78 @@ RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "cpu_threads", "tsne", "
 def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, overwrite: bool = False,
               progress: bool = True, log: Callable[[str], None] = print) -> Tuple[Path, Dict[str, Any]]:
     """Validate the data, prepare the run folder and train; then score the popularity
-    baseline on the same test users and draw the figures. Returns (run folder, summary)."""
+    baseline on the same test users and draw the figures. Returns (run folder, summary).
+
+    Started by ``python -m paddle.distributed.launch`` with several processes
+    (``scripts/train_multi_gpu.sh``), each process is one data-parallel rank: rank 0
+    prepares the run folder, evaluates and writes; every rank trains on its share of the
+    batches (see :class:`~srgnn_paddle.training.Trainer`). Other ranks return an empty summary.
+    """
     data_dir, exp_dir = Path(data_dir), Path(exp_dir)
     if resume and overwrite:
         raise SrgnnError("--resume and --overwrite exclude each other; choose one")
-    device = select_device(cfg.device, cfg.cpu_threads)
+    rank, world_size = distributed_context()
+    if world_size > 1:
+        device = select_parallel_device(cfg.device, cfg.cpu_threads)
+        paddle.distributed.init_parallel_env()
+        if rank != 0:
+            progress, log = False, _silent
+    else:
+        device = select_device(cfg.device, cfg.cpu_threads)
     data = load_data(cfg, data_dir)
     cfg = cfg.replace(n_items=data.n_items)
     run_dir = run_dir_for(cfg, exp_dir)
+    if rank == 0:
+        _prepare_run_dir(cfg, run_dir, resume, overwrite)
+    if world_size > 1:
+        paddle.distributed.barrier()
+    seed_everything(cfg.seed)
+    # Adam's checkpointed state is keyed by generated parameter names (embedding_0.w_0_moment1_0);
+    # a fresh name scope gives every run the same names, so --resume works in any process.
+    with paddle.utils.unique_name.guard():
+        model = SRGNN(cfg)
+        trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, progress), run_dir,
+                          lambda: make_evaluator(cfg, data.test, progress),
+                          item_counts=data.item_counts, progress=progress, log=log, rank=rank,
+                          world_size=world_size)
+        if resume:
+            trainer.load_checkpoint()
+            log(f"resuming {run_dir} after epoch {trainer.state.epoch}")
+        ranks = f" x {world_size} data-parallel ranks" if world_size > 1 else ""
+        log(f"training on {device}{ranks}: {len(data.train)} training samples, {len(data.valid)} validation, "
+            f"{data.n_items} items -> {run_dir}")
+        summary = trainer.fit()
+    if rank == 0:
+        summary = finalize_run(cfg, data, data_dir, run_dir, summary, model, log)
+    return run_dir, summary
+
+
+def distributed_context() -> Tuple[int, int]:
+    """``(rank, world_size)`` set by ``paddle.distributed.launch`` (``PADDLE_TRAINER_ID``,
+    ``PADDLE_TRAINERS_NUM``); ``(0, 1)`` in a plain process."""
+    world_size = int(os.environ.get("PADDLE_TRAINERS_NUM", "1") or 1)
+    rank = int(os.environ.get("PADDLE_TRAINER_ID", "0") or 0)
+    return rank, world_size
+
+
+def select_parallel_device(name: str, cpu_threads: int) -> str:
+    """A data-parallel rank's device: the GPU the launcher gave it (``ParallelEnv().device_id``)
+    or the CPU (collective over gloo)."""
+    if name == "cpu" or (name == "auto" and not gpu_available()):
+        return select_device("cpu", cpu_threads)
+    if not gpu_available():
+        raise SrgnnError("--device gpu: Paddle has no usable GPU here; use --device cpu")
+    device = f"gpu:{paddle.distributed.ParallelEnv().device_id}"
+    paddle.set_device(device)
+    return device
+
+
+def _silent(message: str) -> None:
+    """The log function of data-parallel ranks other than 0."""
+
+
+def _prepare_run_dir(cfg: Config, run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Check the run folder against ``--resume``/``--overwrite``, create it, save the config."""
     has_results = any((run_dir / f).exists() for f in RESULT_FILES)
     if has_results and not (resume or overwrite):
         raise SrgnnError(f"{run_dir} already holds a run; add --resume to continue it or --overwrite to replace it")
@@ -149,22 +214,6 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / CONFIG_FILE)
-    seed_everything(cfg.seed)
-    # Adam's checkpointed state is keyed by generated parameter names (embedding_0.w_0_moment1_0);
-    # a fresh name scope gives every run the same names, so --resume works in any process.
-    with paddle.utils.unique_name.guard():
-        model = SRGNN(cfg)
-        trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, progress), run_dir,
-                          lambda: make_evaluator(cfg, data.test, progress),
-                          item_counts=data.item_counts, progress=progress, log=log)
-        if resume:
-            trainer.load_checkpoint()
-            log(f"resuming {run_dir} after epoch {trainer.state.epoch}")
-        log(f"training on {device}: {len(data.train)} training samples, {len(data.valid)} validation, "
-            f"{data.n_items} items -> {run_dir}")
-        summary = trainer.fit()
-    summary = finalize_run(cfg, data, data_dir, run_dir, summary, model, log)
-    return run_dir, summary
 
 
 def popularity_baseline(cfg: Config, data: PreparedData) -> Dict[str, float]:

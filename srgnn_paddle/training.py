@@ -104,7 +104,7 @@ class RecallEvaluator:
 class NextItemEvaluator:
     """Paper protocol: full-catalogue scores, P@K and MRR@K (x100) for K in :attr:`KS`.
 
-    Each target's rank among the catalogue is counted on the device
+    Each target's rank among the catalogue is counted (numpy's BLAS on the CPU, Paddle on the GPU)
     (:func:`~srgnn_paddle.metrics.target_ranks`: ties count against the target; the padding
     column is never a candidate, even for a model trained with ``score_padding=True``), so
     a K wider than the catalogue is fine: every target is then within the top K (P@K = 100)
@@ -126,7 +126,7 @@ class NextItemEvaluator:
             with paddle.no_grad():
                 for batch in tqdm(self.loader, desc=desc, leave=False, disable=not self.progress):
                     hist, mask, target, alias, adjacency, items = batch
-                    scores = model.full_scores(model.encode((alias, adjacency, items, mask)))
+                    scores = self.scores(model, model.encode((alias, adjacency, items, mask)))
                     ranks = target_ranks(scores, model.target_index(target), exclude_padding=True)
                     for key, value in rank_sums(ranks, self.KS).items():
                         sums[key] = sums.get(key, 0.0) + value
@@ -134,6 +134,15 @@ class NextItemEvaluator:
             if was_training:
                 model.train()
         return {key: 100.0 * value / self.n for key, value in sums.items()}
+
+    @staticmethod
+    def scores(model: SRGNN, user_emb: paddle.Tensor):
+        """``[B, n_items]`` scores (column ``c`` is item ``c``): a numpy array computed with
+        numpy's BLAS on the CPU (Paddle's CPU GEMM is several times slower, see
+        :mod:`srgnn_paddle.ops`), a Paddle tensor elsewhere."""
+        if user_emb.place.is_cpu_place():
+            return user_emb.numpy() @ model.candidate_weight().numpy().T
+        return model.full_scores(user_emb)
 
     def score(self, metrics: Dict[str, float]) -> Tuple[float, ...]:
         return (metrics["P@20"], metrics["MRR@20"])
@@ -168,26 +177,54 @@ def sampled_softmax_loss(user_emb: paddle.Tensor, candidates: paddle.Tensor, tar
 
 
 class NegativeSampler:
-    """Draws shared negatives for sampled softmax: uniform or by training popularity."""
+    """Draws shared negatives for sampled softmax: uniform or by training popularity.
+
+    Args:
+        n_candidates: rows of the scored item table (``n_items``).
+        kind: ``'uniform'`` or ``'popularity'`` (training counts + 1, so unseen items can
+            still be drawn).
+        counts: ``[>= n_candidates]`` training counts per item id (needed for popularity).
+        n_negatives: ``S``, negatives drawn (with replacement) per step, shared by the batch.
+        seed: draws depend only on ``(seed, epoch, step)``.
+        exclude_padding: never draw row 0.
+
+    ``log_q [n_candidates]`` is ``log(S * p)``, the log of each row's expected count among
+    the ``S`` draws: the correction subtracted from the logits by :func:`sampled_softmax_loss`.
+    """
 
     def __init__(self, n_candidates: int, kind: str, counts: Optional[np.ndarray], n_negatives: int,
                  seed: int, exclude_padding: bool = True) -> None:
-        if kind == "popularity" and counts is not None:
+        if kind == "popularity":
+            if counts is None:
+                raise ValueError("popularity negatives need the training item counts")
             p = np.asarray(counts, dtype=np.float64)[:n_candidates] + 1.0  # add-one smoothing
-        else:
+            if len(p) < n_candidates:
+                p = np.r_[p, np.ones(n_candidates - len(p))]
+        elif kind == "uniform":
             p = np.ones(n_candidates)
+        else:
+            raise ValueError(f"unknown negative sampler {kind!r}; use uniform or popularity")
         if exclude_padding:
             p[0] = 0.0
         p /= p.sum()
         self.p = p
+        self._cdf = np.cumsum(p)
+        self._cdf[-1] = 1.0
         # log q of the padding row is irrelevant (never drawn, never a target): keep it finite
         self.log_q = paddle.to_tensor(np.log(np.maximum(p * n_negatives, 1e-30)).astype(np.float32))
         self.n_negatives = n_negatives
         self.seed = seed
 
-    def draw(self, epoch: int, step: int) -> paddle.Tensor:
+    def draw_numpy(self, epoch: int, step: int) -> np.ndarray:
+        """``[S]`` int64 row ids: inverse-CDF draws, O(S log C) per step (``rng.choice`` with
+        ``p`` rebuilds the CDF, O(C), on every call: 10 ms a step at a million items)."""
         rng = np.random.default_rng([self.seed, epoch, step, 2])
-        return paddle.to_tensor(rng.choice(len(self.p), size=self.n_negatives, p=self.p).astype(np.int64))
+        rows = np.searchsorted(self._cdf, rng.random(self.n_negatives), side="right")
+        return np.minimum(rows, len(self.p) - 1).astype(np.int64)
+
+    def draw(self, epoch: int, step: int) -> paddle.Tensor:
+        """:meth:`draw_numpy` as a Paddle tensor ``[S]`` int64."""
+        return paddle.to_tensor(self.draw_numpy(epoch, step))
 
 
 # ---------------------------------------------------------------------------- trainer
@@ -214,20 +251,32 @@ class Trainer:
             every epoch with ``select_on: test``).
         item_counts: training popularity (for popularity negatives).
         progress: show tqdm bars.
+        rank, world_size: data-parallel position (see
+            :func:`srgnn_paddle.runs.distributed_context`). With
+            ``world_size > 1`` (``paddle.distributed.init_parallel_env()`` already called)
+            each rank trains on every ``world_size``-th batch of the same seeded order through
+            ``paddle.DataParallel`` (gradients averaged over ranks); evaluation, logging and
+            files are rank 0's only, and rank 0's stop decision is broadcast.
     """
 
     def __init__(self, cfg: Config, model: SRGNN, train_dataset, evaluator, run_dir: Path,
                  test_evaluator_factory: Callable[[], Any], item_counts: Optional[np.ndarray] = None,
-                 progress: bool = True, log: Callable[[str], None] = print) -> None:
+                 progress: bool = True, log: Callable[[str], None] = print, rank: int = 0,
+                 world_size: int = 1) -> None:
         self.cfg = cfg
         self.model = model
+        self.rank = rank
+        self.world_size = world_size
+        # the non-hybrid readout leaves linear_transform without a gradient
+        self.parallel_model = (paddle.DataParallel(model, find_unused_parameters=bool(cfg.nonhybrid))
+                               if world_size > 1 else None)
         self.evaluator = evaluator
         self.run_dir = Path(run_dir)
         self.test_evaluator_factory = test_evaluator_factory
         self.progress = progress
         self.log = log
         self.loader = make_loader(train_dataset, cfg.batch_size, shuffle=True, seed=cfg.seed,
-                                  num_workers=cfg.num_workers)
+                                  num_workers=cfg.num_workers, rank=rank, world_size=world_size)
         if cfg.lr_dc_step > 0:
             self.scheduler = paddle.optimizer.lr.StepDecay(cfg.lr, step_size=cfg.lr_dc_step, gamma=cfg.lr_dc)
         else:
@@ -297,19 +346,41 @@ class Trainer:
         bar = tqdm(self.loader, desc=f"Epoch [{epoch}/{self.cfg.epochs}]", leave=False, disable=not self.progress)
         for step, batch in enumerate(bar):
             hist, mask, target, alias, adjacency, items = batch
-            user_emb = self.model.encode((alias, adjacency, items, mask))
-            loss = self.compute_loss(user_emb, target, epoch, step)
+            user_emb = self.encode((alias, adjacency, items, mask))
+            loss = self.compute_loss(user_emb, target, epoch, self.loader.batch_view.global_batch_index(step))
             loss.backward()
             self.optimizer.step()
             self.optimizer.clear_grad()
             value = float(loss)
-            if not math.isfinite(value):
+            if not math.isfinite(value) and self.world_size == 1:  # data-parallel: NaN reaches the mean
                 return float("nan")
             total += value * len(hist)
             count += len(hist)
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{total / count:.4f}")
+        if self.world_size > 1:
+            return self._mean_over_ranks(total, count)
         return total / max(count, 1)
+
+    def encode(self, graph) -> paddle.Tensor:
+        """User vectors ``[B, D]`` of a batch; through ``paddle.DataParallel`` (whose forward
+        arms the gradient all-reduce of the backward pass) when data-parallel."""
+        if self.parallel_model is None:
+            return self.model.encode(graph)
+        return self.parallel_model(None, graph[3], None, train=False, graph=graph)["user_emb"]
+
+    def _mean_over_ranks(self, total: float, count: int) -> float:
+        """The epoch's mean loss over every rank's samples (NaN on any rank gives NaN)."""
+        sums = paddle.to_tensor(np.array([total, count], dtype=np.float64))
+        paddle.distributed.all_reduce(sums)
+        total, count = sums.numpy().tolist()
+        return total / max(count, 1.0)
+
+    def _broadcast_flag(self, flag: bool) -> bool:
+        """Rank 0's value of ``flag`` on every rank."""
+        value = paddle.to_tensor(np.array([int(flag)], dtype=np.int64))
+        paddle.distributed.broadcast(value, src=0)
+        return bool(value.numpy()[0])
 
     def compute_loss(self, user_emb: paddle.Tensor, target: paddle.Tensor, epoch: int, step: int) -> paddle.Tensor:
         """Full softmax over every candidate item, or sampled softmax with log-q correction."""
@@ -338,6 +409,9 @@ class Trainer:
                     f"lower --lr and start again with --overwrite"
                 )
             seconds = time.time() - start
+            if self.rank != 0:
+                self.end_epoch_worker(epoch, seconds)
+                continue
             metrics = self.evaluator(self.model, desc=f"valid {epoch}")
             improved = self.stopper.update(epoch, self.evaluator.score(metrics))
             row = {**metrics, "phase": "valid", "epoch": epoch, "loss": loss, "seconds": round(seconds, 3), "lr": lr}
@@ -353,6 +427,8 @@ class Trainer:
             self.state.epoch = epoch
             self.state.train_seconds += seconds
             self.state.finished = self.stopper.should_stop(epoch) or epoch == cfg.epochs
+            if self.world_size > 1:
+                self._broadcast_flag(self.state.finished)
             self.save_checkpoint()
             self.write_log()
             shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in self.evaluator.columns()[:3])
@@ -360,13 +436,25 @@ class Trainer:
                      + ("  *best*" if improved else ""))
         return self.finish()
 
+    def end_epoch_worker(self, epoch: int, seconds: float) -> None:
+        """A data-parallel rank other than 0 after its epoch: step the schedule and take
+        rank 0's stop decision (it evaluates and writes the files)."""
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.state.epoch = epoch
+        self.state.train_seconds += seconds
+        self.state.finished = self._broadcast_flag(False)
+
     def test_evaluator(self):
         if self._test_evaluator is None:
             self._test_evaluator = self.test_evaluator_factory()
         return self._test_evaluator
 
     def finish(self) -> Dict[str, Any]:
-        """Reload the best weights, score the test split once, write the log and summary."""
+        """Reload the best weights, score the test split once, write the log and summary
+        (rank 0; other data-parallel ranks return an empty summary)."""
+        if self.rank != 0:
+            return {}
         if any(r["phase"] == "test" for r in self.state.rows):
             return json.loads((self.run_dir / SUMMARY_FILE).read_text())
         self.model.set_state_dict(paddle.load(str(self.run_dir / MODEL_FILE)))

@@ -54,8 +54,8 @@ def tiny_dir(tmp_path_factory) -> Path:
 
 
 def _test_split(data: runs.PreparedData):
-    """The test dataset of ``data`` (``PreparedData.test_dataset()``, or a ``test`` attribute)."""
-    return data.test if hasattr(data, "test") else data.test_dataset()
+    """The test dataset of ``data`` (``PreparedData.test``)."""
+    return data.test
 
 
 def _train_argv(data_dir: Path, exp_dir: Path, *extra: str) -> List[str]:
@@ -192,23 +192,30 @@ def test_ranks_and_metrics_on_a_hand_made_score_matrix():
 
 
 class _HandScored:
-    """Stands in for SRGNN in NextItemEvaluator: serves the rows of a fixed score matrix."""
+    """Stands in for SRGNN in NextItemEvaluator and serves the rows of a fixed score matrix:
+    case i's user vector is the one-hot ``e_i`` and the item table is ``scores.T``, so
+    ``user @ table.T`` (the CPU path) and ``full_scores`` (the device path) give row i."""
 
     training = False
 
     def __init__(self, scores: np.ndarray) -> None:
-        self.scores, self.offset = scores, 0
+        self.table = paddle.to_tensor(np.ascontiguousarray(scores.T, dtype=np.float32))  # [C, n_cases]
+        self.n_cases, self.offset = len(scores), 0
 
     def eval(self) -> None:
         pass
 
     def encode(self, graph):
-        return graph[3]  # the mask: one row per case
+        batch = graph[3].shape[0]
+        user = np.eye(self.n_cases, dtype=np.float32)[self.offset: self.offset + batch]
+        self.offset += batch
+        return paddle.to_tensor(user)
+
+    def candidate_weight(self):
+        return self.table
 
     def full_scores(self, user):
-        rows = self.scores[self.offset: self.offset + user.shape[0]]
-        self.offset += user.shape[0]
-        return paddle.to_tensor(rows)
+        return paddle.matmul(user, self.table, transpose_y=True)
 
     def target_index(self, item):
         return SRGNN.target_index(self, item)
