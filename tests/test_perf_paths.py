@@ -298,9 +298,9 @@ def test_bench_quality_json(tiny_dir):
 
 
 def test_two_cpu_ranks_train_through_the_launcher(tiny_dir, tmp_path):
-    """scripts/train_multi_gpu.sh --cpu_procs 2: paddle.distributed.launch, gloo collective."""
+    """scripts/train.sh --cpu_procs 2 (-> train_multi_gpu.sh): paddle.distributed.launch, gloo collective."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "LOG_DIR": str(tmp_path / "log"), "PYTHON": sys.executable}
-    out = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "train_multi_gpu.sh"), "--cpu_procs", "2",
+    out = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "train.sh"), "--cpu_procs", "2",
                           "--data_dir", str(tiny_dir), "--exp_dir", str(tmp_path / "exp"), "--epochs", "2",
                           "--batch_size", "32", "--cpu_threads", "1", "--quiet"],
                          capture_output=True, text=True, env=env, timeout=300)
