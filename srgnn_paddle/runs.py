@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import paddle
+from tqdm import tqdm
 
 from srgnn_paddle.config import Config, load_config, save_config
 from srgnn_paddle.data import (
@@ -125,7 +126,7 @@ RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "cpu_threads", "tsne", "
 
 
 def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, overwrite: bool = False,
-              progress: bool = True, log: Callable[[str], None] = print) -> Tuple[Path, Dict[str, Any]]:
+              progress: bool = True, log: Callable[[str], None] = tqdm.write) -> Tuple[Path, Dict[str, Any]]:
     """Validate the data, prepare the run folder and train; then score the popularity
     baseline on the same test users and draw the figures. Returns (run folder, summary).
 

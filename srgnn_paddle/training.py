@@ -396,7 +396,9 @@ class Trainer:
     def fit(self) -> Dict[str, Any]:
         """Train until early stopping or ``epochs``; then score the test split once."""
         cfg = self.cfg
-        for epoch in range(self.state.epoch + 1, cfg.epochs + 1):
+        epochs = tqdm(range(self.state.epoch + 1, cfg.epochs + 1), desc="epochs", initial=self.state.epoch,
+                      total=cfg.epochs, disable=not self.progress)
+        for epoch in epochs:
             if self.state.finished:
                 break
             start = time.time()
