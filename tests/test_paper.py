@@ -441,19 +441,20 @@ def test_resume_after_interruption_logs_each_epoch_once(monkeypatch, paper_run, 
 
 
 def test_train_subprocess_protocol_flag_nonhybrid(tiny_dir, tmp_path):
-    # --protocol paper without a config: the paper's scoring and metrics with the notebook's
-    # model and optimiser defaults (lr 1e-4, step 2, padding row scored in training)
+    # --protocol paper without a config: the paper's official defaults (lr 1e-3, step 1,
+    # uniform init, padding not scored), flags still override them (D 8, batch 16)
     argv = ["train", "--protocol", "paper", "--data_dir", str(tiny_dir), "--exp_dir", str(tmp_path),
             "--epochs", "2", "--nonhybrid", *TINY]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.run([sys.executable, "-m", "srgnn_paddle", *argv], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    run_dir = tmp_path / "tiny_paper" / "SRGNN_0.0001_16_8"
+    run_dir = tmp_path / "tiny_paper" / "SRGNN_0.001_16_8"
     for name in ("log.csv", "summary.json", "model.pdparams"):
         assert (run_dir / name).is_file()
     cfg = load_config(run_dir / "config.yaml")
     assert cfg.nonhybrid and cfg.protocol == "paper"
+    assert (cfg.step, cfg.init, cfg.score_padding, cfg.weight_decay, cfg.lr_dc_step) == (1, "uniform", False, 1e-5, 3)
     assert pd.read_csv(run_dir / "log.csv")["phase"].tolist() == ["valid", "valid", "test"]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["epochs_run"] == 2 and 0.0 <= summary["test"]["P@20"] <= 100.0
@@ -463,6 +464,14 @@ def test_train_subprocess_protocol_flag_nonhybrid(tiny_dir, tmp_path):
 
 
 # ============================================================================ configs
+@pytest.mark.parametrize("name", ["paper_diginetica.yaml", "paper_yoochoose.yaml"])
+def test_protocol_paper_alone_equals_the_paper_configs(name):
+    from_file = load_config(REPO_ROOT / "configs" / name)
+    assert load_config(None, {"protocol": "paper", "dataset": from_file.dataset}) == from_file
+    assert load_config(None, {"protocol": "paper", "lr": 0.5}).lr == 0.5  # flags still win
+    assert load_config(None, {}).embedding_dim == 16  # the notebook's defaults otherwise
+
+
 @pytest.mark.parametrize("name", ["paper_diginetica.yaml", "paper_yoochoose.yaml"])
 def test_paper_configs_hold_the_official_defaults(name):
     cfg = load_config(REPO_ROOT / "configs" / name)

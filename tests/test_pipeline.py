@@ -394,7 +394,7 @@ def test_paper_protocol_run_has_its_baseline_curves_and_report_row(tmp_path, cap
     write_pickle(data / "test.txt", augment_prefixes(sessions[240:]))
     exp = tmp_path / "exp"
     rc = cli.main(["train", "--data_dir", str(data), "--exp_dir", str(exp), "--protocol", "paper", "--lr", "0.01",
-                   "--batch_size", "32", "--epochs", "2", "--valid_portion", "0.2", "--quiet",
+                   "--batch_size", "32", "--embedding_dim", "16", "--epochs", "2", "--valid_portion", "0.2", "--quiet",
                    "--tsne_max_items", "20"])
     assert rc == 0
     run = exp / "diginetica_paper" / "SRGNN_0.01_32_16"
