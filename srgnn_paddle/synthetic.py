@@ -423,6 +423,7 @@ def ensure_synthetic(data_dir: Union[str, Path], seed: int = 2024) -> Path:
         raise SrgnnError(
             f"{path}: folder holds other files but no {', '.join(SPLIT_FILES)}; "
             "empty it or point the data folder elsewhere")
+    print(f"generating the embedded synthetic dataset (seed {seed}) into {path}/")
     generate_synthetic(path, seed=seed)
     return path
 
