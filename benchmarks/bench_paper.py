@@ -26,11 +26,11 @@ import paddle
 
 from srgnn_paddle.config import load_config
 from srgnn_paddle.data import make_loader
-from srgnn_paddle.metrics import rank_sums, target_ranks
+from srgnn_paddle.metrics import rank_sums
 from srgnn_paddle.model import SRGNN
 from srgnn_paddle.runs import load_paper_data
 from srgnn_paddle.runtime import seed_everything, select_device
-from srgnn_paddle.training import NextItemEvaluator
+from srgnn_paddle.training import NextItemEvaluator, make_optimizer
 
 PARTS = ("data", "encode", "loss", "backward", "optimizer")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "paper_diginetica.yaml"
@@ -53,8 +53,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     cfg = cfg.replace(n_items=data.n_items)
     seed_everything(cfg.seed)
     model = SRGNN(cfg)
-    optimizer = paddle.optimizer.Adam(learning_rate=cfg.lr, parameters=model.parameters(),
-                                      weight_decay=cfg.weight_decay or None)
+    optimizer = make_optimizer(cfg, model.parameters())
     loader = make_loader(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed)
     loader.batch_view.set_epoch(1)
     total_steps = len(loader)
@@ -65,11 +64,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     timed_samples = 0
     for step in range(steps):
         t0 = time.perf_counter()
-        hist, mask, target, alias, adjacency, items = next(iterator)
+        batch = next(iterator)
         t1 = time.perf_counter()
-        user_emb = model.encode((alias, adjacency, items, mask))
+        user_emb = model.encode(batch.graph)
         t2 = time.perf_counter()
-        loss = model.loss(user_emb, target)
+        loss = model.loss(user_emb, batch.target)
         t3 = time.perf_counter()
         loss.backward()
         t4 = time.perf_counter()
@@ -81,7 +80,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             continue  # warm-up
         for name, seconds in zip(PARTS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
             parts[name] += seconds
-        timed_samples += len(hist)
+        timed_samples += len(batch)
     timed_steps = steps - 1 if steps > 1 else 1
     step_ms = {k: 1000.0 * v / timed_steps for k, v in parts.items()}
     step_total_ms = sum(step_ms.values())
@@ -95,9 +94,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     start = time.perf_counter()
     with paddle.no_grad():
         for _, batch in zip(range(test_limit), evaluator.loader):
-            hist, mask, target, alias, adjacency, items = batch
-            scores = evaluator.scores(model, model.encode((alias, adjacency, items, mask)))
-            rank_sums(target_ranks(scores, target, exclude_padding=True), NextItemEvaluator.KS)
+            rank_sums(evaluator.ranks(model, model.encode(batch.graph), batch.target), NextItemEvaluator.KS)
     test_seconds = (time.perf_counter() - start) * n_test_batches / test_limit
 
     result: Dict[str, Any] = {

@@ -42,13 +42,13 @@ def train_step_stats(n_items: int, loss_kind: str, steps: int, num_negatives: in
     from srgnn_paddle.graph import build_session_graph
     from srgnn_paddle.model import SRGNN
     from srgnn_paddle.runtime import seed_everything, select_device
-    from srgnn_paddle.training import NegativeSampler, sampled_softmax_loss
+    from srgnn_paddle.training import NegativeSampler, make_optimizer, sampled_softmax_loss
 
     select_device("cpu", cpu_threads)
     cfg = Config(n_items=n_items, device="cpu", cpu_threads=cpu_threads)
     seed_everything(seed)
     model = SRGNN(cfg)
-    optimizer = paddle.optimizer.Adam(learning_rate=cfg.lr, parameters=model.parameters())
+    optimizer = make_optimizer(cfg, model.parameters())
     sampler = NegativeSampler(n_items, "uniform", None, num_negatives, seed) if loss_kind == "sampled" else None
     rng = np.random.default_rng(seed)
     times = []

@@ -40,7 +40,7 @@ from srgnn_paddle.model import SRGNN
 from srgnn_paddle.notebook_style import make_notebook_loaders, notebook_evaluate, notebook_train_step, steps_per_epoch
 from srgnn_paddle.runs import PreparedData, load_notebook_data
 from srgnn_paddle.runtime import seed_everything, select_device
-from srgnn_paddle.training import RecallEvaluator
+from srgnn_paddle.training import RecallEvaluator, make_optimizer
 
 
 def peak_rss_mb() -> float:
@@ -81,18 +81,17 @@ def run_fast(cfg: Config, data: PreparedData, max_steps: int) -> Dict[str, Any]:
     """The toolkit's training step and evaluator."""
     seed_everything(cfg.seed)
     model = SRGNN(cfg)
-    optimizer = paddle.optimizer.Adam(learning_rate=cfg.lr, parameters=model.parameters())
+    optimizer = make_optimizer(cfg, model.parameters())
     loader = make_loader(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed)
     loader.batch_view.set_epoch(1)
 
     def step(batch) -> int:
-        hist, mask, target, alias, adjacency, items = batch
-        loss = model.loss(model.encode((alias, adjacency, items, mask)), target)
+        loss = model.loss(model.encode(batch.graph), batch.target)
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()
         float(loss)
-        return len(hist)
+        return len(batch)
 
     out = time_training(loader, step, len(data.train), cfg.batch_size, max_steps)
     evaluator = RecallEvaluator(data.valid, cfg)

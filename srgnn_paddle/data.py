@@ -4,17 +4,20 @@
 * :class:`SequenceDataset` (alias ``SeqnenceDataset``, the notebook's spelling) is the
   notebook's per-user dataset (spec ``notebook.md`` §2).
 * :class:`SessionDataset` holds the paper's ``(prefix, next item)`` pairs.
-* :func:`make_loader` wraps either in a ``paddle.io.DataLoader`` that yields whole batches
-  built with numpy (one tensor per array per batch, not per sample) together with their
-  session graphs, so the model step is pure Paddle. :func:`collate_batch` is the collate
-  function for the plain per-sample ``DataLoader`` usage of the notebook.
+* :func:`make_loader` iterates either in whole batches (:class:`Batch`) built with numpy
+  together with their session graphs, so the model step is pure Paddle (one tensor per
+  array per batch, not per sample). Every dataset also works per sample in a plain
+  ``paddle.io.DataLoader`` with :func:`collate_batch` as its collate function, as the
+  notebook used it.
 """
 from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -22,7 +25,7 @@ import paddle
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.graph import build_session_graph
+from srgnn_paddle.graph import PackedGraph, SessionGraph, build_packed_graph, build_session_graph
 
 log = logging.getLogger(__name__)
 
@@ -312,26 +315,51 @@ class SubsetDataset(paddle.io.Dataset):
 
 
 # ---------------------------------------------------------------------------- loaders
-class BatchView(paddle.io.Dataset):
-    """Item ``b`` is batch ``b`` of the current epoch, with its session graph.
+GRAPH_LAYOUTS = ("packed", "dense")
 
-    Each item is ``(history, mask, target, alias_inputs, A, items)``: the notebook's
-    ``(item_seq, mask, targets)`` triple followed by the graph of
-    :func:`~srgnn_paddle.graph.build_session_graph`. Random draws (shuffling, target
-    positions) depend only on ``(seed, epoch, batch index)``, so results do not change with
-    the number of loader workers.
+
+@dataclass
+class Batch:
+    """One batch of :func:`make_loader`, numpy arrays throughout.
+
+    history: ``[B, L]`` int64 histories, right-padded with 0 (``L``: the dataset's
+             ``max_length``, or the longest prefix of the batch for sessions).
+    mask:    ``[B, L]`` float32, 1.0 on real entries.
+    target:  ``[B, 1]`` (notebook train) or ``[B]`` (sessions) int64 next items, or, in the
+             notebook's test phase, ``B`` ground-truth lists.
+    graph:   the batch's session graphs: a :class:`~srgnn_paddle.graph.PackedGraph`
+             (``graph='packed'``), the notebook's :class:`~srgnn_paddle.graph.SessionGraph`
+             (``graph='dense'``) or ``None``.
+    """
+
+    history: np.ndarray
+    mask: np.ndarray
+    target: Any
+    graph: Optional[Union[PackedGraph, SessionGraph]] = None
+
+    def __len__(self) -> int:
+        return len(self.history)
+
+
+class BatchView:
+    """Item ``b`` is batch ``b`` of the current epoch, a :class:`Batch` with its graph.
+
+    Random draws (shuffling, target positions) depend only on ``(seed, epoch, batch
+    index)``, so results do not change with the number of loader threads or ranks.
     """
 
     def __init__(self, dataset, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 with_graph: bool = True, drop_last: bool = False, rank: int = 0, world_size: int = 1) -> None:
-        super().__init__()
+                 graph: Optional[str] = "packed", drop_last: bool = False, rank: int = 0,
+                 world_size: int = 1) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in 0..world_size-1, got rank {rank}, world_size {world_size}")
+        if graph is not None and graph not in GRAPH_LAYOUTS:
+            raise ValueError(f"graph must be one of {GRAPH_LAYOUTS} or None, got {graph!r}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.seed = int(seed)
-        self.with_graph = with_graph
+        self.graph = graph
         self.drop_last = drop_last
         self.rank = int(rank)
         self.world_size = int(world_size)
@@ -356,38 +384,80 @@ class BatchView(paddle.io.Dataset):
         batches of an epoch are left out (the ranks' gradient all-reduces must pair up)."""
         return self.n_global_batches() // self.world_size
 
-    def _order(self) -> np.ndarray:
+    def order(self) -> np.ndarray:
+        """The epoch's sample order (a seeded permutation when shuffling)."""
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
         return np.random.default_rng([self.seed, self.epoch]).permutation(n)
 
-    def __getitem__(self, b: int):
+    def __getitem__(self, b: int, order: Optional[np.ndarray] = None) -> Batch:
+        if not 0 <= b < len(self):
+            raise IndexError(b)
         b = self.global_batch_index(b)
-        order = self._order()  # cheap compared with a batch's graph; keeps workers stateless
+        order = self.order() if order is None else order
         idx = order[b * self.batch_size: (b + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, b, 1])
         hist, mask, target = self.dataset.make_batch(idx, rng)
-        if not self.with_graph:
-            return hist, mask, target
-        graph = build_session_graph(hist)
-        return (hist, mask, target, graph.alias_inputs, graph.A, graph.items)
+        if self.graph == "packed":
+            graph = build_packed_graph(hist)
+        elif self.graph == "dense":
+            graph = build_session_graph(hist)
+        else:
+            graph = None
+        return Batch(hist, mask, target, graph)
+
+
+class BatchLoader:
+    """Iterates the batches of a :class:`BatchView` (``len`` = batches per epoch); with
+    ``num_workers > 0`` up to ``2 * num_workers`` batches are built ahead on that many
+    background threads (numpy releases the GIL in most of the work)."""
+
+    def __init__(self, view: BatchView, num_workers: int = 0) -> None:
+        self.batch_view = view
+        self.num_workers = int(num_workers)
+
+    def __len__(self) -> int:
+        return len(self.batch_view)
+
+    def __iter__(self) -> Iterator[Batch]:
+        view = self.batch_view
+        order = view.order()  # once per epoch, not once per batch
+        if self.num_workers <= 0:
+            for b in range(len(view)):
+                yield view.__getitem__(b, order)
+            return
+        with ThreadPoolExecutor(max_workers=self.num_workers, thread_name_prefix="srgnn-loader") as pool:
+            ahead = 2 * self.num_workers
+            pending = [pool.submit(view.__getitem__, b, order) for b in range(min(ahead, len(view)))]
+            for b in range(len(view)):
+                batch = pending[b].result()
+                pending[b] = None
+                if b + ahead < len(view):
+                    pending.append(pool.submit(view.__getitem__, b + ahead, order))
+                yield batch
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0, num_workers: int = 0,
-                with_graph: bool = True, drop_last: bool = False, rank: int = 0,
-                world_size: int = 1) -> paddle.io.DataLoader:
-    """A ``paddle.io.DataLoader`` over whole batches (see :class:`BatchView`).
+                graph: Optional[str] = "packed", drop_last: bool = False, rank: int = 0,
+                world_size: int = 1) -> BatchLoader:
+    """Whole batches built with numpy, with their session graphs (see :class:`Batch`).
+
+    Args:
+        dataset: a dataset with ``make_batch`` (:class:`SequenceDataset`,
+            :class:`SessionDataset`, :class:`SubsetDataset`).
+        graph: ``'packed'`` (:func:`~srgnn_paddle.graph.build_packed_graph`, the fast
+            layout), ``'dense'`` (the notebook's, :func:`~srgnn_paddle.graph.build_session_graph`)
+            or ``None``.
+        rank, world_size: with ``world_size > 1`` only rank ``rank``'s share of the batches
+            (data-parallel training).
 
     Call ``loader.batch_view.set_epoch(e)`` before iterating epoch ``e`` to get a new
-    shuffle and new target draws. With ``world_size > 1`` the loader yields only rank
-    ``rank``'s share of the batches (data-parallel training).
+    shuffle and new target draws.
     """
-    view = BatchView(dataset, batch_size, shuffle=shuffle, seed=seed, with_graph=with_graph, drop_last=drop_last,
+    view = BatchView(dataset, batch_size, shuffle=shuffle, seed=seed, graph=graph, drop_last=drop_last,
                      rank=rank, world_size=world_size)
-    loader = paddle.io.DataLoader(view, batch_size=None, shuffle=False, num_workers=num_workers)
-    loader.batch_view = view
-    return loader
+    return BatchLoader(view, num_workers)
 
 
 def collate_batch(samples: Sequence[tuple]):

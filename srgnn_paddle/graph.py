@@ -1,8 +1,15 @@
 """Session graphs for a batch of padded histories, built with numpy, outside the model.
 
-This is the notebook's ``_get_slice`` (spec ``notebook.md`` §3) vectorised over the batch:
-no Python loop over sessions or positions. It is cheap enough to run in the data loader,
-so the model step is pure Paddle.
+Two layouts of the same graphs, both vectorised over the batch (no Python loop over
+sessions or positions) and cheap enough to build in the data loader:
+
+* :func:`build_session_graph`: the notebook's ``_get_slice`` (spec ``notebook.md`` §3),
+  ``[B, L]`` node slots and a dense ``[B, L, 2L]`` adjacency per batch;
+* :func:`build_packed_graph`: only the real nodes and history entries of the batch, one
+  session after another, and the adjacency as a list of weighted edges. The model computes
+  the same session vectors from either (tested); the packed one skips the padding, about
+  6x less work on DIGINETICA batches, whose histories are padded to the longest of the
+  batch (22 on average) while they hold 4 items on average.
 """
 from __future__ import annotations
 
@@ -79,6 +86,78 @@ def build_session_graph(item_seq) -> SessionGraph:
 
     mask = (seq > 0).astype(np.float32)
     return SessionGraph(alias, adjacency, items, mask)
+
+
+class PackedGraph(NamedTuple):
+    """The session graphs of a batch without padding: its ``n`` nodes (each session's
+    distinct items, sorted, sessions one after another) and ``P`` real history entries.
+
+    node_items:  ``[n]`` int64, the item of each node.
+    edge_rows, edge_cols, edge_weights: ``[E]`` int64, int64, float32: the nonzero entries
+                 of the ``[2n, 2n]`` propagation matrix ``M`` with
+                 ``M @ [h_in; h_out] = [incoming messages; outgoing messages]``: for each
+                 distinct transition ``s -> t`` of a session, ``M[t, s] = 1 / in-degree(t)``
+                 and ``M[n + s, n + t] = 1 / out-degree(s)`` (the notebook's ``A[:, :L]`` and
+                 ``A[:, L:]`` of the session, restricted to its real nodes).
+    pos_node:    ``[P]`` int64, the node of each history entry, in order.
+    pos_session: ``[P]`` int64, the session (batch row) of each history entry; non-decreasing.
+    last_node:   ``[B]`` int64, the node of each session's last entry.
+    """
+
+    node_items: np.ndarray
+    edge_rows: np.ndarray
+    edge_cols: np.ndarray
+    edge_weights: np.ndarray
+    pos_node: np.ndarray
+    pos_session: np.ndarray
+    last_node: np.ndarray
+
+
+def build_packed_graph(item_seq) -> PackedGraph:
+    """Build the packed session graphs (:class:`PackedGraph`) of right-padded histories.
+
+    Args:
+        item_seq: ``[B, L]`` integer array of item ids, right-padded with 0; every row needs
+            at least one item.
+
+    Returns:
+        the graphs of :func:`build_session_graph` without the padding node and slots: the
+        same nodes in the same order within a session, the same edges and normalisation.
+
+    Raises:
+        ValueError: a row with no item, or an item after a 0 (not right-padded).
+    """
+    seq = _as_int64_2d(item_seq)
+    real = seq > 0
+    if seq.shape[1] > 1 and (real[:, 1:] & ~real[:, :-1]).any():
+        row = int(np.flatnonzero((real[:, 1:] & ~real[:, :-1]).any(axis=1))[0])
+        raise ValueError(f"item_seq row {row} is not right-padded (an item follows a 0)")
+    lengths = real.sum(axis=1)
+    if seq.shape[0] == 0 or (lengths == 0).any():
+        raise ValueError("every history in item_seq needs at least one item")
+
+    pos_session, pos = np.nonzero(real)  # row-major: sessions in order, entries in order
+    values = seq[pos_session, pos]
+    span = int(values.max()) + 1
+    keys, pos_node = np.unique(pos_session * span + values, return_inverse=True)  # sorted by (session, item)
+    node_items = keys % span
+    n = len(keys)
+    last_node = pos_node[np.cumsum(lengths) - 1]
+
+    follows = pos_session[1:] == pos_session[:-1]  # consecutive entries of one session
+    edges = np.unique(pos_node[:-1][follows] * n + pos_node[1:][follows])  # distinct transitions
+    src, dst = edges // n, edges % n
+    in_deg = np.bincount(dst, minlength=n)
+    out_deg = np.bincount(src, minlength=n)
+    return PackedGraph(
+        node_items=node_items.astype(np.int64),
+        edge_rows=np.concatenate([dst, n + src]).astype(np.int64),
+        edge_cols=np.concatenate([src, n + dst]).astype(np.int64),
+        edge_weights=np.concatenate([1.0 / in_deg[dst], 1.0 / out_deg[src]]).astype(np.float32),
+        pos_node=pos_node.reshape(-1).astype(np.int64),
+        pos_session=pos_session.astype(np.int64),
+        last_node=last_node.astype(np.int64),
+    )
 
 
 def _as_int64_2d(item_seq) -> np.ndarray:

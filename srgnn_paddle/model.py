@@ -16,7 +16,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
-from srgnn_paddle.graph import SessionGraph, build_session_graph
+from srgnn_paddle.graph import PackedGraph, SessionGraph, build_session_graph
 from srgnn_paddle.ops import dense_matmul, full_softmax_cross_entropy
 
 TensorLike = Union[paddle.Tensor, np.ndarray]
@@ -46,33 +46,62 @@ class GNN(nn.Layer):
         self.linear_edge_in = nn.Linear(d, d)
         self.linear_edge_out = nn.Linear(d, d)
 
-    def cell(self, A: paddle.Tensor, hidden: paddle.Tensor) -> paddle.Tensor:
+    def cell(self, A: Union[paddle.Tensor, "PackedAdjacency"], hidden: paddle.Tensor) -> paddle.Tensor:
         """One propagation step.
 
         Args:
-            A: ``[B, L, 2L]`` float32 adjacency (incoming half, then outgoing half).
-            hidden: ``[B, L, D]`` node states.
+            A: ``[B, L, 2L]`` float32 adjacency (incoming half, then outgoing half), with
+                ``hidden [B, L, D]``; or a :class:`PackedAdjacency`, with ``hidden [n, D]``.
+            hidden: the node states.
         Returns:
-            ``[B, L, D]`` updated node states, ``h = (1 - z) * h + z * n``.
+            the updated node states (same shape), ``h = (1 - z) * h + z * n``.
         """
-        length = A.shape[1]
-        input_in = paddle.matmul(A[:, :, :length], linear(self.linear_edge_in, hidden)) + self.b_iah
-        input_out = paddle.matmul(A[:, :, length:], linear(self.linear_edge_out, hidden)) + self.b_ioh
-        inputs = paddle.concat([input_in, input_out], axis=2)  # [B, L, 2D]
-        gi = dense_matmul(inputs, self.w_ih) + self.b_ih  # [B, L, 3D]
-        gh = dense_matmul(hidden, self.w_hh) + self.b_hh  # [B, L, 3D]
-        i_r, i_i, i_n = paddle.chunk(gi, 3, axis=2)
-        h_r, h_i, h_n = paddle.chunk(gh, 3, axis=2)
+        h_in = linear(self.linear_edge_in, hidden)
+        h_out = linear(self.linear_edge_out, hidden)
+        if isinstance(A, PackedAdjacency):
+            messages = A.propagate(paddle.concat([h_in, h_out], axis=0))  # [2n, D]
+            n = hidden.shape[0]
+            inputs = paddle.concat([messages[:n] + self.b_iah, messages[n:] + self.b_ioh], axis=1)  # [n, 2D]
+        else:
+            length = A.shape[1]
+            input_in = paddle.matmul(A[:, :, :length], h_in) + self.b_iah
+            input_out = paddle.matmul(A[:, :, length:], h_out) + self.b_ioh
+            inputs = paddle.concat([input_in, input_out], axis=2)  # [B, L, 2D]
+        gi = dense_matmul(inputs, self.w_ih) + self.b_ih  # [..., 3D]
+        gh = dense_matmul(hidden, self.w_hh) + self.b_hh  # [..., 3D]
+        i_r, i_i, i_n = paddle.chunk(gi, 3, axis=-1)
+        h_r, h_i, h_n = paddle.chunk(gh, 3, axis=-1)
         reset_gate = F.sigmoid(i_r + h_r)
         input_gate = F.sigmoid(i_i + h_i)
         new_gate = paddle.tanh(i_n + reset_gate * h_n)
         return hidden + input_gate * (new_gate - hidden)
 
-    def forward(self, A: paddle.Tensor, hidden: paddle.Tensor) -> paddle.Tensor:
-        """Apply :meth:`cell` ``step`` times. ``A [B, L, 2L]``, ``hidden [B, L, D]`` -> ``[B, L, D]``."""
+    def forward(self, A: Union[paddle.Tensor, "PackedAdjacency"], hidden: paddle.Tensor) -> paddle.Tensor:
+        """Apply :meth:`cell` ``step`` times (``A [B, L, 2L]`` with ``hidden [B, L, D]``, or a
+        :class:`PackedAdjacency` with ``hidden [n, D]``)."""
         for _ in range(self.step):
             hidden = self.cell(A, hidden)
         return hidden
+
+
+class PackedAdjacency:
+    """The propagation matrix of a :class:`~srgnn_paddle.graph.PackedGraph` as Paddle tensors.
+
+    ``propagate(x)`` is ``M @ x`` for ``x [2n, D]`` (rows ``< n``: incoming messages, the
+    rest outgoing), as a gather of the edges' source rows, scaled by the edge weights, and
+    an ``index_add`` into their target rows: plain Paddle ops with gradients, on any device.
+    """
+
+    def __init__(self, graph: PackedGraph) -> None:
+        self.size = 2 * len(graph.node_items)
+        self.rows = _to_tensor(graph.edge_rows)  # [E]
+        self.cols = _to_tensor(graph.edge_cols)  # [E]
+        self.weights = _to_tensor(graph.edge_weights).reshape([-1, 1])  # [E, 1]
+
+    def propagate(self, x: paddle.Tensor) -> paddle.Tensor:
+        """``[2n, D] -> [2n, D]``."""
+        zeros = paddle.zeros([self.size, x.shape[1]], dtype=x.dtype)
+        return paddle.index_add(zeros, self.rows, 0, paddle.gather(x, self.cols) * self.weights)
 
 
 class SRGNN(nn.Layer):
@@ -81,9 +110,16 @@ class SRGNN(nn.Layer):
     ``config`` is a :class:`~srgnn_paddle.config.Config` or a dict with at least
     ``embedding_dim``, ``step`` and ``n_items``; optional ``init`` (``notebook`` or
     ``uniform``), ``nonhybrid`` and ``score_padding``.
+
+    ``sparse_item_grad``: the item lookup's gradient holds only the batch's rows, which
+    Paddle adds into the dense gradient of the full softmax; a dense one is a zeroed
+    ``[n_items, D]`` copy per step (12 ms on the CPU for DIGINETICA's table) and then a
+    second dense sum. ``paddle.DataParallel`` does not accept a sparse gradient on a table
+    that is also used densely, so data-parallel training passes ``False``. Either way the
+    gradient reaching the optimiser is the same dense tensor.
     """
 
-    def __init__(self, config: Union[Config, Mapping[str, Any]]) -> None:
+    def __init__(self, config: Union[Config, Mapping[str, Any]], sparse_item_grad: bool = True) -> None:
         super().__init__()
         cfg = _model_options(config)
         self.n_items = cfg["n_items"]
@@ -91,7 +127,7 @@ class SRGNN(nn.Layer):
         self.nonhybrid = cfg["nonhybrid"]
         self.score_padding = cfg["score_padding"]
         d = self.embedding_dim
-        self.item_emb = nn.Embedding(self.n_items, d, padding_idx=0)
+        self.item_emb = nn.Embedding(self.n_items, d, padding_idx=0, sparse=sparse_item_grad)
         self.gnn = GNN(d, cfg["step"])
         self.linear_one = nn.Linear(d, d)
         self.linear_two = nn.Linear(d, d)
@@ -109,15 +145,19 @@ class SRGNN(nn.Layer):
             )
 
     # ------------------------------------------------------------------ encoding
-    def encode(self, graph: SessionGraph | Sequence[TensorLike]) -> paddle.Tensor:
+    def encode(self, graph: PackedGraph | SessionGraph | Sequence[TensorLike]) -> paddle.Tensor:
         """User/session vectors from a precomputed graph.
 
         Args:
-            graph: ``(alias_inputs [B, L], A [B, L, 2L], items [B, L], mask [B, L])`` as
-                numpy arrays or Paddle tensors (see :func:`build_session_graph`).
+            graph: a :class:`~srgnn_paddle.graph.PackedGraph` (what the loaders build), or the
+                notebook's layout ``(alias_inputs [B, L], A [B, L, 2L], items [B, L],
+                mask [B, L])`` (see :func:`build_session_graph`), as numpy arrays or Paddle
+                tensors. Both give the same vectors.
         Returns:
             ``[B, D]`` float32 user embeddings.
         """
+        if isinstance(graph, PackedGraph):
+            return self._encode_packed(graph)
         alias, adjacency, items, mask = (_to_tensor(x) for x in graph)
         mask = mask.astype("float32")  # the notebook multiplied an int32 mask: not here
         hidden = self.gnn(adjacency, self.item_emb(items))  # [B, L, D]
@@ -134,6 +174,25 @@ class SRGNN(nn.Layer):
         q2 = linear(self.linear_two, seq_hidden)  # [B, L, D]
         alpha = self.linear_three(F.sigmoid(q1 + q2))  # [B, L, 1]
         a = paddle.sum(alpha * seq_hidden * mask.unsqueeze(-1), axis=1)  # [B, D]
+        return self._combine(a, ht)
+
+    def _encode_packed(self, graph: PackedGraph) -> paddle.Tensor:
+        """:meth:`encode` on a packed graph: the same arithmetic on the real nodes (``n``) and
+        history entries (``P``) only. Returns ``[B, D]``."""
+        hidden = self.gnn(PackedAdjacency(graph), self.item_emb(_to_tensor(graph.node_items)))  # [n, D]
+        pos_session = _to_tensor(graph.pos_session)
+        seq_hidden = paddle.gather(hidden, _to_tensor(graph.pos_node))  # [P, D]
+        ht = paddle.gather(hidden, _to_tensor(graph.last_node))  # [B, D]
+        q1 = linear(self.linear_one, ht)  # [B, D]
+        q2 = linear(self.linear_two, seq_hidden)  # [P, D]
+        alpha = self.linear_three(F.sigmoid(paddle.gather(q1, pos_session) + q2))  # [P, 1]
+        zeros = paddle.zeros([len(graph.last_node), self.embedding_dim], dtype=seq_hidden.dtype)
+        a = paddle.index_add(zeros, pos_session, 0, alpha * seq_hidden)  # [B, D]: sum over each session
+        return self._combine(a, ht)
+
+    def _combine(self, a: paddle.Tensor, ht: paddle.Tensor) -> paddle.Tensor:
+        """The readout's last step: ``a`` alone (non-hybrid) or ``linear_transform([a, ht])``.
+        ``[B, D], [B, D] -> [B, D]``."""
         if self.nonhybrid:
             return a
         return linear(self.linear_transform, paddle.concat([a, ht], axis=1))  # [B, D]
@@ -189,10 +248,12 @@ class SRGNN(nn.Layer):
 
         Args:
             item_seq: ``[B, L]`` padded histories (ignored when ``graph`` is given).
-            mask: ``[B, L]`` 1 on real items (any dtype); defaults to ``item_seq > 0``.
+            mask: ``[B, L]`` 1 on real items (any dtype); defaults to ``item_seq > 0``; used
+                only when the graph is built here from ``item_seq``.
             item: ``[B]`` or ``[B, 1]`` target ids, needed when ``train``.
             train: compute the loss too.
-            graph: a precomputed :class:`SessionGraph` (e.g. built in the data loader).
+            graph: a precomputed :class:`~srgnn_paddle.graph.PackedGraph` or
+                :class:`SessionGraph` (e.g. built in the data loader).
         Returns:
             ``{'user_emb': [B, D]}`` plus ``'loss'`` (scalar) when ``train``.
         """

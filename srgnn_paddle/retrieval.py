@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import paddle
 
+from srgnn_paddle.data import Batch
 from srgnn_paddle.metrics import evaluate
 
 # faiss logs which CPU build it loaded at INFO level on import; keep the console for the run
@@ -96,12 +97,17 @@ def merge_interests(scores: np.ndarray, ids: np.ndarray, top_n: int) -> List[int
     return merged
 
 
-def _batch_user_embeddings(model, batch) -> np.ndarray:
-    """User vectors of one loader batch: ``[B, D]`` or ``[B, K, D]`` (multi-interest)."""
-    item_seq, mask = batch[0], batch[1]
-    graph = (batch[3], batch[4], batch[5], mask) if len(batch) >= 6 else None
-    out = model(item_seq, mask, None, train=False, graph=graph)
-    return out["user_emb"].numpy()
+def _split_batch(batch) -> Tuple[Any, Any, Any, Any]:
+    """``(item_seq, mask, targets, graph)`` of a :class:`~srgnn_paddle.data.Batch` or of the
+    notebook's ``(item_seq, mask, targets)`` tuple (graph ``None``: the model builds it)."""
+    if isinstance(batch, Batch):
+        return batch.history, batch.mask, batch.target, batch.graph
+    return batch[0], batch[1], batch[2], None
+
+
+def _batch_user_embeddings(model, item_seq, mask, graph) -> np.ndarray:
+    """User vectors of one batch: ``[B, D]`` or ``[B, K, D]`` (multi-interest)."""
+    return model(item_seq, mask, None, train=False, graph=graph)["user_emb"].numpy()
 
 
 def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: str = "flat",
@@ -111,8 +117,8 @@ def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: 
     Args:
         model: a layer with ``output_items()`` and ``forward(item_seq, mask, None,
             train=False)`` returning ``{'user_emb': [B, D] or [B, K, D]}``.
-        test_data: a loader yielding ``(item_seq, mask, targets, ...)`` with ``targets`` the
-            ground-truth lists (graph arrays may follow, see :func:`srgnn_paddle.data.make_loader`).
+        test_data: batches of users: :func:`srgnn_paddle.data.make_loader`'s, or the notebook's
+            ``(item_seq, mask, targets)`` tuples, ``targets`` the ground-truth lists.
         hidden_size: embedding size ``D``.
         topN: number of items retrieved per user.
     Returns:
@@ -131,8 +137,8 @@ def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: 
             preds: Dict[int, List[int]] = {}
             user = 0
             for batch in test_data:
-                user_embs = _batch_user_embeddings(model, batch)
-                targets = batch[2]
+                item_seq, mask, targets, graph = _split_batch(batch)
+                user_embs = _batch_user_embeddings(model, item_seq, mask, graph)
                 if user_embs.ndim == 2:
                     distances, ids = index.search(l2_normalize(user_embs), topN)
                     rows = list(ids)

@@ -157,7 +157,7 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
     # Adam's checkpointed state is keyed by generated parameter names (embedding_0.w_0_moment1_0);
     # a fresh name scope gives every run the same names, so --resume works in any process.
     with paddle.utils.unique_name.guard():
-        model = SRGNN(cfg)
+        model = SRGNN(cfg, sparse_item_grad=world_size == 1)
         trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, progress), run_dir,
                           lambda: make_evaluator(cfg, data.test, progress),
                           item_counts=data.item_counts, progress=progress, log=log, rank=rank,

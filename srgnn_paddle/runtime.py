@@ -9,6 +9,7 @@ import paddle
 from threadpoolctl import threadpool_limits
 
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.ops import set_host_threads
 
 
 def gpu_available() -> bool:
@@ -22,8 +23,7 @@ def gpu_available() -> bool:
 def select_device(name: str = "auto", cpu_threads: int = 0) -> str:
     """Set Paddle's device: ``auto`` (GPU when usable, else CPU), ``cpu`` or ``gpu``.
 
-    On the CPU, Paddle's kernels use ``cpu_threads`` threads (0 = every core; Paddle's own
-    default is one, which leaves half of a 2-core machine idle).
+    On the CPU, ``cpu_threads`` cores (0 = every core) are used, see :func:`set_cpu_threads`.
     Returns the device string that was set (``'cpu'`` or ``'gpu:0'``).
     """
     if name == "auto":
@@ -41,17 +41,21 @@ def select_device(name: str = "auto", cpu_threads: int = 0) -> str:
 
 
 def set_cpu_threads(n: int = 0) -> int:
-    """Use ``n`` threads (0 = all cores) in Paddle's CPU math kernels; returns the number.
+    """Use ``n`` cores (0 = all) for the CPU parts of training and evaluation; returns ``n``.
 
-    numpy's BLAS (used by the CPU softmax path, :mod:`srgnn_paddle.ops`) is always limited to
-    one thread: two spinning thread pools on the same cores slowed a DIGINETICA step from
-    162 ms to 251 ms on 2 cores, and ``n = 1`` must really mean one core.
+    The numpy fast paths (:mod:`srgnn_paddle.ops`: the full softmax, Adam's update of the
+    item table, the evaluator's full-catalogue scores) split their work over ``n`` threads.
+    Paddle's own CPU kernels run on one thread, and numpy's BLAS on one thread inside
+    each of ours: on a 2-core machine two Paddle threads made the DIGINETICA step slower
+    (109 vs 95 ms), and letting OpenBLAS start threads of its own, whose workers keep
+    spinning after each GEMM, slowed the Paddle ops that follow (see ``docs/performance.md``).
     """
     n = n or os.cpu_count() or 1
     setter = getattr(paddle.base.core, "set_num_threads", None)
     if setter is not None:
-        setter(int(n))
+        setter(1)
     threadpool_limits(limits=1, user_api="blas")
+    set_host_threads(n)
     return n
 
 

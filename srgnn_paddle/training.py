@@ -34,6 +34,7 @@ from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_path, atomic_write_text
 from srgnn_paddle.metrics import rank_sums, target_ranks
 from srgnn_paddle.model import SRGNN
+from srgnn_paddle.ops import HostAdam, host_target_ranks, host_view
 from srgnn_paddle.retrieval import evaluate_model
 
 MODEL_FILE = "model.pdparams"
@@ -125,9 +126,7 @@ class NextItemEvaluator:
         try:
             with paddle.no_grad():
                 for batch in tqdm(self.loader, desc=desc, leave=False, disable=not self.progress):
-                    hist, mask, target, alias, adjacency, items = batch
-                    scores = self.scores(model, model.encode((alias, adjacency, items, mask)))
-                    ranks = target_ranks(scores, model.target_index(target), exclude_padding=True)
+                    ranks = self.ranks(model, model.encode(batch.graph), batch.target)
                     for key, value in rank_sums(ranks, self.KS).items():
                         sums[key] = sums.get(key, 0.0) + value
         finally:
@@ -136,19 +135,30 @@ class NextItemEvaluator:
         return {key: 100.0 * value / self.n for key, value in sums.items()}
 
     @staticmethod
-    def scores(model: SRGNN, user_emb: paddle.Tensor):
-        """``[B, n_items]`` scores (column ``c`` is item ``c``): a numpy array computed with
-        numpy's BLAS on the CPU (Paddle's CPU GEMM is several times slower, see
-        :mod:`srgnn_paddle.ops`), a Paddle tensor elsewhere."""
+    def ranks(model: SRGNN, user_emb: paddle.Tensor, target) -> np.ndarray:
+        """``[B]`` full-catalogue rank of each target (padding never a candidate): with numpy's
+        BLAS on the CPU, split over the host threads (Paddle's CPU GEMM is several times
+        slower, see :mod:`srgnn_paddle.ops`), with Paddle ops elsewhere."""
         if user_emb.place.is_cpu_place():
-            return user_emb.numpy() @ model.candidate_weight().numpy().T
-        return model.full_scores(user_emb)
+            return host_target_ranks(user_emb.numpy(), host_view(model.candidate_weight()),
+                                     np.asarray(target).reshape(-1), exclude_padding=True)
+        return target_ranks(model.full_scores(user_emb), model.target_index(target), exclude_padding=True)
 
     def score(self, metrics: Dict[str, float]) -> Tuple[float, ...]:
         return (metrics["P@20"], metrics["MRR@20"])
 
     def columns(self) -> List[str]:
         return ["P@20", "MRR@20", "P@10", "MRR@10", "P@50", "MRR@50"]
+
+
+# ---------------------------------------------------------------------------- optimiser
+def make_optimizer(cfg: Config, parameters, scheduler: Optional[paddle.optimizer.lr.LRScheduler] = None
+                   ) -> paddle.optimizer.Adam:
+    """Adam with learning rate ``cfg.lr`` (or ``scheduler``) and coupled L2 weight decay
+    ``cfg.weight_decay`` (added to the gradient, as the official SR-GNN's ``Adam(...,
+    weight_decay=l2)``). It is :class:`~srgnn_paddle.ops.HostAdam`: Paddle's Adam, with the
+    update of the large item table done in place in numpy on the CPU."""
+    return HostAdam(learning_rate=scheduler or cfg.lr, parameters=parameters, weight_decay=cfg.weight_decay)
 
 
 # ---------------------------------------------------------------------------- losses
@@ -281,10 +291,7 @@ class Trainer:
             self.scheduler = paddle.optimizer.lr.StepDecay(cfg.lr, step_size=cfg.lr_dc_step, gamma=cfg.lr_dc)
         else:
             self.scheduler = None
-        self.optimizer = paddle.optimizer.Adam(
-            learning_rate=self.scheduler or cfg.lr, parameters=model.parameters(),
-            weight_decay=cfg.weight_decay or None,
-        )
+        self.optimizer = make_optimizer(cfg, model.parameters(), self.scheduler)
         self.stopper = EarlyStopping(cfg.patience)
         self.state = RunState()
         self.sampler = None
@@ -345,17 +352,16 @@ class Trainer:
         total, count = 0.0, 0
         bar = tqdm(self.loader, desc=f"Epoch [{epoch}/{self.cfg.epochs}]", leave=False, disable=not self.progress)
         for step, batch in enumerate(bar):
-            hist, mask, target, alias, adjacency, items = batch
-            user_emb = self.encode((alias, adjacency, items, mask))
-            loss = self.compute_loss(user_emb, target, epoch, self.loader.batch_view.global_batch_index(step))
+            user_emb = self.encode(batch.graph)
+            loss = self.compute_loss(user_emb, batch.target, epoch, self.loader.batch_view.global_batch_index(step))
             loss.backward()
             self.optimizer.step()
             self.optimizer.clear_grad()
             value = float(loss)
             if not math.isfinite(value) and self.world_size == 1:  # data-parallel: NaN reaches the mean
                 return float("nan")
-            total += value * len(hist)
-            count += len(hist)
+            total += value * len(batch)
+            count += len(batch)
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{total / count:.4f}")
         if self.world_size > 1:
@@ -367,7 +373,7 @@ class Trainer:
         arms the gradient all-reduce of the backward pass) when data-parallel."""
         if self.parallel_model is None:
             return self.model.encode(graph)
-        return self.parallel_model(None, graph[3], None, train=False, graph=graph)["user_emb"]
+        return self.parallel_model(None, None, None, train=False, graph=graph)["user_emb"]
 
     def _mean_over_ranks(self, total: float, count: int) -> float:
         """The epoch's mean loss over every rank's samples (NaN on any rank gives NaN)."""

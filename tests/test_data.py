@@ -19,6 +19,7 @@ from srgnn_paddle.data import (
     split_validation,
 )
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.graph import build_packed_graph
 
 L = 6
 
@@ -206,24 +207,48 @@ def test_make_loader_train_and_test_batches():
     df = frame(seqs)
     train = SequenceDataset({"max_length": L}, df, "train")
     batches = list(make_loader(train, 4))
-    assert len(batches) == 2
-    hist, mask, target, alias, adj, items = batches[0]
-    assert list(hist.shape) == [4, L] and list(target.shape) == [4, 1]
-    assert list(adj.shape) == [4, L, 2 * L] and list(alias.shape) == [4, L] and list(items.shape) == [4, L]
-    np.testing.assert_array_equal(mask.numpy(), (hist.numpy() > 0).astype("float32"))
-    # the graph is that of the batch's histories
-    h = hist.numpy()
-    np.testing.assert_array_equal(np.take_along_axis(items.numpy(), alias.numpy(), axis=1), h)
+    assert len(batches) == 2 and [len(b) for b in batches] == [4, 3]
+    batch = batches[0]
+    assert batch.history.shape == (4, L) and batch.target.shape == (4, 1)
+    np.testing.assert_array_equal(batch.mask, (batch.history > 0).astype("float32"))
+    # the graph is the packed graph of the batch's histories
+    packed = build_packed_graph(batch.history)
+    for got, want in zip(batch.graph, packed):
+        np.testing.assert_array_equal(got, want)
+    rows, cols = np.nonzero(batch.history)
+    np.testing.assert_array_equal(batch.graph.node_items[batch.graph.pos_node], batch.history[rows, cols])
+
+    dense = next(iter(make_loader(train, 4, graph="dense")))
+    alias, adj, items, mask = dense.graph
+    assert adj.shape == (4, L, 2 * L) and alias.shape == items.shape == (4, L)
+    np.testing.assert_array_equal(np.take_along_axis(items, alias, axis=1), dense.history)
 
     test = SequenceDataset({"max_length": L}, df, "test")
-    batches = list(make_loader(test, 4, with_graph=False))
-    assert len(batches[0]) == 3
-    assert [g for b in batches for g in b[2]] == list(test.get_test_gd().values())
+    batches = list(make_loader(test, 4, graph=None))
+    assert batches[0].graph is None
+    assert [g for b in batches for g in b.target] == list(test.get_test_gd().values())
+    with pytest.raises(ValueError, match="graph"):
+        make_loader(test, 4, graph="sparse")
+
+
+def test_loader_threads_give_the_same_batches():
+    seqs = {u: [(u * 7 + t) % 40 + 1 for t in range(5 + u % 6)] for u in range(1, 60)}
+    train = SequenceDataset({"max_length": L}, frame(seqs), "train")
+    plain, threaded = make_loader(train, 8, shuffle=True, seed=1), make_loader(train, 8, shuffle=True, seed=1,
+                                                                                num_workers=2)
+    for loader in (plain, threaded):
+        loader.batch_view.set_epoch(5)
+    pairs = list(zip(plain, threaded))
+    assert len(pairs) == len(plain) == len(threaded) == 8
+    for a, b in pairs:
+        np.testing.assert_array_equal(a.history, b.history)
+        np.testing.assert_array_equal(a.target, b.target)
+        np.testing.assert_array_equal(a.graph.edge_weights, b.graph.edge_weights)
 
 
 def batches_of(loader, epoch):
     loader.batch_view.set_epoch(epoch)
-    return [(b[0].numpy(), b[2].numpy()) for b in loader]
+    return [(b.history, b.target) for b in loader]
 
 
 def test_make_loader_determinism():
@@ -272,10 +297,9 @@ def test_session_dataset_batch_padding():
     short = SessionDataset([[1, 2, 3], [4]], [7, 8], n_items=10, max_length=2)
     hist, mask, _ = short.make_batch([0, 1])
     np.testing.assert_array_equal(hist, [[2, 3], [4, 0]])  # the last max_length items
-    batch = next(iter(make_loader(ds, 3)))
-    hist, mask, target, alias, adj, items = batch
-    assert list(hist.shape) == [3, 3] and list(adj.shape) == [3, 3, 6]
-    np.testing.assert_array_equal(target.numpy(), [7, 8, 9])
+    batch = next(iter(make_loader(ds, 3, graph="dense")))
+    assert batch.history.shape == (3, 3) and batch.graph.A.shape == (3, 3, 6)
+    np.testing.assert_array_equal(batch.target, [7, 8, 9])
 
 
 def test_session_dataset_bad_inputs():

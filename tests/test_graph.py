@@ -5,7 +5,7 @@ import numpy as np
 import paddle
 import pytest
 
-from srgnn_paddle.graph import build_session_graph
+from srgnn_paddle.graph import build_packed_graph, build_session_graph
 
 
 def reference_slice(batch):
@@ -198,3 +198,70 @@ def test_bad_inputs_raise():
         build_session_graph(np.array([1, 2, 3]))  # 1-D
     with pytest.raises(ValueError):
         build_session_graph(np.array([[1.5, 2.0]]))  # not integer ids
+
+
+# ---------------------------------------------------------------------------- packed layout
+def packed_matrix(g):
+    """The dense ``[2n, 2n]`` propagation matrix of a packed graph."""
+    n = len(g.node_items)
+    m = np.zeros((2 * n, 2 * n))
+    np.add.at(m, (g.edge_rows, g.edge_cols), g.edge_weights)  # add.at: a duplicate entry would show
+    return m
+
+
+def test_packed_worked_example_1_2_3_2_4():
+    g = build_packed_graph(np.array([[1, 2, 3, 2, 4, 0, 0]]))
+    np.testing.assert_array_equal(g.node_items, [1, 2, 3, 4])  # no padding node
+    np.testing.assert_array_equal(g.pos_node, [0, 1, 2, 1, 3])
+    np.testing.assert_array_equal(g.pos_session, [0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(g.last_node, [3])
+    m = packed_matrix(g)
+    np.testing.assert_allclose(m[:4, :4], [[0, 0, 0, 0], [0.5, 0, 0.5, 0], [0, 1, 0, 0], [0, 1, 0, 0]])  # incoming
+    np.testing.assert_allclose(m[4:, 4:], [[0, 1, 0, 0], [0, 0, 0.5, 0.5], [0, 1, 0, 0], [0, 0, 0, 0]])  # outgoing
+    assert not m[:4, 4:].any() and not m[4:, :4].any()
+    assert g.edge_weights.dtype == np.float32 and g.node_items.dtype == np.int64
+
+
+@pytest.mark.parametrize("n,length,vocab,seed", [(1500, 20, 8, 0), (1000, 12, 200, 1), (300, 1, 5, 2)])
+def test_packed_graph_equals_the_reference_loop_on_real_nodes(n, length, vocab, seed):
+    """Each session's block of the packed graph is the notebook's graph without its padding
+    node: same nodes in the same order, same incoming/outgoing weights, same alias."""
+    rng = np.random.default_rng(seed)
+    seq = random_histories(rng, n, length, vocab)
+    seq[seq[:, 0] == 0, 0] = 1  # the packed layout needs >= 1 item per history
+    seq[0, :] = 3  # all-identical full-length history
+    g = build_packed_graph(seq)
+    m = packed_matrix(g)
+    size = len(g.node_items)
+    alias, a, items, _ = reference_slice(seq)
+    first = np.searchsorted(g.pos_session, np.arange(n))  # first entry of each session
+    offset = 0
+    for b in range(n):
+        real = items[b] > 0
+        if seq[b, -1] == 0:  # padded: node 0 is first; the real nodes follow it
+            real[0] = False
+        nodes = items[b][real]
+        k = len(nodes)
+        np.testing.assert_array_equal(g.node_items[offset:offset + k], nodes)
+        keep = np.flatnonzero(real)
+        block = slice(offset, offset + k)
+        np.testing.assert_allclose(m[block, block], a[b][np.ix_(keep, keep)], rtol=1e-6)  # incoming
+        out = slice(size + offset, size + offset + k)
+        np.testing.assert_allclose(m[out, out], a[b][:, length:][np.ix_(keep, keep)], rtol=1e-6)  # outgoing
+        n_real = int((seq[b] > 0).sum())
+        local = {node: i for i, node in enumerate(keep)}
+        expected_alias = [offset + local[x] for x in alias[b][:n_real]]
+        np.testing.assert_array_equal(g.pos_node[first[b]:first[b] + n_real], expected_alias)
+        assert g.last_node[b] == expected_alias[-1]
+        offset += k
+    assert offset == size
+    assert not m[:size, size:].any() and not m[size:, :size].any()
+
+
+def test_packed_graph_bad_inputs():
+    with pytest.raises(ValueError, match="right-padded"):
+        build_packed_graph(np.array([[1, 0, 2]]))
+    with pytest.raises(ValueError, match="at least one item"):
+        build_packed_graph(np.array([[1, 2], [0, 0]]))
+    with pytest.raises(ValueError):
+        build_packed_graph(np.array([1, 2, 3]))

@@ -9,7 +9,7 @@ import paddle
 import pytest
 
 from srgnn_paddle.data import SequenceDataset, make_loader
-from srgnn_paddle.graph import build_session_graph
+from srgnn_paddle.graph import build_packed_graph, build_session_graph
 from srgnn_paddle.model import GNN, SRGNN
 from srgnn_paddle.retrieval import evaluate_model
 
@@ -208,6 +208,58 @@ def test_precomputed_graph_equals_item_seq():
         model(SEQ, train=True)  # no target
 
 
+def _outputs_and_grads(model, graph, target):
+    user = model.encode(graph)
+    loss = model.loss(user, target)
+    loss.backward()
+    grads = {name: p.grad.numpy().copy() for name, p in model.named_parameters() if p.grad is not None}
+    model.clear_gradients()
+    return user.numpy(), float(loss), grads
+
+
+@pytest.mark.parametrize("step,nonhybrid,score_padding", [(1, False, False), (2, False, True), (2, True, False)])
+def test_packed_graph_gives_the_dense_graph_vectors_loss_and_gradients(step, nonhybrid, score_padding):
+    """The packed layout (real nodes and entries only) computes what the notebook's padded
+    layout computes: session vectors, loss and every parameter's gradient."""
+    rng = np.random.default_rng(step)
+    n_items, length = 30, 9
+    lengths = rng.integers(1, length + 1, 48)
+    lengths[0] = length  # a full row
+    seq = rng.integers(1, n_items, (48, length))
+    seq[np.arange(length)[None, :] >= lengths[:, None]] = 0
+    seq[1, :4], seq[1, 4:] = 7, 0  # repeats: one node with a self loop
+    seq[2, :], seq[3, 1:] = 5, 0  # all identical; a single item
+    target = paddle.to_tensor(rng.integers(1, n_items, 48))
+    paddle.seed(4)
+    model = SRGNN({"n_items": n_items, "embedding_dim": D, "step": step, "nonhybrid": nonhybrid,
+                   "score_padding": score_padding, "init": "uniform"})
+    dense = _outputs_and_grads(model, build_session_graph(seq), target)
+    packed = _outputs_and_grads(model, build_packed_graph(seq), target)
+    np.testing.assert_allclose(packed[0], dense[0], rtol=1e-5, atol=1e-6)
+    assert packed[1] == pytest.approx(dense[1], rel=1e-6)
+    assert set(packed[2]) == set(dense[2])
+    for name in dense[2]:
+        np.testing.assert_allclose(packed[2][name], dense[2][name], rtol=1e-4, atol=1e-7, err_msg=name)
+
+
+def test_sparse_item_gradient_equals_the_dense_one():
+    """With sparse_item_grad the lookup's gradient is row-sparse; the item table's total
+    gradient (lookup + full softmax) is the same dense tensor, the padding row included."""
+    rng = np.random.default_rng(8)
+    seq = rng.integers(1, N_ITEMS, (16, 6))
+    seq[::3, 3:] = 0
+    target = paddle.to_tensor(rng.integers(1, N_ITEMS, 16))
+    results = []
+    for sparse in (True, False):
+        paddle.seed(6)
+        model = SRGNN({"n_items": N_ITEMS, "embedding_dim": D, "step": 2}, sparse_item_grad=sparse)
+        for graph in (build_session_graph(seq), build_packed_graph(seq)):
+            results.append(_outputs_and_grads(model, graph, target))
+    for other in results[1:]:
+        for name, grad in results[0][2].items():
+            np.testing.assert_allclose(other[2][name], grad, rtol=1e-4, atol=1e-7, err_msg=name)
+
+
 def test_uniform_init_bounds():
     d = 16
     paddle.seed(3)
@@ -307,8 +359,7 @@ def test_tiny_model_learns_a_cyclic_chain():
         train_loader.batch_view.set_epoch(epoch)
         total = 0.0
         for batch in train_loader:
-            hist, mask, target, alias, adj, items = batch
-            out = model(hist, mask, target, graph=(alias, adj, items, mask))
+            out = model(batch.history, batch.mask, batch.target, graph=batch.graph)
             out["loss"].backward()
             opt.step()
             opt.clear_grad()

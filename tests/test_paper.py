@@ -18,7 +18,7 @@ import pytest
 from srgnn_paddle import cli, runs
 from srgnn_paddle.config import Config, load_config
 from srgnn_paddle.data import SessionDataset, SubsetDataset, make_loader, split_validation
-from srgnn_paddle.graph import build_session_graph
+from srgnn_paddle.graph import build_packed_graph, build_session_graph
 from srgnn_paddle.metrics import rank_sums, target_ranks
 from srgnn_paddle.model import SRGNN
 from srgnn_paddle.sessions import augment_prefixes, write_session_pickles
@@ -77,9 +77,10 @@ def test_loader_pads_to_batch_max_and_builds_the_graph():
     labels = [3, 8, 9, 10, 2, 6]
     ds = SessionDataset(seqs, labels, N_ITEMS)
     loader = make_loader(ds, batch_size=3, shuffle=False)
-    batches = [[np.asarray(x) for x in batch] for batch in loader]
+    batches = list(loader)
     assert len(batches) == 2
-    for b, (hist, mask, target, alias, adjacency, items) in enumerate(batches):
+    for b, batch in enumerate(batches):
+        hist, mask, target = batch.history, batch.mask, batch.target
         chunk = seqs[3 * b: 3 * b + 3]
         width = max(map(len, chunk))
         assert hist.shape == mask.shape == (3, width)  # the batch's own longest prefix
@@ -88,12 +89,10 @@ def test_loader_pads_to_batch_max_and_builds_the_graph():
             assert mask[row].tolist() == [1.0] * len(seq) + [0.0] * (width - len(seq))
         assert mask.dtype == np.float32 and hist.dtype == np.int64
         assert target.tolist() == labels[3 * b: 3 * b + 3]  # label = score column, no shift
-        graph = build_session_graph(hist)
-        np.testing.assert_array_equal(alias, graph.alias_inputs)
-        np.testing.assert_array_equal(adjacency, graph.A)
-        np.testing.assert_array_equal(items, graph.items)
-        np.testing.assert_array_equal(mask, graph.mask)
-    assert batches[0][0].shape[1] == 5 and batches[1][0].shape[1] == 4
+        for got, want in zip(batch.graph, build_packed_graph(hist)):
+            np.testing.assert_array_equal(got, want)
+        assert batch.graph.node_items[batch.graph.last_node].tolist() == [seq[-1] for seq in chunk]
+    assert batches[0].history.shape[1] == 5 and batches[1].history.shape[1] == 4
 
     # a validation view pads to its own batch's longest prefix too
     sub = SubsetDataset(ds, np.array([2, 5]))
@@ -206,7 +205,7 @@ class _HandScored:
         pass
 
     def encode(self, graph):
-        batch = graph[3].shape[0]
+        batch = len(graph.last_node)  # one entry per session of the packed graph
         user = np.eye(self.n_cases, dtype=np.float32)[self.offset: self.offset + batch]
         self.offset += batch
         return paddle.to_tensor(user)

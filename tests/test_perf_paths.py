@@ -25,7 +25,16 @@ from srgnn_paddle.notebook_style import (
     notebook_session_graph,
 )
 from srgnn_paddle.metrics import target_ranks
-from srgnn_paddle.ops import dense_matmul, full_softmax_cross_entropy
+from srgnn_paddle.ops import (
+    HostAdam,
+    adam_update,
+    dense_matmul,
+    full_softmax_cross_entropy,
+    host_target_ranks,
+    host_threads,
+    set_host_threads,
+    split_bounds,
+)
 from srgnn_paddle.retrieval import build_index, l2_normalize
 from srgnn_paddle.sessions import augment_prefixes, write_session_pickles
 from srgnn_paddle.synthetic import generate_synthetic
@@ -97,19 +106,28 @@ def test_same_number_of_samples_per_epoch(tiny_sets):
     fast = make_loader(train, 32, shuffle=True, seed=0)
     fast.batch_view.set_epoch(1)
     slow_train, slow_valid = make_notebook_loaders(train, valid, 32, seed=0, eval_batch_size=64)
-    n_fast = sum(len(batch[0]) for batch in fast)
+    n_fast = sum(len(batch) for batch in fast)
     n_slow = sum(int(batch[0].shape[0]) for batch in slow_train)
     assert n_fast == n_slow == len(train)
     assert sum(len(batch[2]) for batch in slow_valid) == len(valid)
 
 
 # ---------------------------------------------------------------------------- losses
+@pytest.fixture(params=[1, 2, 3], ids=lambda n: f"{n}threads")
+def host_threads_n(request):
+    """Run a test with the host fast paths split over 1, 2 and 3 threads."""
+    before = host_threads()
+    set_host_threads(request.param)
+    yield request.param
+    set_host_threads(before)
+
+
 @pytest.mark.parametrize("mask_padding", [False, True])
-def test_host_blas_softmax_ce_equals_paddle(mask_padding):
+def test_host_blas_softmax_ce_equals_paddle(mask_padding, host_threads_n):
     rng = np.random.default_rng(0)
-    u0 = rng.standard_normal((12, 8)).astype(np.float32)
-    w0 = rng.standard_normal((50, 8)).astype(np.float32)
-    target = paddle.to_tensor(rng.integers(1, 50, 12))
+    u0 = rng.standard_normal((12, 8)).astype(np.float32) * 3
+    w0 = rng.standard_normal((250, 8)).astype(np.float32)
+    target = paddle.to_tensor(np.r_[1, 2, 249, rng.integers(1, 250, 9)])  # first/last rows of the slices too
     results = []
     for host in (True, False):
         u, w = paddle.to_tensor(u0, stop_gradient=False), paddle.to_tensor(w0, stop_gradient=False)
@@ -120,6 +138,141 @@ def test_host_blas_softmax_ce_equals_paddle(mask_padding):
     np.testing.assert_allclose(l1, l2, rtol=1e-5)
     np.testing.assert_allclose(gu1, gu2, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(gw1, gw2, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("exclude_padding", [False, True])
+def test_host_target_ranks_equal_the_full_matrix_count(exclude_padding, host_threads_n):
+    """The evaluator's CPU path scores the catalogue slice by slice on several threads: the
+    same ranks as counting on the whole score matrix, ties and NaN included."""
+    rng = np.random.default_rng(9)
+    user = rng.integers(-2, 3, (40, 4)).astype(np.float32)  # small integers: exact scores, many ties
+    weight = rng.integers(-2, 3, (300, 4)).astype(np.float32)
+    weight[0] = 50.0  # the padding row scores highest
+    weight[7, 0] = np.nan  # a NaN score in every row
+    targets = np.r_[7, 1, 299, rng.integers(1, 300, 37)]
+    got = host_target_ranks(user, weight, targets, exclude_padding)
+    want = target_ranks(user @ weight.T, targets, exclude_padding)
+    np.testing.assert_array_equal(got, want)
+    assert got[0] == 300 - exclude_padding  # a NaN target ranks last
+
+
+def test_split_bounds():
+    assert split_bounds(10, 2, 16).tolist() == [0, 10]  # one piece when n <= align
+    assert split_bounds(100, 2, 16).tolist() == [0, 48, 100]
+    assert split_bounds(43098, 3, 16).tolist() == [0, 14368, 28736, 43098]
+    assert split_bounds(5, 8).tolist() == [0, 1, 2, 3, 4, 5]  # never an empty piece
+    assert split_bounds(0, 2).tolist() == [0]
+
+
+# ---------------------------------------------------------------------------- optimiser
+def _adam_reference(p, g, m, v, step, lr, l2, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam with coupled L2, float64, written from its definition (step is 1-based)."""
+    g = g + l2 * p
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    lr_t = lr * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+    return p - lr_t * m / (np.sqrt(v) + eps * np.sqrt(1 - b2 ** step)), m, v
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 18])
+def test_adam_update_kernel_equals_the_formula(chunk):
+    rng = np.random.default_rng(1)
+    p, g = rng.standard_normal(1000), rng.standard_normal(1000)
+    m, v = rng.standard_normal(1000) * 0.1, rng.random(1000) * 0.01
+    want = _adam_reference(p, g, m, v, step=3, lr=0.01, l2=0.1)
+    arrays = [x.astype(np.float32) for x in (p, g, m, v)]
+    lr_t = 0.01 * np.sqrt(1 - 0.999 ** 3) / (1 - 0.9 ** 3)
+    adam_update(*arrays, lr_t=lr_t, beta1=0.9, beta2=0.999, eps_t=1e-8 * np.sqrt(1 - 0.999 ** 3), l2=0.1,
+                chunk=chunk)
+    for got, ref in zip((arrays[0], arrays[2], arrays[3]), want):
+        np.testing.assert_allclose(got, ref, rtol=2e-5, atol=1e-7)
+
+
+def _train_a_few_steps(make_opt, weight_decay, scheduled, steps=6):
+    """A small well-conditioned problem: returns the parameters and the optimiser (built in
+    a fresh name scope, as runs.train_run does, so that state keys compare)."""
+    paddle.seed(11)
+    with paddle.utils.unique_name.guard():  # the accumulators are named at the first step
+        layer = paddle.nn.Linear(300, 20)  # 6,000-element weight and a 20-element bias
+        lr = paddle.optimizer.lr.StepDecay(0.01, step_size=2, gamma=0.5) if scheduled else 0.01
+        opt = make_opt(lr, layer.parameters(), weight_decay)
+        rng = np.random.default_rng(2)
+        for _ in range(steps):
+            x = paddle.to_tensor(rng.standard_normal((16, 300)).astype(np.float32))
+            loss = ((layer(x) - 1.0) ** 2).mean()
+            loss.backward()
+            opt.step()
+            opt.clear_grad()
+            if scheduled:
+                lr.step()
+    return [p.numpy() for p in layer.parameters()], opt
+
+
+@pytest.mark.parametrize("weight_decay,scheduled", [(0.0, False), (0.05, False), (0.05, True)])
+def test_host_adam_equals_paddle_adam(weight_decay, scheduled, host_threads_n):
+    """HostAdam (numpy update, L2 folded in) follows paddle.optimizer.Adam(weight_decay=l2)
+    step for step, and its state is Paddle's own (same keys and values)."""
+    ref, ref_opt = _train_a_few_steps(
+        lambda lr, params, wd: paddle.optimizer.Adam(lr, parameters=params, weight_decay=wd or None),
+        weight_decay, scheduled)
+    calls = []
+    real = HostAdam._host_update
+
+    def spy(self, param, grad):
+        done = real(self, param, grad)
+        calls.append(done)
+        return done
+
+    HostAdam._host_update = spy
+    try:
+        got, opt = _train_a_few_steps(lambda lr, params, wd: HostAdam(lr, parameters=params, weight_decay=wd),
+                                      weight_decay, scheduled)
+    finally:
+        HostAdam._host_update = real
+    assert calls and all(calls)  # every update took the numpy path
+    for g, r in zip(got, ref):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-6)
+    paddle_path, _ = _train_a_few_steps(
+        lambda lr, params, wd: HostAdam(lr, parameters=params, weight_decay=wd, use_host=False), weight_decay, scheduled)
+    for g, r in zip(paddle_path, ref):
+        np.testing.assert_allclose(g, r, rtol=1e-6, atol=1e-7)
+    state, ref_state = opt.state_dict(), ref_opt.state_dict()
+    assert sorted(state) == sorted(ref_state)
+    for key, value in ref_state.items():
+        if isinstance(value, paddle.Tensor):
+            np.testing.assert_allclose(state[key].numpy(), value.numpy(), rtol=1e-5, atol=1e-7, err_msg=key)
+
+
+def test_host_adam_resumes_from_its_state_dict():
+    """Six steps in one go equal three steps, a save/load of the optimiser state into a new
+    optimiser, and three more (what --resume relies on)."""
+    whole, _ = _train_a_few_steps(lambda lr, params, wd: HostAdam(lr, parameters=params, weight_decay=wd), 0.05, True)
+    paddle.seed(11)
+    with paddle.utils.unique_name.guard():
+        layer = paddle.nn.Linear(300, 20)
+    rng = np.random.default_rng(2)
+
+    def run(opt, sched, n):
+        for _ in range(n):
+            x = paddle.to_tensor(rng.standard_normal((16, 300)).astype(np.float32))
+            ((layer(x) - 1.0) ** 2).mean().backward()
+            opt.step()
+            opt.clear_grad()
+            sched.step()
+
+    sched = paddle.optimizer.lr.StepDecay(0.01, step_size=2, gamma=0.5)
+    with paddle.utils.unique_name.guard():
+        opt = HostAdam(sched, parameters=layer.parameters(), weight_decay=0.05)
+        run(opt, sched, 3)
+    state = opt.state_dict()
+    sched2 = paddle.optimizer.lr.StepDecay(0.01, step_size=2, gamma=0.5)
+    with paddle.utils.unique_name.guard():  # a new process in real life
+        opt2 = HostAdam(sched2, parameters=layer.parameters(), weight_decay=0.05)
+        opt2.set_state_dict(state)
+        sched2.set_state_dict(sched.state_dict())
+        run(opt2, sched2, 3)
+    for got, want in zip([p.numpy() for p in layer.parameters()], whole):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 def test_host_dense_matmul_equals_paddle():
@@ -241,10 +394,9 @@ def test_rank_shards_partition_the_global_batches(tiny_sets):
         view.set_epoch(2)
         assert len(view) == per_rank
         for b in range(len(view)):
-            hist, mask, target = view[b][:3]
-            ref = everything[b * 3 + rank]
-            np.testing.assert_array_equal(hist, ref[0].numpy())
-            np.testing.assert_array_equal(target, ref[2].numpy())
+            batch, ref = view[b], everything[b * 3 + rank]
+            np.testing.assert_array_equal(batch.history, ref.history)
+            np.testing.assert_array_equal(batch.target, ref.target)
             seen.append(b * 3 + rank)
     assert sorted(seen) == list(range(per_rank * 3))  # disjoint; the tail batches are dropped
     with pytest.raises(ValueError):
