@@ -2,9 +2,11 @@
 
     PYTHONPATH=. python benchmarks/bench_graph.py [--batch 256] [--length 20] [--repeats 20] [--json]
 
-Times :func:`srgnn_paddle.graph.build_session_graph` and the notebook's per-session loop
-(:func:`srgnn_paddle.notebook_style.notebook_session_graph`, spec ``notebook.md`` §3) on the
-same random right-padded ``[batch, length]`` histories and checks they agree.
+Times :func:`srgnn_paddle.graph.build_session_graph` (the notebook's dense layout),
+:func:`srgnn_paddle.graph.build_packed_graph` (the loaders' default) and the notebook's
+per-session loop (:func:`srgnn_paddle.notebook_style.notebook_session_graph`, spec
+``notebook.md`` §3) on the same random right-padded ``[batch, length]`` histories, after
+checking that the dense builder agrees with the loop.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from srgnn_paddle.graph import build_session_graph
+from srgnn_paddle.graph import build_packed_graph, build_session_graph
 from srgnn_paddle.notebook_style import notebook_session_graph
 
 
@@ -57,11 +59,13 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
         "batch": args.batch,
         "length": args.length,
         "vectorised_ms_per_batch": time_ms(lambda: build_session_graph(hist), args.repeats),
+        "packed_ms_per_batch": time_ms(lambda: build_packed_graph(hist), args.repeats),
         "notebook_loop_ms_per_batch": time_ms(lambda: notebook_session_graph(hist), args.repeats),
     }
     result["speedup"] = result["notebook_loop_ms_per_batch"] / result["vectorised_ms_per_batch"]
     print(f"graph building, batch {args.batch} x {args.length} (median of {args.repeats}):")
     print(f"  vectorised (build_session_graph): {result['vectorised_ms_per_batch']:.2f} ms/batch")
+    print(f"  packed (build_packed_graph):      {result['packed_ms_per_batch']:.2f} ms/batch")
     print(f"  notebook per-session loop:        {result['notebook_loop_ms_per_batch']:.2f} ms/batch")
     print(f"  speed-up: {result['speedup']:.1f}x")
     if args.json:

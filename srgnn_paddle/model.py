@@ -283,15 +283,20 @@ def linear(layer: nn.Linear, x: paddle.Tensor) -> paddle.Tensor:
 
 
 def _model_options(config: Union[Config, Mapping[str, Any]]) -> Dict[str, Any]:
-    """Read the model's options from a Config or a notebook-style dict."""
-    get = (lambda k, d: getattr(config, k, d)) if isinstance(config, Config) else config.get
+    """Read the model's options from a Config or a notebook-style dict (keys it lacks take
+    :class:`~srgnn_paddle.config.Config`'s defaults, i.e. the notebook's: D 16, step 2)."""
+    if isinstance(config, Config):
+        get = lambda k: getattr(config, k)  # noqa: E731
+    else:
+        defaults = Config()
+        get = lambda k: config.get(k, getattr(defaults, k))  # noqa: E731
     opts = {
-        "n_items": int(get("n_items", 0)),
-        "embedding_dim": int(get("embedding_dim", 16)),
-        "step": int(get("step", 1)),
-        "init": get("init", "notebook"),
-        "nonhybrid": bool(get("nonhybrid", False)),
-        "score_padding": bool(get("score_padding", True)),
+        "n_items": int(get("n_items") or 0),
+        "embedding_dim": int(get("embedding_dim")),
+        "step": int(get("step")),
+        "init": get("init"),
+        "nonhybrid": bool(get("nonhybrid")),
+        "score_padding": bool(get("score_padding")),
     }
     if opts["n_items"] < 2:
         raise ValueError(f"SRGNN needs n_items >= 2 (ids 1..n_items-1, 0 = padding), got {opts['n_items']}")

@@ -168,7 +168,12 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
         ranks = f" x {world_size} data-parallel ranks" if world_size > 1 else ""
         log(f"training on {device}{ranks}: {len(data.train)} training samples, {len(data.valid)} validation, "
             f"{data.n_items} items -> {run_dir}")
-        summary = trainer.fit()
+        try:
+            summary = trainer.fit()
+        except BaseException:  # NaN loss, Ctrl-C, ...: no folder holding only a config
+            if rank == 0 and not any((run_dir / f).exists() for f in RESULT_FILES):
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
     if rank == 0:
         summary = finalize_run(cfg, data, data_dir, run_dir, summary, model, log)
     return run_dir, summary

@@ -411,6 +411,9 @@ class Trainer:
             lr = self.current_lr()
             loss = self.train_epoch(epoch)
             if not math.isfinite(loss):
+                if self.stopper.best_epoch == 0:
+                    raise SrgnnError(f"training loss became NaN/inf in epoch {epoch}, before any epoch finished, "
+                                     f"so there are no weights to keep; lower --lr and start again")
                 raise SrgnnError(
                     f"training loss became NaN/inf in epoch {epoch}; the best weights "
                     f"(epoch {self.stopper.best_epoch}) are kept in {self.run_dir / MODEL_FILE}; "

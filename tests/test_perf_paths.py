@@ -414,7 +414,7 @@ def _run_bench(script: str, *args: str) -> dict:
 
 def test_bench_graph_json():
     res = _run_bench("bench_graph.py", "--batch", "16", "--repeats", "2")
-    assert {"vectorised_ms_per_batch", "notebook_loop_ms_per_batch", "speedup"} <= set(res)
+    assert {"vectorised_ms_per_batch", "packed_ms_per_batch", "notebook_loop_ms_per_batch", "speedup"} <= set(res)
 
 
 def test_bench_train_json(tiny_dir):

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
@@ -52,30 +53,94 @@ def _error_lines(stderr: str) -> List[str]:
 
 
 # ---------------------------------------------------------------------------- early stopping
-def _stop_epoch(scores: Sequence[float], patience: int) -> Tuple[int, int, List[int]]:
-    """Drive EarlyStopping like Trainer.fit: returns (stop epoch, best epoch, improving epochs)."""
-    stopper = EarlyStopping(patience)
-    improved = []
-    for epoch, score in enumerate(scores, start=1):
-        if stopper.update(epoch, (score,)):
-            improved.append(epoch)
-        if stopper.should_stop(epoch):
-            return epoch, stopper.best_epoch, improved
-    return len(scores), stopper.best_epoch, improved
+class _ScriptedEvaluator:
+    """Stands in for the validation (or test) evaluator of a real Trainer: epoch e's
+    recall@50 is ``scores[e - 1]``; it remembers the item table it was shown each time."""
+
+    def __init__(self, scores: Sequence[float]) -> None:
+        self.scores = list(scores)
+        self.seen: List[np.ndarray] = []
+
+    def __call__(self, model, desc: str = "eval"):
+        self.seen.append(model.item_emb.weight.numpy().copy())
+        return {"recall@50": self.scores[len(self.seen) - 1], "ndcg@50": 0.0, "hitrate@50": 0.0}
+
+    def score(self, metrics):
+        return (metrics["recall@50"],)
+
+    def columns(self):
+        return ["recall@50", "ndcg@50", "hitrate@50"]
 
 
-def test_early_stopping_reproduces_the_notebooks_published_run():
+def _stop_epoch(scores: Sequence[float], patience: int, tmp_path: Path) -> Tuple[int, int, List[int]]:
+    """Run a real Trainer.fit whose validation metric follows ``scores``: returns (last
+    epoch trained, best epoch, epochs logged as improving), after checking that the test
+    split was scored once, with the best epoch's weights."""
+    from srgnn_paddle.config import Config
+    from srgnn_paddle.model import SRGNN
+
+    seqs = {u: [(u * 5 + t) % 30 + 1 for t in range(7)] for u in range(1, 21)}
+    frame = pd.DataFrame([(u, i, t) for u, items in seqs.items() for t, i in enumerate(items)],
+                         columns=["user_id", "item_id", "timestamp"])
+    cfg = Config(n_items=31, embedding_dim=4, batch_size=8, epochs=len(scores), patience=patience, lr=0.01)
+    valid, test = _ScriptedEvaluator(scores), _ScriptedEvaluator([0.5])
+    messages: List[str] = []
+    run_dir = tmp_path / f"run_{len(list(tmp_path.iterdir()))}"
+    run_dir.mkdir()
+    trainer = Trainer(cfg, SRGNN(cfg), SequenceDataset(cfg, frame, "train"), valid, run_dir, lambda: test,
+                      progress=False, log=messages.append)
+    summary = trainer.fit()
+    improved = [int(m.split(":")[0].split()[1]) for m in messages if "*best*" in m]
+    log = pd.read_csv(run_dir / "log.csv")
+    assert list(log["phase"]) == ["valid"] * summary["epochs_run"] + ["test"]
+    assert len(test.seen) == 1 and np.array_equal(test.seen[0], valid.seen[summary["best_epoch"] - 1])
+    return summary["epochs_run"], summary["best_epoch"], improved
+
+
+def test_early_stopping_reproduces_the_notebooks_published_run(tmp_path):
     # spec notebook.md §8: valid recall@50 per epoch; best epoch 1, stopped after epoch 7
     recalls = [0.129350, 0.124243, 0.110797, 0.099720, 0.094904, 0.101922, 0.107475, 0.2]
-    assert _stop_epoch(recalls, patience=5) == (7, 1, [1])
+    assert _stop_epoch(recalls, 5, tmp_path) == (7, 1, [1])
 
 
-def test_early_stopping_needs_a_strictly_greater_score():
+def test_early_stopping_needs_a_strictly_greater_score(tmp_path):
     # epoch 3 only equals the best: no improvement, so the counter runs from epoch 2
-    assert _stop_epoch([0.1, 0.2, 0.2, 0.15, 0.19, 0.3], patience=2) == (5, 2, [1, 2])
-    assert _stop_epoch([0.1, 0.2, 0.2, 0.15, 0.21, 0.3, 0.3, 0.3], patience=2) == (8, 6, [1, 2, 5, 6])
-    assert _stop_epoch([0.5, 0.4], patience=0) == (2, 1, [1])
-    assert _stop_epoch([0.1, 0.2, 0.3], patience=0) == (3, 3, [1, 2, 3])  # ran out of epochs
+    assert _stop_epoch([0.1, 0.2, 0.2, 0.15, 0.19, 0.3], 2, tmp_path) == (5, 2, [1, 2])
+    assert _stop_epoch([0.1, 0.2, 0.2, 0.15, 0.21, 0.3, 0.3, 0.3], 2, tmp_path) == (8, 6, [1, 2, 5, 6])
+    assert _stop_epoch([0.5, 0.4], 0, tmp_path) == (2, 1, [1])
+    assert _stop_epoch([0.1, 0.2, 0.3], 0, tmp_path) == (3, 3, [1, 2, 3])  # ran out of epochs
+
+
+@pytest.mark.parametrize("nan_epoch", [1, 2])
+def test_nan_loss_stops_with_one_error_and_keeps_the_best_weights(tiny_data, tmp_path, capsys, monkeypatch,
+                                                                  nan_epoch):
+    real = Trainer.train_epoch
+    kept = {}
+
+    def train_epoch(self, epoch):
+        if epoch == nan_epoch:
+            kept["weights"] = {k: v.numpy().copy() for k, v in self.model.state_dict().items()}
+            return float("nan")
+        return real(self, epoch)
+
+    monkeypatch.setattr(Trainer, "train_epoch", train_epoch)
+    exp = tmp_path / "exp"
+    assert _train(tiny_data, exp, "--epochs", "4") == 2
+    errors = _error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and "NaN" in errors[0] and f"epoch {nan_epoch}" in errors[0]
+    run = exp / RUN_NAME
+    if nan_epoch == 1:  # nothing finished: nothing is left behind
+        assert "no weights to keep" in errors[0]
+        assert not run.exists()
+        return
+    assert "(epoch 1)" in errors[0] and str(run / "model.pdparams") in errors[0]
+    import paddle
+
+    best = paddle.load(str(run / "model.pdparams"))  # epoch 1's weights, the state NaN was hit from
+    for name, value in kept["weights"].items():
+        np.testing.assert_array_equal(best[name].numpy(), value)
+    log = pd.read_csv(run / "log.csv")
+    assert list(log["epoch"]) == [1] and list(log["phase"]) == ["valid"]
 
 
 def test_early_stopping_tuples_break_ties_and_state_round_trips():
@@ -179,6 +244,42 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(tiny_data, tm
     # resuming a finished run changes nothing
     assert _train(tiny_data, exp, *args, "--resume") == 0
     pd.testing.assert_frame_equal(pd.read_csv(run / "log.csv"), resumed)
+
+
+def test_resume_after_the_process_is_killed(tmp_path):
+    """SIGKILL a real training process after its second epoch, then --resume in a new
+    process: every epoch is logged once, and the log equals an uninterrupted run's."""
+    data = tmp_path / "mid"
+    generate_synthetic(data, seed=3, n_users=2500, n_items=300, n_categories=8)  # epochs of ~0.25 s
+    args = [*FAST, "--epochs", "8", "--patience", "20"]
+    assert _train(data, tmp_path / "straight", *args) == 0
+    reference = pd.read_csv(tmp_path / "straight" / "mid_softmax" / "SRGNN_0.005_64_16" / "log.csv")
+
+    exp = tmp_path / "killed"
+    run = exp / "mid_softmax" / "SRGNN_0.005_64_16"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "srgnn_paddle", "train", "--data_dir", str(data),
+                             "--exp_dir", str(exp), *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        while proc.poll() is None:
+            log = run / "log.csv"
+            if log.exists() and len(pd.read_csv(log)) >= 2:
+                proc.kill()  # SIGKILL: no cleanup runs
+                break
+            time.sleep(0.02)
+    finally:
+        proc.wait(timeout=120)
+    assert proc.returncode == -9, "the run ended before it could be killed; make its epochs longer"
+    done = list(pd.read_csv(run / "log.csv")["epoch"])
+    assert 2 <= len(done) < 8 and not (run / "summary.json").exists()
+
+    assert _run_cli(["train", "--data_dir", str(data), "--exp_dir", str(exp), *args, "--resume"]).returncode == 0
+    resumed = pd.read_csv(run / "log.csv")
+    assert list(resumed["phase"]) == ["valid"] * 8 + ["test"]
+    assert list(resumed["epoch"][:8]) == list(range(1, 9))
+    cols = ["recall@50", "ndcg@50", "hitrate@50", "epoch", "loss"]
+    np.testing.assert_allclose(resumed[cols].to_numpy(float), reference[cols].to_numpy(float), rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- bad inputs
