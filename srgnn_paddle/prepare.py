@@ -33,10 +33,12 @@ raised as one :class:`~srgnn_paddle.errors.SrgnnError` line.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import io
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple, Union
@@ -235,38 +237,45 @@ def _sep_name(sep: str) -> str:
 
 def _read_columns(path: Path, columns: Sequence[_Column], *, sep: str, header: bool,
                   n_fields: Optional[int] = None, data: Optional[bytes] = None,
-                  line_numbers: bool = False) -> pd.DataFrame:
+                  line_numbers: bool = False, shown_sep: Optional[str] = None) -> pd.DataFrame:
     """Read the wanted ``columns`` of a delimited file into a frame, in file order.
 
     ``header``: the first line names the columns (``_Column.source`` are names); otherwise
     ``source`` are positions and every line must have ``n_fields`` fields. ``data`` replaces
     the file's bytes (used for the ``::`` separator) while messages still quote ``path``.
     ``line_numbers`` (text columns only) adds a ``line`` column with each row's file line.
+    ``shown_sep``: the separator as messages name it (the file's own, when ``data`` rewrote it).
     The fast path parses numbers directly in chunks; on any failure the file is read again
     as text to name the first offending line (:func:`_diagnose`).
     """
     if line_numbers and any(c.kind != "text" for c in columns):
         raise ValueError("line_numbers needs text columns")
+    shown = shown_sep or _sep_name(sep)
     kwargs: Dict[str, Any] = dict(sep=sep, engine="c", encoding="utf-8-sig", index_col=False,
                                   skip_blank_lines=not line_numbers)
+    dtypes: Dict[Union[str, int], Any] = {}
     if header:
         found = _header(path, sep, data)
         missing = [str(c.source) for c in columns if c.source not in found]
         if missing:
             raise SrgnnError(f"{path}: missing column(s) {', '.join(missing)} in the header; "
-                             f"found {', '.join(found)} (separator {_sep_name(sep)})")
-        kwargs.update(header=0, usecols=[c.source for c in columns])
+                             f"found {', '.join(found)} (separator {shown})")
+        # every column is read (no usecols: with it pandas drops a line's extra fields silently)
+        kwargs.update(header=0)
+        dtypes = dict.fromkeys(found, str)
     else:
         kwargs.update(header=None)
-    dtypes = {c.source: {"int": "int64", "float": "float64"}.get(c.kind, str) for c in columns}
+    dtypes.update({c.source: {"int": "int64", "float": "float64"}.get(c.kind, str) for c in columns})
     frames = []
     try:
-        with pd.read_csv(io.BytesIO(data) if data is not None else path, dtype=dtypes,
-                         chunksize=_CHUNK_ROWS, **kwargs) as reader:
+        with warnings.catch_warnings(), pd.read_csv(io.BytesIO(data) if data is not None else path, dtype=dtypes,
+                                                    chunksize=_CHUNK_ROWS, **kwargs) as reader:
+            # index_col=False only warns when the first data line has extra fields
+            warnings.simplefilter("error", pd.errors.ParserWarning)
             for chunk in reader:
                 if not header and chunk.shape[1] != n_fields:
                     raise SrgnnError(f"{path}: line 1: {_line_text(path, 1)!r} has {chunk.shape[1]} field(s), "
-                                     f"expected {n_fields} separated by {_sep_name(sep)}; check the format")
+                                     f"expected {n_fields} separated by {shown}; check the format")
                 if line_numbers:
                     chunk = chunk[chunk.notna().any(axis=1)]  # blank lines
                 converted = _convert_chunk(chunk, columns)
@@ -274,13 +283,15 @@ def _read_columns(path: Path, columns: Sequence[_Column], *, sep: str, header: b
                     converted["line"] = chunk.index.to_numpy() + (2 if header else 1)
                 frames.append(converted)
     except pd.errors.ParserError as exc:
-        _parser_error(path, exc, sep)
+        _parser_error(path, exc, shown)
+    except pd.errors.ParserWarning:
+        _field_count_error(path, sep, len(_header(path, sep, data)), data, shown)
     except pd.errors.EmptyDataError:
         raise SrgnnError(f"{path}: no data rows; pass the raw data file to --input") from None
     except UnicodeDecodeError as exc:
         raise SrgnnError(f"{path}: not UTF-8 text (byte {exc.start}); pass the raw data file to --input") from None
     except (ValueError, OverflowError, TypeError):
-        _diagnose(path, columns, sep=sep, header=header, data=data)
+        _diagnose(path, columns, sep=sep, header=header, data=data, shown_sep=shown)
     if not frames:
         raise SrgnnError(f"{path}: no data rows; pass the raw data file to --input")
     return pd.concat(frames, ignore_index=True)
@@ -337,19 +348,33 @@ def _time_values(values: pd.Series, kind: str) -> pd.Series:
     return parsed.astype(np.int64)
 
 
-def _parser_error(path: Path, exc: pd.errors.ParserError, sep: str) -> NoReturn:
+def _parser_error(path: Path, exc: pd.errors.ParserError, shown_sep: str) -> NoReturn:
     """Turn pandas' field-count error into one line with the line number and its text."""
     message = _first_message(exc)
     match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
     if match:
         expected, line, saw = (int(g) for g in match.groups())
         raise SrgnnError(f"{path}: line {line}: {_line_text(path, line)!r} has {saw} fields, expected "
-                         f"{expected} separated by {_sep_name(sep)}; fix or remove the line") from None
+                         f"{expected} separated by {shown_sep}; fix or remove the line") from None
     raise SrgnnError(f"{path}: cannot be parsed ({message}); check the format and the separator") from None
 
 
+def _field_count_error(path: Path, sep: str, expected: int, data: Optional[bytes], shown_sep: str) -> NoReturn:
+    """Raise naming the first data line whose number of fields is not the header's (a slow
+    line-by-line scan, for the error path only)."""
+    text = io.TextIOWrapper(io.BytesIO(data) if data is not None else open(path, "rb"), encoding="utf-8-sig",
+                            errors="replace", newline="")
+    with text:
+        for number, fields in enumerate(csv.reader(text, delimiter=sep), start=1):
+            if number > 1 and fields and len(fields) != expected:
+                raise SrgnnError(f"{path}: line {number}: {_line_text(path, number)!r} has {len(fields)} fields, "
+                                 f"expected {expected} separated by {shown_sep}; fix or remove the line")
+    raise SrgnnError(f"{path}: a line's number of fields differs from the header's; check the separator "
+                     f"({shown_sep})")
+
+
 def _diagnose(path: Path, columns: Sequence[_Column], *, sep: str, header: bool,
-              data: Optional[bytes]) -> NoReturn:
+              data: Optional[bytes], shown_sep: str) -> NoReturn:
     """Read the file as text and raise an error naming the first line that does not parse."""
     kwargs: Dict[str, Any] = dict(sep=sep, engine="c", encoding="utf-8-sig", index_col=False, dtype=str,
                                   na_filter=False, skip_blank_lines=False, chunksize=_CHUNK_ROWS)
@@ -358,8 +383,8 @@ def _diagnose(path: Path, columns: Sequence[_Column], *, sep: str, header: bool,
     try:
         _first_invalid(path, columns, io.BytesIO(data) if data is not None else path, kwargs, offset)
     except pd.errors.ParserError as exc:
-        _parser_error(path, exc, sep)
-    raise SrgnnError(f"{path}: cannot be parsed; check the format and the separator ({_sep_name(sep)})")
+        _parser_error(path, exc, shown_sep)
+    raise SrgnnError(f"{path}: cannot be parsed; check the format and the separator ({shown_sep})")
 
 
 def _first_invalid(path: Path, columns: Sequence[_Column], source: Any, kwargs: Dict[str, Any], offset: int) -> None:
@@ -446,7 +471,8 @@ def _read_movielens(path: Path, layout: str) -> Tuple[pd.DataFrame, str]:
     data = path.read_bytes()
     if b"\t" in data:
         raise SrgnnError(f"{path}: a ratings.dat file must not contain tabs; check --layout")
-    return _read_columns(path, cols, sep="\t", header=False, n_fields=4, data=data.replace(b"::", b"\t")), layout
+    return _read_columns(path, cols, sep="\t", header=False, n_fields=4, data=data.replace(b"::", b"\t"),
+                         shown_sep="'::'"), layout
 
 
 def _read_amazon_seq(path: Path) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Dataset preparation on small hand-made raw files in every format (no real data needed)."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pickle
@@ -328,6 +329,60 @@ def test_diginetica_paper_matches_reference(tmp_path, seed):
     assert len(train_kept) > len(train)
 
 
+@pytest.mark.parametrize("fmt", ["diginetica", "yoochoose"])
+def test_paper_protocol_reruns_are_byte_identical(tmp_path, fmt):
+    if fmt == "diginetica":
+        raw = _diginetica_file(tmp_path / "train-item-views.csv", _click_rows(3))
+    else:
+        raw = _yoochoose_file(tmp_path / "yoochoose-clicks.dat", _yoochoose_rows(seed=3))
+    first, second = tmp_path / "a", tmp_path / "b"
+    prepare_dataset(fmt, raw, first)
+    prepare_dataset(fmt, raw, second)
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    assert len(files) >= 4
+    for name in files:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert oct((first).stat().st_mode & 0o777) != oct(0o700)  # an ordinary folder, not mkdtemp's private one
+
+
+def test_yoochoose_clicks_are_ordered_by_time_within_a_session(tmp_path):
+    """Scrambling a session's clicks in the file (its latest click kept last, so the session's
+    date and first appearance stay the same) does not change the prepared sessions."""
+    rows = _yoochoose_rows(seed=4)
+    ordered = _yoochoose_file(tmp_path / "ordered.dat", rows)
+    rng = np.random.default_rng(0)
+    shuffled_rows, changed = [], 0
+    for _, group in itertools.groupby(rows, key=lambda r: r[0]):
+        group = list(group)
+        head = [group[i] for i in rng.permutation(len(group) - 1)]
+        changed += head != group[:-1]
+        shuffled_rows += head + group[-1:]
+    assert changed > 50 and len(shuffled_rows) == len(rows)
+    shuffled = _yoochoose_file(tmp_path / "shuffled.dat", shuffled_rows)
+    prepare_dataset("yoochoose", ordered, tmp_path / "a")
+    prepare_dataset("yoochoose", shuffled, tmp_path / "b")
+    for k in (4, 64):
+        a, b = (load_session_pickles(tmp_path / x / f"yoochoose1_{k}") for x in ("a", "b"))
+        assert a.train_sessions == b.train_sessions and a.test == b.test
+
+
+def test_prepared_folders_are_accepted_by_train(tmp_path, capsys):
+    """A notebook triple (amazon-seq) and a paper folder (diginetica) go straight into train."""
+    lines = [f"u{u} " + " ".join(f"i{(u * 7 + t * 3) % 40}" for t in range(6 + u % 5)) for u in range(120)]
+    raw = _write(tmp_path / "Beauty.txt", "\n".join(lines) + "\n")
+    prepare_dataset("amazon-seq", raw, tmp_path / "seq")
+    common = ["--exp_dir", str(tmp_path / "exp"), "--epochs", "1", "--embedding_dim", "8", "--quiet", "--no-tsne"]
+    assert main(["train", "--data_dir", str(tmp_path / "seq"), *common]) == 0
+    assert (tmp_path / "exp" / "seq_softmax").is_dir()
+    clicks = _diginetica_file(tmp_path / "train-item-views.csv", _click_rows(5))
+    prepare_dataset("diginetica", clicks, tmp_path / "dig")
+    assert main(["train", "--protocol", "paper", "--data_dir", str(tmp_path / "dig"), *common,
+                 "--batch_size", "32"]) == 0
+    assert (tmp_path / "exp" / "dig_paper").is_dir()
+    capsys.readouterr()
+
+
 def test_paper_split_order_and_ties():
     day = 1_451_606_400
     clicks = pd.DataFrame(
@@ -450,6 +505,16 @@ def test_unknown_format(tmp_path, capsys):
      ["missing column"]),
     ("yoochoose", "yoochoose-clicks.dat", "1,2014-04-07T10:51:09.277Z,214536502,0\n1,soon,214536500,0\n",
      ["line 2", "'soon'"]),
+    # a line with more fields than the header is an error, not silently cut (first line and later)
+    ("diginetica", "train-item-views.csv",
+     "session_id;user_id;item_id;timeframe;eventdate\n1;NA;5;10;2016-01-01;extra\n1;NA;6;11;2016-01-01\n",
+     ["line 2", "6 fields", "expected 5", "extra"]),
+    ("diginetica", "train-item-views.csv",
+     "session_id;user_id;item_id;timeframe;eventdate\n1;NA;5;10;2016-01-01\n1;NA;6;11;2016-01-01;x\n",
+     ["line 3", "6 fields"]),
+    ("movielens", "ratings.csv", "userId,movieId,rating,timestamp\n1,2,3.5,100\n1,3,4,101,9\n", ["line 3", "5 fields"]),
+    ("interactions-csv", "log.csv", "user_id,item_id,timestamp\n1,4,5,6,7\n2,3,4\n", ["line 2", "'1,4,5,6,7'"]),
+    ("movielens", "ratings.dat", "1::2::3::100\n1::3::4::101::9\n", ["line 2", "separated by '::'"]),
     ("yoochoose", "yoochoose-clicks.dat", "session_id,timestamp,item_id,category\n", ["header"]),
     ("yoochoose", "yoochoose-clicks.dat", "", ["empty"]),
 ])

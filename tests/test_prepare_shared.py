@@ -104,3 +104,20 @@ def test_beauty_becomes_a_notebook_triple(shared_data, tmp_path, capsys):
     assert n_items == 12_102
     assert {k: len(v) for k, v in users.items()} == {"train": 17_891, "valid": 2_236, "test": 2_236}
     assert [len(df) for df in frames.values()] == [158_411, 20_047, 20_044]
+
+
+def test_prepared_real_folders_train(shared_data, tmp_path, capsys):
+    """The prepared Beauty triple and DIGINETICA sample folder are accepted by train (one epoch)."""
+    beauty = _need(shared_data / "amazon_beauty" / "Beauty.txt")
+    sample = _need(shared_data / "diginetica_sample" / "sample_train-item-views.csv")
+    assert main(["prepare", "amazon-seq", "--input", str(beauty), "--output", str(tmp_path / "beauty")]) == 0
+    assert main(["prepare", "diginetica", "--input", str(sample), "--output", str(tmp_path / "dig")]) == 0
+    common = ["--exp_dir", str(tmp_path / "exp"), "--epochs", "1", "--quiet", "--no-tsne"]
+    assert main(["train", "--data_dir", str(tmp_path / "beauty"), "--lr", "0.001", *common]) == 0
+    summary = json.loads(next((tmp_path / "exp" / "beauty_softmax").rglob("summary.json")).read_text())
+    assert summary["epochs_run"] == 1 and 0.0 <= summary["test"]["recall@50"] <= 1.0
+    assert main(["train", "--protocol", "paper", "--data_dir", str(tmp_path / "dig"), "--embedding_dim", "16",
+                 *common]) == 0
+    summary = json.loads(next((tmp_path / "exp" / "dig_paper").rglob("summary.json")).read_text())
+    assert summary["epochs_run"] == 1 and 0.0 <= summary["test"]["P@20"] <= 100.0
+    capsys.readouterr()
