@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/bench_paper.py --data_dir /work/shared/data/diginetica
         [--config configs/paper_diginetica.yaml] [--max_steps 200] [--test_batches 20]
-        [--cpu_threads 1] [--json]
+        [--cpu_threads N] [--json]
 
 Loads the paper layout (``all_train_seq.txt``/``train.txt`` and ``test.txt``) as
 ``srgnn-paddle train`` does (10% of the training pairs held out), runs ``--max_steps``
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -42,10 +43,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--max_steps", type=int, default=200, help="training steps to time (0 = whole epoch)")
     parser.add_argument("--test_batches", type=int, default=20, help="test batches to time (0 = whole test set)")
-    parser.add_argument("--cpu_threads", type=int, default=1)
+    parser.add_argument("--cpu_threads", type=int, default=0,
+                        help="cores for the CPU host math (0 = every core, as in training)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"))
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
+    args.cpu_threads = args.cpu_threads or os.cpu_count() or 1
 
     cfg = load_config(args.config, {"device": args.device, "cpu_threads": args.cpu_threads})
     device = select_device(cfg.device, cfg.cpu_threads)
@@ -108,7 +111,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         "train_samples_per_s": timed_samples / max(sum(parts.values()), 1e-9),
     }
     label = "extrapolated from " + f"{timed_steps} steps" if result["epoch_extrapolated"] else "measured"
-    print(f"device {device} (Paddle CPU threads {cfg.cpu_threads}); {len(data.train)} training pairs, "
+    print(f"device {device} (CPU threads {cfg.cpu_threads}); {len(data.train)} training pairs, "
           f"{total_steps} steps of {cfg.batch_size}, {data.n_items} items, D {cfg.embedding_dim}, step {cfg.step}")
     print(f"step {step_total_ms:.1f} ms = " + ", ".join(f"{k} {v:.1f}" for k, v in step_ms.items()))
     print(f"training epoch: {epoch_seconds:.0f} s ({label})")

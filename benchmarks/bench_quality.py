@@ -1,7 +1,7 @@
 """Quality cost of the fast approximations: full vs sampled softmax, flat vs IVF recall.
 
     PYTHONPATH=. python benchmarks/bench_quality.py --data_dir DIR [--epochs 10] [--lr 0.001]
-        [--num_negatives 256] [--nprobe 8,32] [--cpu_threads 1] [--json]
+        [--num_negatives 256] [--nprobe 8,32] [--cpu_threads N] [--json]
 
 Trains the notebook model on ``DIR`` (the CSV triple) through the public run path
 (:func:`srgnn_paddle.runs.train_run`, a temporary ``exp`` folder) once with the full softmax
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -36,9 +37,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--num_negatives", type=int, default=256)
     parser.add_argument("--nprobe", default="8,32", help="IVF nprobe values, comma-separated")
     parser.add_argument("--ivf_nlist", type=int, default=0, help="IVF lists (0 = the toolkit's default)")
-    parser.add_argument("--cpu_threads", type=int, default=1)
+    parser.add_argument("--cpu_threads", type=int, default=0,
+                        help="cores for the CPU host math (0 = every core, as in training)")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
+    args.cpu_threads = args.cpu_threads or os.cpu_count() or 1
     epochs = args.epochs
 
     variants = [

@@ -1,7 +1,7 @@
 """Training-step time and peak memory as the catalogue grows; Faiss flat vs IVF search.
 
     PYTHONPATH=. python benchmarks/bench_scale.py [--items 15406,100000,1000000] [--steps 5]
-        [--num_negatives 1024] [--queries 2000] [--nprobe 8,32] [--cpu_threads 1] [--json]
+        [--num_negatives 1024] [--queries 2000] [--nprobe 8,32] [--cpu_threads N] [--json]
 
 Training: the notebook's model size (batch 256, D 16, max_length 20, step 2, Adam) on random
 right-padded histories over a catalogue of ``n`` items, with the full softmax (every item
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -120,13 +121,15 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--num_negatives", type=int, default=1024)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--nprobe", default="8,32", help="IVF nprobe values, comma-separated")
-    parser.add_argument("--cpu_threads", type=int, default=1)
+    parser.add_argument("--cpu_threads", type=int, default=0,
+                        help="cores for the CPU host math (0 = every core, as in training)")
     parser.add_argument("--cluster_noise", type=float, default=1.0, help="spread of the clusters (see above)")
     parser.add_argument("--skip_train", action="store_true")
     parser.add_argument("--skip_search", action="store_true")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child: "ITEMS,LOSS"
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
+    args.cpu_threads = args.cpu_threads or os.cpu_count() or 1
     steps = args.max_steps if args.max_steps is not None else args.steps
 
     if args.one:

@@ -1,7 +1,7 @@
 """One training epoch and one validation pass at the notebook config: fast path vs notebook style.
 
     PYTHONPATH=. python benchmarks/bench_train.py --data_dir DIR [--max_steps N] [--json]
-        [--notebook_style | --fast_only] [--cpu_threads 1]
+        [--notebook_style | --fast_only] [--cpu_threads N]
 
 ``DIR`` holds ``train_enc.csv``, ``valid_enc.csv``, ``test_enc.csv`` (e.g. made with
 ``python -m srgnn_paddle.synthetic DIR --n-users 20000 --n-items 15406``). Config: the
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -141,16 +142,18 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--notebook_style", action="store_true", help="run only the notebook-style mode")
     mode.add_argument("--fast_only", action="store_true", help="run only the fast mode")
-    parser.add_argument("--cpu_threads", type=int, default=1, help="Paddle CPU threads (default 1)")
+    parser.add_argument("--cpu_threads", type=int, default=0,
+                        help="cores for the CPU host math (0 = every core, as in training)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"))
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
+    args.cpu_threads = args.cpu_threads or os.cpu_count() or 1
 
     cfg = Config(device=args.device, cpu_threads=args.cpu_threads)
     device = select_device(cfg.device, cfg.cpu_threads)
     data = load_notebook_data(cfg, args.data_dir)
     cfg = cfg.replace(n_items=data.n_items)
-    print(f"device {device} (Paddle CPU threads {cfg.cpu_threads}), {len(data.train)} training users, "
+    print(f"device {device} (CPU threads {cfg.cpu_threads}), {len(data.train)} training users, "
           f"{len(data.valid)} validation users, {data.n_items} items; batch {cfg.batch_size}, D "
           f"{cfg.embedding_dim}, step {cfg.step}, max_length {cfg.max_length}")
     result: Dict[str, Any] = {"device": device, "cpu_threads": cfg.cpu_threads, "samples_per_epoch": len(data.train),

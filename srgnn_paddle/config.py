@@ -74,7 +74,7 @@ class Config:
     select_on: str = "valid"  # paper protocol: valid (honest) | test (the official script's habit)
     # runtime
     device: str = "auto"
-    cpu_threads: int = 0  # threads for Paddle's CPU kernels; 0 = all cores
+    cpu_threads: int = 0  # cores for the CPU host math (softmax, Adam, scoring); 0 = all (runtime.set_cpu_threads)
     # outputs
     tsne: bool = True  # draw tsne.png of the item embeddings after training
     tsne_max_items: int = 5000  # t-SNE on a seeded sample of this many items; 0 = all
