@@ -391,7 +391,12 @@ class BatchView:
             return np.arange(n)
         return np.random.default_rng([self.seed, self.epoch]).permutation(n)
 
-    def __getitem__(self, b: int, order: Optional[np.ndarray] = None) -> Batch:
+    def __getitem__(self, b: int) -> Batch:
+        return self.batch(b)
+
+    def batch(self, b: int, order: Optional[np.ndarray] = None) -> Batch:
+        """Batch ``b`` of this rank; ``order`` is the epoch's :meth:`order` when the caller
+        already has it (the loader computes it once per epoch)."""
         if not 0 <= b < len(self):
             raise IndexError(b)
         b = self.global_batch_index(b)
@@ -425,16 +430,16 @@ class BatchLoader:
         order = view.order()  # once per epoch, not once per batch
         if self.num_workers <= 0:
             for b in range(len(view)):
-                yield view.__getitem__(b, order)
+                yield view.batch(b, order)
             return
         with ThreadPoolExecutor(max_workers=self.num_workers, thread_name_prefix="srgnn-loader") as pool:
             ahead = 2 * self.num_workers
-            pending = [pool.submit(view.__getitem__, b, order) for b in range(min(ahead, len(view)))]
+            pending = [pool.submit(view.batch, b, order) for b in range(min(ahead, len(view)))]
             for b in range(len(view)):
                 batch = pending[b].result()
                 pending[b] = None
                 if b + ahead < len(view):
-                    pending.append(pool.submit(view.__getitem__, b + ahead, order))
+                    pending.append(pool.submit(view.batch, b + ahead, order))
                 yield batch
 
 

@@ -100,8 +100,7 @@ class PackedAdjacency:
 
     def propagate(self, x: paddle.Tensor) -> paddle.Tensor:
         """``[2n, D] -> [2n, D]``."""
-        zeros = paddle.zeros([self.size, x.shape[1]], dtype=x.dtype)
-        return paddle.index_add(zeros, self.rows, 0, paddle.gather(x, self.cols) * self.weights)
+        return segment_sum(paddle.gather(x, self.cols) * self.weights, self.rows, self.size)
 
 
 class SRGNN(nn.Layer):
@@ -186,8 +185,7 @@ class SRGNN(nn.Layer):
         q1 = linear(self.linear_one, ht)  # [B, D]
         q2 = linear(self.linear_two, seq_hidden)  # [P, D]
         alpha = self.linear_three(F.sigmoid(paddle.gather(q1, pos_session) + q2))  # [P, 1]
-        zeros = paddle.zeros([len(graph.last_node), self.embedding_dim], dtype=seq_hidden.dtype)
-        a = paddle.index_add(zeros, pos_session, 0, alpha * seq_hidden)  # [B, D]: sum over each session
+        a = segment_sum(alpha * seq_hidden, pos_session, len(graph.last_node))  # [B, D]: sum over each session
         return self._combine(a, ht)
 
     def _combine(self, a: paddle.Tensor, ht: paddle.Tensor) -> paddle.Tensor:
@@ -280,6 +278,12 @@ def linear(layer: nn.Linear, x: paddle.Tensor) -> paddle.Tensor:
     the CPU). ``x [..., in] -> [..., out]``."""
     out = dense_matmul(x, layer.weight)
     return out if layer.bias is None else out + layer.bias
+
+
+def segment_sum(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:
+    """``out[i] = sum of values[j] with index[j] == i``: ``[E, D]``, ``[E]`` -> ``[n, D]``."""
+    zeros = paddle.zeros([n, values.shape[1]], dtype=values.dtype)
+    return paddle.index_add(zeros, index, 0, values)
 
 
 def _model_options(config: Union[Config, Mapping[str, Any]]) -> Dict[str, Any]:

@@ -99,6 +99,18 @@ def split_bounds(n: int, parts: int, align: int = 1) -> np.ndarray:
     return np.unique(np.asarray(cuts, dtype=np.int64))
 
 
+def _take_columns(parts: List[np.ndarray], bounds: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``[B]`` float32: row ``b``'s entry in column ``columns[b]`` of the ``[B, C]`` matrix
+    held as column slices ``parts[k] = M[:, bounds[k]:bounds[k + 1]]``."""
+    rows = np.arange(len(columns))
+    slice_of = np.searchsorted(bounds, columns, side="right") - 1
+    out = np.empty(len(columns), dtype=np.float32)
+    for k, part in enumerate(parts):
+        sel = slice_of == k
+        out[sel] = part[rows[sel], columns[sel] - bounds[k]]
+    return out
+
+
 # ---------------------------------------------------------------------------- softmax
 class _NumpySoftmaxCrossEntropy(PyLayer):
     """Mean cross-entropy of ``softmax(user @ weight^T)``; numpy on the host.
@@ -132,12 +144,8 @@ class _NumpySoftmaxCrossEntropy(PyLayer):
         top = peaks.max(axis=0)  # [B]
         factors = np.exp(peaks - top).astype(np.float32)  # [K, B]: e_k -> exp(logit - M)
         total = (np.stack([p[2] for p in parts]) * factors).sum(axis=0)  # [B]
-        rows = np.arange(len(target))
         slice_of = np.searchsorted(bounds, target, side="right") - 1
-        target_e = np.empty(len(target), dtype=np.float32)
-        for k, (e, _, _) in enumerate(parts):
-            sel = slice_of == k
-            target_e[sel] = e[rows[sel], target[sel] - bounds[k]] * factors[k, sel]
+        target_e = _take_columns([p[0] for p in parts], bounds, target) * factors[slice_of, np.arange(len(target))]
         loss = float(np.mean(np.log(total) - np.log(np.maximum(target_e, 1e-37))))
         ctx.saved = ([p[0] for p in parts], factors, total, u, w, target, bounds)
         return paddle.to_tensor(np.float32(loss))
@@ -181,12 +189,7 @@ def host_target_ranks(user: np.ndarray, weight: np.ndarray, targets: np.ndarray,
     targets = np.asarray(targets, dtype=np.int64).reshape(-1)
     bounds = split_bounds(weight.shape[0], host_threads(), align=16)
     parts = parallel_map(lambda k: user @ weight[bounds[k]:bounds[k + 1]].T, len(bounds) - 1)  # [B, C_k]
-    rows = np.arange(len(targets))
-    target_scores = np.empty(len(targets), dtype=np.float32)
-    slice_of = np.searchsorted(bounds, targets, side="right") - 1
-    for k, scores in enumerate(parts):
-        sel = slice_of == k
-        target_scores[sel] = scores[rows[sel], targets[sel] - bounds[k]]
+    target_scores = _take_columns(parts, bounds, targets)
     below = sum(parallel_map(lambda k: np.count_nonzero(parts[k] < target_scores[:, None], axis=1), len(parts)))
     if exclude_padding:
         below = below - (parts[0][:, 0] < target_scores)
