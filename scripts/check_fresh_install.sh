@@ -31,6 +31,15 @@ step() {
 # (set -e is off inside a step's command, so these helpers return their failures themselves)
 # the check of a no-op: install.sh must print nothing
 silent_install() { local out; out="$(bash scripts/install.sh)" || return 1; echo "$out"; [ -z "$out" ]; }
+# the venv must really lack tqdm and srgnn-paddle (else the check proves nothing); from / so
+# that no checkout is on sys.path
+precondition() {
+  (cd / && "$VENV/bin/python" -c "if 1:
+    import importlib.metadata as m, importlib.util as u, sys
+    dists = [d for d in ('tqdm', 'srgnn-paddle') if list(m.distributions(name=d))]
+    print('importable tqdm:', bool(u.find_spec('tqdm')), '| installed:', dists or 'neither')
+    sys.exit(bool(dists or u.find_spec('tqdm')))")
+}
 # the console script must run and import the package from the clone
 console_script() {
   "$VENV/bin/srgnn-paddle" --help >"$TMP/help.txt" || return 1
@@ -42,8 +51,7 @@ echo "check_fresh_install: $(date -u +%Y-%m-%dT%H:%M:%SZ) HEAD $(git -C "$ROOT" 
 step "venv (${BASE_PYTHON:-python3} -m venv)" "${BASE_PYTHON:-python3}" -m venv "$VENV"
 step "pip install paddlepaddle numpy pandas pyyaml faiss-cpu (only these)" \
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q paddlepaddle numpy pandas pyyaml faiss-cpu
-step "precondition: no tqdm, no srgnn-paddle in the venv" \
-  "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(bool(u.find_spec('tqdm') or u.find_spec('srgnn_paddle')))"
+step "precondition: no tqdm, no srgnn-paddle in the venv" precondition
 step "git clone" git clone -q "$ROOT" "$CLONE"
 cd "$CLONE"
 export PYTHON="$VENV/bin/python"
