@@ -30,7 +30,7 @@ step() {
 }
 # (set -e is off inside a step's command, so these helpers return their failures themselves)
 # the check of a no-op: install.sh must print nothing
-silent_install() { local out; out="$(bash scripts/install.sh)" || return 1; echo "$out"; [ -z "$out" ]; }
+silent_install() { local out; out="$(bash scripts/install.sh)" || return 1; [ -z "$out" ] || { echo "$out"; return 1; }; }
 # the venv must really lack tqdm and srgnn-paddle (else the check proves nothing); from / so
 # that no checkout is on sys.path
 precondition() {
