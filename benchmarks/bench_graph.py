@@ -2,9 +2,9 @@
 
     PYTHONPATH=. python benchmarks/bench_graph.py [--batch 256] [--length 20] [--repeats 20] [--json]
 
-Times :func:`srgnn_paddle.graph.build_session_graph` (the notebook's dense layout),
-:func:`srgnn_paddle.graph.build_packed_graph` (the loaders' default) and the notebook's
-per-session loop (:func:`srgnn_paddle.notebook_style.notebook_session_graph`, spec
+Times :func:`srgnn_paddle.data.graph.build_session_graph` (the notebook's dense layout),
+:func:`srgnn_paddle.data.graph.build_packed_graph` (the loaders' default) and the notebook's
+per-session loop (:func:`notebook_reference.notebook_session_graph`, spec
 ``notebook.md`` §3) on the same random right-padded ``[batch, length]`` histories, after
 checking that the dense builder agrees with the loop.
 """
@@ -17,8 +17,8 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from srgnn_paddle.graph import build_packed_graph, build_session_graph
-from srgnn_paddle.notebook_style import notebook_session_graph
+from srgnn_paddle.data.graph import build_packed_graph, build_session_graph
+from notebook_reference import notebook_session_graph
 
 
 def random_histories(batch: int, length: int, n_items: int, seed: int) -> np.ndarray:

@@ -2,36 +2,35 @@
 
     PYTHONPATH=. python benchmarks/bench_paper.py --data_dir /work/shared/data/diginetica
         [--config configs/paper_diginetica.yaml] [--max_steps 200] [--test_batches 20]
-        [--cpu_threads N] [--json]
+        [--kernels auto|host|paddle] [--adam kernels|paddle] [--cpu_threads N] [--json]
 
 Loads the paper layout (``all_train_seq.txt``/``train.txt`` and ``test.txt``) as
 ``srgnn-paddle train`` does (10% of the training pairs held out), runs ``--max_steps``
 training steps of the toolkit's step (the first one untimed) with a per-part breakdown
 (data: batch + graph from the loader; encode; loss; backward; optimizer), and scores
 ``--test_batches`` test batches with the paper evaluator's work (full-catalogue scores,
-top-K on the device). Epoch and test-pass seconds are **extrapolated** from those samples
-(``0`` runs everything, and the figures are then measured).
+ranks counted by the run's kernels). Epoch and test-pass seconds are **extrapolated** from
+those samples (``0`` runs everything, and the figures are then measured). ``--kernels``
+chooses the kernels as ``train --kernels`` does; ``--adam paddle`` replaces the kernels'
+optimiser with ``paddle.optimizer.Adam`` (to measure what :class:`HostAdam` saves).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import numpy as np
 import paddle
 
 from srgnn_paddle.config import load_config
 from srgnn_paddle.data import make_loader
-from srgnn_paddle.metrics import rank_sums
-from srgnn_paddle.model import SRGNN
+from srgnn_paddle.evaluation import NextItemEvaluator, rank_sums
+from srgnn_paddle.kernels import Kernels, select_kernels
+from srgnn_paddle.models import build_model
 from srgnn_paddle.runs import load_paper_data
-from srgnn_paddle.runtime import seed_everything, select_device
-from srgnn_paddle.training import NextItemEvaluator, make_optimizer
+from srgnn_paddle.runtime import host_threads, seed_everything, select_device
 
 PARTS = ("data", "encode", "loss", "backward", "optimizer")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "paper_diginetica.yaml"
@@ -46,17 +45,45 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--cpu_threads", type=int, default=0,
                         help="cores for the CPU host math (0 = every core, as in training)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"))
+    parser.add_argument("--kernels", default="auto", choices=("auto", "host", "paddle"))
+    parser.add_argument("--adam", default="kernels", choices=("kernels", "paddle"),
+                        help="kernels: the kernels' optimiser (HostAdam with host kernels); paddle: paddle.optimizer.Adam")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
-    args.cpu_threads = args.cpu_threads or os.cpu_count() or 1
+    args.cpu_threads = host_threads(args.cpu_threads)
 
-    cfg = load_config(args.config, {"device": args.device, "cpu_threads": args.cpu_threads})
-    device = select_device(cfg.device, cfg.cpu_threads)
+    cfg = load_config(args.config, {"device": args.device, "cpu_threads": args.cpu_threads, "kernels": args.kernels})
+    device = select_device(cfg.device)
     data = load_paper_data(cfg, args.data_dir)
     cfg = cfg.replace(n_items=data.n_items)
+    with select_kernels(cfg.kernels, device, cfg.cpu_threads) as kernels:
+        result = run(args, cfg, data, kernels)
+    result["device"] = device
+    print(f"device {device} ({kernels.name} kernels, {args.adam} Adam, CPU threads {cfg.cpu_threads}); "
+          f"{len(data.train)} training pairs, {result['steps_per_epoch']} steps of {cfg.batch_size}, "
+          f"{data.n_items} items, D {cfg.embedding_dim}, step {cfg.step}")
+    label = f"extrapolated from {result['timed_steps']} steps" if result["epoch_extrapolated"] else "measured"
+    print(f"step {result['step_ms']:.1f} ms = " + ", ".join(f"{k} {v:.1f}" for k, v in result["step_ms_parts"].items()))
+    print(f"training epoch: {result['epoch_seconds']:.0f} s ({label})")
+    tlabel = (f"extrapolated from {result['test_batches_timed']} batches" if result["test_extrapolated"]
+              else "measured")
+    print(f"test pass ({result['test_sequences']} sequences): {result['test_seconds']:.1f} s ({tlabel})")
+    if args.json:
+        print(json.dumps(result))
+    return result
+
+
+def run(args: argparse.Namespace, cfg, data, kernels: Kernels) -> Dict[str, Any]:
+    """Time the training steps and the test pass with ``kernels``."""
     seed_everything(cfg.seed)
-    model = SRGNN(cfg)
-    optimizer = make_optimizer(cfg, model.parameters())
+    model = build_model(cfg)
+    optimizer = (Kernels() if args.adam == "paddle" else kernels).optimizer(model.parameters(), cfg.lr,
+                                                                            cfg.weight_decay)
+    with kernels.attach(model):
+        return _time(args, cfg, data, kernels, model, optimizer)
+
+
+def _time(args: argparse.Namespace, cfg, data, kernels: Kernels, model, optimizer) -> Dict[str, Any]:
     loader = make_loader(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed)
     loader.batch_view.set_epoch(1)
     total_steps = len(loader)
@@ -69,9 +96,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         t0 = time.perf_counter()
         batch = next(iterator)
         t1 = time.perf_counter()
-        user_emb = model.encode(batch.graph)
+        user_emb = model.encode(batch)
         t2 = time.perf_counter()
-        loss = model.loss(user_emb, batch.target)
+        loss = kernels.cross_entropy(user_emb, model.item_embeddings(), model.targets(batch), not model.score_padding)
         t3 = time.perf_counter()
         loss.backward()
         t4 = time.perf_counter()
@@ -90,18 +117,18 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     epoch_seconds = step_total_ms / 1000.0 * total_steps
 
     test = data.test
-    evaluator = NextItemEvaluator(test, cfg)
+    evaluator = NextItemEvaluator(test, cfg, model, kernels)
     model.eval()
     n_test_batches = len(evaluator.loader)
     test_limit = min(args.test_batches, n_test_batches) if args.test_batches else n_test_batches
     start = time.perf_counter()
     with paddle.no_grad():
         for _, batch in zip(range(test_limit), evaluator.loader):
-            rank_sums(evaluator.ranks(model, model.encode(batch.graph), batch.target), NextItemEvaluator.KS)
+            rank_sums(kernels.target_ranks(model, batch), NextItemEvaluator.KS)
     test_seconds = (time.perf_counter() - start) * n_test_batches / test_limit
 
-    result: Dict[str, Any] = {
-        "device": device, "cpu_threads": cfg.cpu_threads, "batch_size": cfg.batch_size,
+    return {
+        "kernels": kernels.name, "adam": args.adam, "cpu_threads": cfg.cpu_threads, "batch_size": cfg.batch_size,
         "embedding_dim": cfg.embedding_dim, "n_items": data.n_items, "train_pairs": len(data.train),
         "steps_per_epoch": total_steps, "timed_steps": timed_steps,
         "step_ms": step_total_ms, "step_ms_parts": step_ms,
@@ -110,16 +137,6 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         "test_seconds": test_seconds, "test_extrapolated": test_limit < n_test_batches,
         "train_samples_per_s": timed_samples / max(sum(parts.values()), 1e-9),
     }
-    label = "extrapolated from " + f"{timed_steps} steps" if result["epoch_extrapolated"] else "measured"
-    print(f"device {device} (CPU threads {cfg.cpu_threads}); {len(data.train)} training pairs, "
-          f"{total_steps} steps of {cfg.batch_size}, {data.n_items} items, D {cfg.embedding_dim}, step {cfg.step}")
-    print(f"step {step_total_ms:.1f} ms = " + ", ".join(f"{k} {v:.1f}" for k, v in step_ms.items()))
-    print(f"training epoch: {epoch_seconds:.0f} s ({label})")
-    tlabel = f"extrapolated from {test_limit} of {n_test_batches} batches" if result["test_extrapolated"] else "measured"
-    print(f"test pass ({len(test)} sequences): {test_seconds:.1f} s ({tlabel})")
-    if args.json:
-        print(json.dumps(result))
-    return result
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ from typing import Any, Dict, List, Optional
 import paddle
 
 from srgnn_paddle.config import Config, load_config
-from srgnn_paddle.model import SRGNN
+from srgnn_paddle.models import SRGNN
 from srgnn_paddle.runs import load_notebook_data, train_run
-from srgnn_paddle.training import CONFIG_FILE, MODEL_FILE, RecallEvaluator
+from srgnn_paddle.evaluation import RecallEvaluator
+from srgnn_paddle.training import CONFIG_FILE, MODEL_FILE
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
@@ -71,7 +72,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             for index, nprobe in [("flat", 0)] + [("ivf", p) for p in nprobes]:
                 eval_cfg = cfg.replace(index=index, ivf_nprobe=nprobe or cfg.ivf_nprobe, ivf_nlist=args.ivf_nlist)
                 start = time.perf_counter()
-                metrics = RecallEvaluator(test, eval_cfg)(model)
+                metrics = RecallEvaluator(test, eval_cfg, model)(model)
                 row = {"training": name, "index": index, "nprobe": nprobe, "train_seconds": train_seconds,
                        "run_seconds": wall, "best_epoch": summary["best_epoch"],
                        "eval_seconds": time.perf_counter() - start,

@@ -37,19 +37,28 @@ TOP_N = 50
 def train_step_stats(n_items: int, loss_kind: str, steps: int, num_negatives: int, cpu_threads: int,
                      seed: int = 0) -> Dict[str, Any]:
     """Median step milliseconds and peak RSS (MiB) of this process for one configuration."""
-    import paddle
-
     from srgnn_paddle.config import Config
-    from srgnn_paddle.graph import build_session_graph
-    from srgnn_paddle.model import SRGNN
+    from srgnn_paddle.kernels import select_kernels
+    from srgnn_paddle.models import SRGNN
     from srgnn_paddle.runtime import seed_everything, select_device
-    from srgnn_paddle.training import NegativeSampler, make_optimizer, sampled_softmax_loss
 
-    select_device("cpu", cpu_threads)
+    select_device("cpu")
     cfg = Config(n_items=n_items, device="cpu", cpu_threads=cpu_threads)
     seed_everything(seed)
     model = SRGNN(cfg)
-    optimizer = make_optimizer(cfg, model.parameters())
+    with select_kernels("host", "cpu", cpu_threads) as kernels, kernels.attach(model):
+        return _time_steps(cfg, model, kernels, n_items, loss_kind, num_negatives, steps, seed)
+
+
+def _time_steps(cfg, model, kernels, n_items: int, loss_kind: str, num_negatives: int, steps: int,
+                seed: int) -> Dict[str, Any]:
+    import paddle
+
+    from srgnn_paddle.data import Batch
+    from srgnn_paddle.data.graph import build_packed_graph
+    from srgnn_paddle.training import NegativeSampler, sampled_softmax_loss
+
+    optimizer = kernels.optimizer(model.parameters(), cfg.lr, cfg.weight_decay)
     sampler = NegativeSampler(n_items, "uniform", None, num_negatives, seed) if loss_kind == "sampled" else None
     rng = np.random.default_rng(seed)
     times = []
@@ -59,12 +68,11 @@ def train_step_stats(n_items: int, loss_kind: str, steps: int, num_negatives: in
         hist[np.arange(cfg.max_length)[None, :] >= lengths[:, None]] = 0
         target = paddle.to_tensor(rng.integers(1, n_items, size=cfg.batch_size))
         start = time.perf_counter()
-        graph = build_session_graph(hist)
-        user_emb = model.encode(graph)
+        batch = Batch(hist, (hist > 0).astype(np.float32), target, build_packed_graph(hist))
         if sampler is None:
-            loss = model.loss(user_emb, target)
+            loss = model.calculate_loss(batch, kernels.cross_entropy)
         else:
-            loss = sampled_softmax_loss(user_emb, model.candidate_weight(), target, sampler.draw(1, step),
+            loss = sampled_softmax_loss(model.encode(batch), model.item_embeddings(), target, sampler.draw(1, step),
                                         sampler.log_q)
         loss.backward()
         optimizer.step()
@@ -86,7 +94,7 @@ def clustered_vectors(n: int, dim: int, rng: np.random.Generator, centers: np.nd
 
 def search_stats(n_items: int, queries: int, nprobes: List[int], noise: float, seed: int = 0) -> List[Dict[str, Any]]:
     """Flat vs IVF build/search seconds and top-50 overlap on clustered vectors."""
-    from srgnn_paddle.retrieval import build_index
+    from srgnn_paddle.evaluation.retrieval import build_index
 
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((1000, 16)).astype(np.float32)

@@ -11,7 +11,7 @@ in this one process on the same data and the speed-ups are printed:
 * fast: the toolkit's path (whole batches built with numpy plus the vectorised graph in the
   loader, :meth:`SRGNN.encode`, numpy-BLAS softmax cross-entropy on the CPU, vectorised
   Faiss evaluation);
-* notebook style (:mod:`srgnn_paddle.notebook_style`): per-sample Paddle tensors, default
+* notebook style (``notebook_reference.py``): per-sample Paddle tensors, default
   collate, per-session graph loop inside the step, Paddle matmul + cross-entropy, per-user
   Python loops in evaluation. It shares the toolkit's encoder (``SRGNN.encode``, whose dense
   GEMMs run in numpy's BLAS on the CPU), so the speed-up measures the data, graph, loss and
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sys
 import time
@@ -35,13 +34,14 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import paddle
 
+from notebook_reference import make_notebook_loaders, notebook_evaluate, notebook_train_step, steps_per_epoch
 from srgnn_paddle.config import Config
 from srgnn_paddle.data import make_loader
-from srgnn_paddle.model import SRGNN
-from srgnn_paddle.notebook_style import make_notebook_loaders, notebook_evaluate, notebook_train_step, steps_per_epoch
+from srgnn_paddle.evaluation import RecallEvaluator
+from srgnn_paddle.kernels import select_kernels
+from srgnn_paddle.models import SRGNN
 from srgnn_paddle.runs import PreparedData, load_notebook_data
-from srgnn_paddle.runtime import seed_everything, select_device
-from srgnn_paddle.training import RecallEvaluator, make_optimizer
+from srgnn_paddle.runtime import host_threads, seed_everything, select_device
 
 
 def peak_rss_mb() -> float:
@@ -78,26 +78,27 @@ def time_training(batches: Iterable, step: Callable[[Any], int], n_samples: int,
             "train_steps_run": steps}
 
 
-def run_fast(cfg: Config, data: PreparedData, max_steps: int) -> Dict[str, Any]:
-    """The toolkit's training step and evaluator."""
+def run_fast(cfg: Config, data: PreparedData, max_steps: int, device: str) -> Dict[str, Any]:
+    """The toolkit's training step and evaluator, with the kernels ``train`` would choose."""
     seed_everything(cfg.seed)
     model = SRGNN(cfg)
-    optimizer = make_optimizer(cfg, model.parameters())
-    loader = make_loader(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed)
-    loader.batch_view.set_epoch(1)
+    with select_kernels(cfg.kernels, device, cfg.cpu_threads) as kernels, kernels.attach(model):
+        optimizer = kernels.optimizer(model.parameters(), cfg.lr, cfg.weight_decay)
+        loader = make_loader(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed)
+        loader.batch_view.set_epoch(1)
 
-    def step(batch) -> int:
-        loss = model.loss(model.encode(batch.graph), batch.target)
-        loss.backward()
-        optimizer.step()
-        optimizer.clear_grad()
-        float(loss)
-        return len(batch)
+        def step(batch) -> int:
+            loss = model.calculate_loss(batch, kernels.cross_entropy)
+            loss.backward()
+            optimizer.step()
+            optimizer.clear_grad()
+            float(loss)
+            return len(batch)
 
-    out = time_training(loader, step, len(data.train), cfg.batch_size, max_steps)
-    evaluator = RecallEvaluator(data.valid, cfg)
-    start = time.perf_counter()
-    metrics = evaluator(model)
+        out = time_training(loader, step, len(data.train), cfg.batch_size, max_steps)
+        evaluator = RecallEvaluator(data.valid, cfg, model)
+        start = time.perf_counter()
+        metrics = evaluator(model)
     out["eval_seconds"] = time.perf_counter() - start
     out["eval_users_per_s"] = len(data.valid) / out["eval_seconds"]
     out["eval_recall@50"] = metrics[f"recall@{cfg.topN}"]
@@ -106,7 +107,7 @@ def run_fast(cfg: Config, data: PreparedData, max_steps: int) -> Dict[str, Any]:
 
 
 def run_notebook_style(cfg: Config, data: PreparedData, max_steps: int) -> Dict[str, Any]:
-    """The same work done the notebook's way (:mod:`srgnn_paddle.notebook_style`)."""
+    """The same work done the notebook's way (``notebook_reference.py`` beside this file)."""
     seed_everything(cfg.seed)
     model = SRGNN(cfg)
     optimizer = paddle.optimizer.Adam(learning_rate=cfg.lr, parameters=model.parameters())
@@ -145,12 +146,14 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--cpu_threads", type=int, default=0,
                         help="cores for the CPU host math (0 = every core, as in training)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"))
+    parser.add_argument("--kernels", default="auto", choices=("auto", "host", "paddle"),
+                        help="the fast mode's kernels, as train --kernels")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
-    args.cpu_threads = args.cpu_threads or os.cpu_count() or 1
+    args.cpu_threads = host_threads(args.cpu_threads)
 
-    cfg = Config(device=args.device, cpu_threads=args.cpu_threads)
-    device = select_device(cfg.device, cfg.cpu_threads)
+    cfg = Config(device=args.device, cpu_threads=args.cpu_threads, kernels=args.kernels)
+    device = select_device(cfg.device)
     data = load_notebook_data(cfg, args.data_dir)
     cfg = cfg.replace(n_items=data.n_items)
     print(f"device {device} (CPU threads {cfg.cpu_threads}), {len(data.train)} training users, "
@@ -159,7 +162,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     result: Dict[str, Any] = {"device": device, "cpu_threads": cfg.cpu_threads, "samples_per_epoch": len(data.train),
                               "valid_users": len(data.valid), "n_items": data.n_items, "max_steps": args.max_steps}
     if not args.notebook_style:
-        fast = run_fast(cfg, data, args.max_steps)
+        fast = run_fast(cfg, data, args.max_steps, device)
         report("fast", fast, len(data.train))
         result.update(fast)
     if not args.fast_only:

@@ -1,6 +1,10 @@
-"""srgnn-paddle: SR-GNN (Wu et al., AAAI 2019) in PaddlePaddle 3.
+"""srgnn-paddle: SR-GNN (Wu et al., AAAI 2019) and its neighbours in PaddlePaddle 3.
 
-The names below are the notebook's public building blocks (spec ``notebook.md`` §2-6).
+The pipeline's stages are sub-packages: :mod:`~srgnn_paddle.data`,
+:mod:`~srgnn_paddle.prepare`, :mod:`~srgnn_paddle.models`, :mod:`~srgnn_paddle.training`,
+:mod:`~srgnn_paddle.evaluation` (and :mod:`~srgnn_paddle.kernels`, the CPU fast paths).
+The names below are the notebook's public building blocks (spec ``notebook.md`` §2-6),
+with their notebook call forms.
 """
 import warnings
 
@@ -8,18 +12,15 @@ import warnings
 warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
 
 from srgnn_paddle.config import Config, load_config  # noqa: E402  (after the filter above)
-from srgnn_paddle.data import SeqnenceDataset, SequenceDataset, SessionDataset, make_loader
-from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.graph import build_session_graph
-from srgnn_paddle.metrics import evaluate
-from srgnn_paddle.model import GNN, SRGNN
-from srgnn_paddle.retrieval import evaluate_model, get_predict
-from srgnn_paddle.sessions import augment_prefixes
+from srgnn_paddle.data import SeqnenceDataset, SequenceDataset, SessionDataset, augment_prefixes, build_session_graph, make_loader  # noqa: E402
+from srgnn_paddle.errors import SrgnnError  # noqa: E402
+from srgnn_paddle.evaluation import evaluate, evaluate_model, get_predict  # noqa: E402
+from srgnn_paddle.models import GNN, MODELS, SRGNN, Recommender, build_model  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Config", "load_config", "SequenceDataset", "SeqnenceDataset", "SessionDataset", "make_loader",
     "SrgnnError", "build_session_graph", "evaluate", "GNN", "SRGNN", "evaluate_model", "get_predict",
-    "augment_prefixes",
+    "augment_prefixes", "MODELS", "Recommender", "build_model",
 ]

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from srgnn_paddle.config import Config, load_config
+from srgnn_paddle.config import PAPER_DEFAULTS, Config, field_choices, load_config
+from srgnn_paddle.data.interactions import dataset_name
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.prepare import (
     FORMATS,
@@ -54,13 +55,22 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One ``--<key>`` flag per Config field; unset flags leave the YAML/default value."""
+    """One ``--<key>`` flag per Config field, with the field's help text, default and
+    allowed values (:func:`~srgnn_paddle.config.field_choices`); unset flags leave the
+    YAML/default value."""
+    group = parser.add_argument_group("configuration (also settable in the --config YAML file)")
+    choices = field_choices()
     for f in dataclasses.fields(Config):
         default = getattr(Config(), f.name)
+        paper = f"; {PAPER_DEFAULTS[f.name]!r} with --protocol paper" if f.name in PAPER_DEFAULTS else ""
+        text = f"{f.metadata['help']} (default: {default!r}{paper})"
         if isinstance(default, bool):
-            parser.add_argument(f"--{f.name}", action=argparse.BooleanOptionalAction, default=None)
+            group.add_argument(f"--{f.name}", action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif f.name in choices:
+            group.add_argument(f"--{f.name}", choices=choices[f.name], default=None, help=text)
         else:
-            parser.add_argument(f"--{f.name}", type=type(default), default=None, metavar=type(default).__name__.upper())
+            group.add_argument(f"--{f.name}", type=type(default), default=None,
+                               metavar=type(default).__name__.upper(), help=text)
 
 
 def _config_from_args(args: argparse.Namespace) -> Config:
@@ -85,15 +95,18 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _resolve_data(args: argparse.Namespace, cfg: Config) -> Tuple[Path, Config]:
-    """The data folder (generating the default synthetic data when none is given)."""
+    """The data folder (generating the default synthetic data when none is given), and the
+    config whose ``dataset`` names the data actually used: ``--dataset`` when given on the
+    command line, else the data folder's (a YAML file's ``dataset`` does not name a run on
+    other data)."""
     if args.data_dir is None:
         from srgnn_paddle.synthetic import DEFAULT_DIR, ensure_synthetic
 
         data_dir = ensure_synthetic(Path(DEFAULT_DIR), seed=2024)
     else:
         data_dir = Path(args.data_dir)
-    if not cfg.dataset:
-        cfg = cfg.replace(dataset=data_dir.resolve().name)
+    if args.dataset is None:
+        cfg = cfg.replace(dataset=dataset_name(data_dir))
     return data_dir, cfg
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import yaml
 
@@ -19,65 +19,73 @@ from srgnn_paddle.errors import SrgnnError
 PROTOCOLS = ("notebook", "paper")
 INITS = ("notebook", "uniform")
 DEVICES = ("auto", "cpu", "gpu")
+KERNEL_CHOICES = ("auto", "paddle", "host")
 LOSSES = ("softmax", "sampled_softmax")
 NEGATIVE_SAMPLERS = ("uniform", "popularity")
 INDEXES = ("flat", "ivf")
 SELECT_ON = ("valid", "test")
 
-_CHOICES = {
-    "protocol": PROTOCOLS,
-    "init": INITS,
-    "device": DEVICES,
-    "loss": LOSSES,
-    "negative_sampler": NEGATIVE_SAMPLERS,
-    "index": INDEXES,
-    "select_on": SELECT_ON,
-}
+
+def _option(default: Any, help: str, choices: Optional[Sequence[str]] = None) -> Any:
+    """A config field with its ``--help`` text and allowed values (one source for YAML
+    validation and the command line)."""
+    return field(default=default, metadata={"help": help, "choices": tuple(choices) if choices else None})
 
 
 @dataclass
 class Config:
-    """All hyper-parameters of a run. Field defaults are the notebook's (spec §7)."""
+    """All hyper-parameters of a run. Field defaults are the notebook's (spec §7); each
+    field's metadata holds its help text and, for strings, its allowed values."""
 
     # what is trained
-    dataset: str = ""  # run folder name; empty = the data folder's name
-    protocol: str = "notebook"  # notebook: user recall@50 with Faiss; paper: session P@20/MRR@20
-    n_items: int = 0  # 0 = derive from the data (max id + 1)
+    model: str = _option("srgnn", "the model to train (see 'Models' in the README)")
+    dataset: str = _option("", "name of the run's dataset folder under --exp_dir; default: the data folder's "
+                               "name (or 'dataset' in its meta.json)")
+    protocol: str = _option("notebook", "notebook: per-user recall@N with Faiss; paper: next-item P@20/MRR@20 "
+                                        "over the full catalogue", PROTOCOLS)
+    n_items: int = _option(0, "rows of the item table (ids 1..n_items-1, 0 = padding); 0 = from the data")
     # model
-    embedding_dim: int = 16
-    step: int = 2
-    init: str = "notebook"  # notebook (Paddle defaults) | uniform (+-1/sqrt(D), the paper's)
-    nonhybrid: bool = False  # paper's non-hybrid variant: user vector = attention readout only
-    score_padding: bool = True  # score against row 0 too (notebook); the paper scores 1..n
+    embedding_dim: int = _option(16, "embedding size D")
+    step: int = _option(2, "SR-GNN: propagation steps of the gated graph cell")
+    init: str = _option("notebook", "parameter initialisation: notebook (Paddle's defaults) or uniform "
+                                    "(+-1/sqrt(D), the paper's)", INITS)
+    nonhybrid: bool = _option(False, "SR-GNN: session vector = attention readout only (the paper's non-hybrid variant)")
+    score_padding: bool = _option(True, "train the softmax over row 0 too (the notebook); --no-score_padding scores "
+                                        "items 1..n-1 only (the paper)")
     # data
-    max_length: int = 20
-    valid_portion: float = 0.1  # paper protocol: share of training sequences held out
-    num_workers: int = 0
+    max_length: int = _option(20, "keep at most this many most recent items of a history")
+    valid_portion: float = _option(0.1, "paper protocol: share of the training pairs held out for validation")
+    num_workers: int = _option(0, "threads that build batches ahead of the training step (0 = none)")
     # optimisation
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    lr_dc_step: int = 0  # multiply lr by lr_dc every lr_dc_step epochs; 0 = constant lr
-    lr_dc: float = 0.1
-    epochs: int = 100
-    batch_size: int = 256
-    patience: int = 5
-    seed: int = 2024
-    loss: str = "softmax"
-    num_negatives: int = 0  # sampled softmax only
-    negative_sampler: str = "uniform"
+    lr: float = _option(1e-4, "Adam's learning rate")
+    weight_decay: float = _option(0.0, "L2 penalty added to the gradient (coupled, as torch's Adam weight_decay)")
+    lr_dc_step: int = _option(0, "multiply lr by lr_dc every lr_dc_step epochs; 0 = constant lr")
+    lr_dc: float = _option(0.1, "learning-rate decay factor (see lr_dc_step)")
+    epochs: int = _option(100, "maximum number of epochs")
+    batch_size: int = _option(256, "training batch size (per rank when data-parallel)")
+    patience: int = _option(5, "stop when the validation score has not improved for this many epochs")
+    seed: int = _option(2024, "seed of the initialisation, shuffling and sampling")
+    loss: str = _option("softmax", "softmax: full catalogue; sampled_softmax: num_negatives shared negatives "
+                                   "with the log-q correction", LOSSES)
+    num_negatives: int = _option(0, "sampled_softmax: negatives drawn per step")
+    negative_sampler: str = _option("uniform", "sampled_softmax: how negatives are drawn", NEGATIVE_SAMPLERS)
     # evaluation
-    topN: int = 50
-    eval_batch_size: int = 1024
-    index: str = "flat"  # Faiss index for recall: flat (exact) | ivf (approximate)
-    ivf_nlist: int = 0  # 0 = about 4*sqrt(n_items)
-    ivf_nprobe: int = 8
-    select_on: str = "valid"  # paper protocol: valid (honest) | test (the official script's habit)
+    topN: int = _option(50, "notebook protocol: items retrieved per user (recall@N, ndcg@N, hitrate@N)")
+    eval_batch_size: int = _option(1024, "evaluation batch size")
+    index: str = _option("flat", "Faiss index for recall: flat (exact) or ivf (approximate)", INDEXES)
+    ivf_nlist: int = _option(0, "ivf: number of clusters; 0 = about 4*sqrt(n_items)")
+    ivf_nprobe: int = _option(8, "ivf: clusters searched per query")
+    select_on: str = _option("valid", "paper protocol: pick the epoch on valid (honest) or test (the official "
+                                      "script's habit; test is then scored every epoch)", SELECT_ON)
     # runtime
-    device: str = "auto"
-    cpu_threads: int = 0  # cores for the CPU host math (softmax, Adam, scoring); 0 = all (runtime.set_cpu_threads)
+    device: str = _option("auto", "auto: GPU when Paddle is compiled with CUDA and sees one, else CPU", DEVICES)
+    kernels: str = _option("auto", "compute kernels: paddle (plain Paddle, what GPUs run), host (numpy on the CPU "
+                                   "for the softmax, dense GEMMs, Adam and ranking: faster there), auto (host on "
+                                   "the CPU, paddle elsewhere)", KERNEL_CHOICES)
+    cpu_threads: int = _option(0, "host threads for kernels 'host'; 0 = every core")
     # outputs
-    tsne: bool = True  # draw tsne.png of the item embeddings after training
-    tsne_max_items: int = 5000  # t-SNE on a seeded sample of this many items; 0 = all
+    tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
+    tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -101,7 +109,7 @@ class Config:
 
     def validate(self, source: str = "config") -> None:
         """Check ranges and choices; raise SrgnnError naming the offending key."""
-        for key, choices in _CHOICES.items():
+        for key, choices in field_choices().items():
             if getattr(self, key) not in choices:
                 raise SrgnnError(
                     f"{source}: '{key}' must be one of {', '.join(choices)}, got {getattr(self, key)!r}"
@@ -132,13 +140,31 @@ class Config:
 
     # ------------------------------------------------------------------ derived names
     def run_name(self) -> str:
-        """The notebook's run folder name: ``SRGNN_<lr>_<batch_size>_<embedding_dim>``."""
-        return f"SRGNN_{self.lr}_{self.batch_size}_{self.embedding_dim}"
+        """The notebook's run folder name: ``<MODEL>_<lr>_<batch_size>_<embedding_dim>``
+        (``SRGNN_0.0001_256_16`` for the notebook's run)."""
+        from srgnn_paddle.models import model_class
+
+        return f"{model_class(self.model).display_name}_{self.lr}_{self.batch_size}_{self.embedding_dim}"
 
     def dataset_folder(self) -> str:
         """The notebook's dataset folder name: ``<dataset>_softmax`` (paper runs: ``_paper``)."""
         suffix = "softmax" if self.protocol == "notebook" else "paper"
         return f"{self.dataset}_{suffix}"
+
+
+def field_choices() -> Dict[str, Tuple[str, ...]]:
+    """``{field: allowed values}`` of every field with a fixed set of values; ``model``'s
+    are the registered models (:data:`srgnn_paddle.models.MODELS`)."""
+    from srgnn_paddle.models import MODELS
+
+    choices = {f.name: f.metadata["choices"] for f in fields(Config) if f.metadata.get("choices")}
+    choices["model"] = tuple(MODELS)
+    return choices
+
+
+def field_help(name: str) -> str:
+    """The help text of config field ``name``."""
+    return next(f.metadata["help"] for f in fields(Config) if f.name == name)
 
 
 def _coerce(key: str, value: Any, kind: type, source: str) -> Any:

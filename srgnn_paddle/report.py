@@ -17,7 +17,7 @@ import yaml
 
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_write_text
-from srgnn_paddle.training import CONFIG_FILE, LOG_FILE, SUMMARY_FILE
+from srgnn_paddle.training.checkpoints import CONFIG_FILE, LOG_FILE, SUMMARY_FILE
 
 RESULTS_MD = "results.md"
 RESULTS_CSV = "results.csv"

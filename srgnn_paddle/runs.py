@@ -1,8 +1,10 @@
 """Run orchestration: load and validate a dataset, create the run folder, train, evaluate.
 
 Everything the user gives is validated before the run folder is created, so a bad input
-leaves nothing behind. This module wires the stages together; the math lives in
-:mod:`model`, the loop in :mod:`training`.
+leaves nothing behind. This module wires the stages together: :mod:`srgnn_paddle.data`,
+:mod:`srgnn_paddle.models`, :mod:`srgnn_paddle.training` and :mod:`srgnn_paddle.evaluation`,
+with the kernels of :mod:`srgnn_paddle.kernels`. Process-wide settings (the thread caps of
+host kernels) hold only while a run does (:func:`run_context`).
 """
 from __future__ import annotations
 
@@ -25,24 +27,18 @@ from srgnn_paddle.data import (
     SessionDataset,
     SubsetDataset,
     infer_n_items,
+    load_session_pickles,
     read_interactions,
     split_validation,
 )
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.evaluation import evaluate_fixed_ranking, hit_rank_sums, make_evaluator, top_by_count
+from srgnn_paddle.evaluation.evaluators import NextItemEvaluator
 from srgnn_paddle.fileio import atomic_write_text
-from srgnn_paddle.metrics import hit_rank_sums
-from srgnn_paddle.model import SRGNN
-from srgnn_paddle.plots import (
-    CURVES_FILE,
-    POPULARITY_LABEL,
-    TSNE_FILE,
-    curves_figure,
-    item_labels,
-    tsne_figure,
-)
-from srgnn_paddle.retrieval import evaluate_fixed_ranking, top_by_count
-from srgnn_paddle.runtime import gpu_available, seed_everything, select_device
-from srgnn_paddle.sessions import load_session_pickles
+from srgnn_paddle.kernels import select_kernels
+from srgnn_paddle.models import Recommender, build_model
+from srgnn_paddle.plots import CURVES_FILE, POPULARITY_LABEL, TSNE_FILE, curves_figure, item_labels, tsne_figure
+from srgnn_paddle.runtime import gpu_available, host_threads, seed_everything, select_device
 from srgnn_paddle.training import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
@@ -50,10 +46,13 @@ from srgnn_paddle.training import (
     MODEL_FILE,
     RESULT_FILES,
     SUMMARY_FILE,
-    NextItemEvaluator,
-    RecallEvaluator,
     Trainer,
+    load_state,
 )
+
+#: Training tables (item table, its gradient and Adam's two moments, float32) larger than
+#: this share of the machine's memory are refused before anything is allocated.
+MEMORY_SHARE = 0.5
 
 
 # ---------------------------------------------------------------------------- datasets
@@ -71,7 +70,7 @@ class PreparedData:
 def load_notebook_data(cfg: Config, data_dir: Path) -> PreparedData:
     """Read and validate ``train_enc.csv``, ``valid_enc.csv`` and ``test_enc.csv``."""
     frames = {name: read_interactions(data_dir / fname) for name, fname in SPLIT_FILES.items()}
-    n_items = cfg.n_items or infer_n_items(data_dir, list(frames.values()))
+    n_items = cfg.n_items or infer_n_items(data_dir, frames)
     for name, frame in frames.items():
         too_big = np.flatnonzero(frame["item_id"].to_numpy() >= n_items)
         if too_big.size:
@@ -89,7 +88,7 @@ def load_notebook_data(cfg: Config, data_dir: Path) -> PreparedData:
 
 def load_paper_data(cfg: Config, data_dir: Path) -> PreparedData:
     """The paper's layout (``train.txt`` or ``all_train_seq.txt``, and ``test.txt``, see
-    :mod:`srgnn_paddle.sessions`); ``valid_portion`` of the training pairs is held out by a
+    :mod:`srgnn_paddle.data.sessions`); ``valid_portion`` of the training pairs is held out by a
     seeded split."""
     pickles = load_session_pickles(data_dir)
     n_items = cfg.n_items or pickles.n_items
@@ -104,10 +103,32 @@ def load_paper_data(cfg: Config, data_dir: Path) -> PreparedData:
 
 
 def load_data(cfg: Config, data_dir: Path) -> PreparedData:
-    """Dispatch on ``cfg.protocol``."""
+    """Dispatch on ``cfg.protocol``; refuse an item table the machine cannot hold."""
     if not data_dir.is_dir():
         raise SrgnnError(f"{data_dir}: data folder not found; pass an existing folder to --data_dir")
-    return load_paper_data(cfg, data_dir) if cfg.protocol == "paper" else load_notebook_data(cfg, data_dir)
+    data = load_paper_data(cfg, data_dir) if cfg.protocol == "paper" else load_notebook_data(cfg, data_dir)
+    check_table_memory(data.n_items, cfg.embedding_dim, data_dir)
+    return data
+
+
+def check_table_memory(n_items: int, embedding_dim: int, source: Path, share: float = MEMORY_SHARE) -> None:
+    """Refuse (before any allocation) an item table whose training state (weights, gradient
+    and Adam's two moments: ``4 x n_items x D`` float32) exceeds ``share`` of the memory."""
+    need = 4 * 4 * int(n_items) * int(embedding_dim)
+    total = _physical_memory()
+    if total and need > share * total:
+        raise SrgnnError(f"{source}: n_items {n_items} x embedding_dim {embedding_dim} needs {need / 2**30:.1f} GiB "
+                         f"for the item table's training state, over {share:.0%} of this machine's "
+                         f"{total / 2**30:.1f} GiB; re-encode the item ids 1..n with 'srgnn-paddle prepare' "
+                         f"or lower --n_items / --embedding_dim")
+
+
+def _physical_memory() -> int:
+    """Bytes of physical memory (0 when the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 # ---------------------------------------------------------------------------- runs
@@ -116,13 +137,8 @@ def run_dir_for(cfg: Config, exp_dir: Path) -> Path:
     return Path(exp_dir) / cfg.dataset_folder() / cfg.run_name()
 
 
-def make_evaluator(cfg: Config, dataset, progress: bool):
-    """The protocol's evaluator (:class:`RecallEvaluator` or :class:`NextItemEvaluator`) on ``dataset``."""
-    return NextItemEvaluator(dataset, cfg, progress) if cfg.protocol == "paper" else RecallEvaluator(dataset, cfg, progress)
-
-
 #: Options that may differ between the saved config and a ``--resume`` command.
-RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "cpu_threads", "tsne", "tsne_max_items")
+RESUMABLE_CHANGES = ("epochs", "device", "kernels", "num_workers", "cpu_threads", "tsne", "tsne_max_items")
 
 
 def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, overwrite: bool = False,
@@ -140,12 +156,13 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
         raise SrgnnError("--resume and --overwrite exclude each other; choose one")
     rank, world_size = distributed_context()
     if world_size > 1:
-        device = select_parallel_device(cfg.device, cfg.cpu_threads)
+        device = select_parallel_device(cfg.device)
         paddle.distributed.init_parallel_env()
         if rank != 0:
             progress, log = False, _silent
     else:
-        device = select_device(cfg.device, cfg.cpu_threads)
+        device = select_device(cfg.device)
+    kernels = select_kernels(cfg.kernels, device, host_threads(cfg.cpu_threads), notice=log)
     data = load_data(cfg, data_dir)
     cfg = cfg.replace(n_items=data.n_items)
     run_dir = run_dir_for(cfg, exp_dir)
@@ -156,26 +173,26 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
     seed_everything(cfg.seed)
     # Adam's checkpointed state is keyed by generated parameter names (embedding_0.w_0_moment1_0);
     # a fresh name scope gives every run the same names, so --resume works in any process.
-    with paddle.utils.unique_name.guard():
-        model = SRGNN(cfg, sparse_item_grad=world_size == 1)
-        trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, progress), run_dir,
-                          lambda: make_evaluator(cfg, data.test, progress),
+    with kernels, paddle.utils.unique_name.guard():
+        model = build_model(cfg, sparse_item_grad=world_size == 1)
+        trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, model, kernels, progress), run_dir,
+                          lambda: make_evaluator(cfg, data.test, model, kernels, progress), kernels,
                           item_counts=data.item_counts, progress=progress, log=log, rank=rank,
                           world_size=world_size)
         if resume:
             trainer.load_checkpoint()
             log(f"resuming {run_dir} after epoch {trainer.state.epoch}")
         ranks = f" x {world_size} data-parallel ranks" if world_size > 1 else ""
-        log(f"training on {device}{ranks}: {len(data.train)} training samples, {len(data.valid)} validation, "
-            f"{data.n_items} items -> {run_dir}")
+        log(f"training {cfg.model} on {device}{ranks} ({kernels.name} kernels): {len(data.train)} training samples, "
+            f"{len(data.valid)} validation, {data.n_items} items -> {run_dir}")
         try:
             summary = trainer.fit()
         except BaseException:  # NaN loss, Ctrl-C, ...: no folder holding only a config
             if rank == 0 and not any((run_dir / f).exists() for f in RESULT_FILES):
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
-    if rank == 0:
-        summary = finalize_run(cfg, data, data_dir, run_dir, summary, model, log)
+        if rank == 0:
+            summary = finalize_run(cfg, data, data_dir, run_dir, summary, model, log)
     return run_dir, summary
 
 
@@ -187,11 +204,11 @@ def distributed_context() -> Tuple[int, int]:
     return rank, world_size
 
 
-def select_parallel_device(name: str, cpu_threads: int) -> str:
+def select_parallel_device(name: str) -> str:
     """A data-parallel rank's device: the GPU the launcher gave it (``ParallelEnv().device_id``)
     or the CPU (collective over gloo)."""
     if name == "cpu" or (name == "auto" and not gpu_available()):
-        return select_device("cpu", cpu_threads)
+        return select_device("cpu")
     if not gpu_available():
         raise SrgnnError("--device gpu: Paddle has no usable GPU here; use --device cpu")
     device = f"gpu:{paddle.distributed.ParallelEnv().device_id}"
@@ -235,7 +252,7 @@ def popularity_baseline(cfg: Config, data: PreparedData) -> Dict[str, float]:
 
 
 def finalize_run(cfg: Config, data: PreparedData, data_dir: Path, run_dir: Path, summary: Dict[str, Any],
-                 model: SRGNN, log: Callable[[str], None] = print) -> Dict[str, Any]:
+                 model: Recommender, log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Add the popularity baseline and the data folder to ``summary.json``; draw
     ``curves.png`` and (unless ``cfg.tsne`` is off) ``tsne.png`` from the best weights."""
     if "popularity_test" not in summary:
@@ -244,10 +261,10 @@ def finalize_run(cfg: Config, data: PreparedData, data_dir: Path, run_dir: Path,
         atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     curves_figure(run_dir / LOG_FILE, run_dir / CURVES_FILE)
     if cfg.tsne:
-        model.set_state_dict(paddle.load(str(run_dir / MODEL_FILE)))
+        model.set_state_dict(load_state(run_dir / MODEL_FILE, "train the run again"))
         labels, name = item_labels(data_dir, data.item_counts, cfg.n_items)
         start = time.time()
-        tsne_figure(model.output_items().numpy(), run_dir / TSNE_FILE, labels, name,
+        tsne_figure(model.item_embeddings().numpy(), run_dir / TSNE_FILE, labels, name,
                     max_items=cfg.tsne_max_items, seed=cfg.seed, ordinal=name == POPULARITY_LABEL)
         log(f"t-SNE of the item embeddings: {run_dir / TSNE_FILE} ({time.time() - start:.1f}s)")
     return summary
@@ -279,15 +296,10 @@ def run_data_dir(run_dir: Path, summary: Dict[str, Any], data_dir: Optional[Path
     return Path(summary["data_dir"])
 
 
-def load_model(cfg: Config, run_dir: Path) -> SRGNN:
+def load_model(cfg: Config, run_dir: Path) -> Recommender:
     """The run's model with its best weights (``model.pdparams``)."""
-    model = SRGNN(cfg)
-    path = Path(run_dir) / MODEL_FILE
-    try:
-        state = paddle.load(str(path))
-    except Exception as exc:  # a truncated or foreign file
-        raise SrgnnError(f"{path}: cannot be read ({type(exc).__name__}); train the run again") from None
-    model.set_state_dict(state)
+    model = build_model(cfg)
+    model.set_state_dict(load_state(Path(run_dir) / MODEL_FILE, "train the run again"))
     return model
 
 
@@ -297,13 +309,14 @@ def evaluate_run(run_dir: Path, data_dir: Optional[Path] = None, split: str = "t
     run_dir = Path(run_dir)
     cfg, summary = load_run(run_dir)
     data_dir = run_data_dir(run_dir, summary, data_dir)
-    select_device(cfg.device, cfg.cpu_threads)
+    device = select_device(cfg.device)
     data = load_data(cfg, data_dir)
     if data.n_items != cfg.n_items:
         raise SrgnnError(f"{data_dir}: has {data.n_items} items but the run was trained with {cfg.n_items}")
     model = load_model(cfg, run_dir)
     dataset = data.test if split == "test" else data.valid
-    return make_evaluator(cfg, dataset, progress)(model, desc=split)
+    with select_kernels(cfg.kernels, device, host_threads(cfg.cpu_threads)) as kernels, kernels.attach(model):
+        return make_evaluator(cfg, dataset, model, kernels, progress)(model, desc=split)
 
 
 def tsne_run(run_dir: Path, data_dir: Optional[Path] = None, out: Optional[Path] = None,
@@ -321,6 +334,6 @@ def tsne_run(run_dir: Path, data_dir: Optional[Path] = None, out: Optional[Path]
     labels, name = item_labels(data_dir, counts, cfg.n_items)
     model = load_model(cfg, run_dir)
     out = Path(out) if out is not None else run_dir / TSNE_FILE
-    return tsne_figure(model.output_items().numpy(), out, labels, name,
+    return tsne_figure(model.item_embeddings().numpy(), out, labels, name,
                        max_items=cfg.tsne_max_items if max_items is None else max_items, seed=cfg.seed,
                        ordinal=name == POPULARITY_LABEL)

@@ -1,15 +1,16 @@
-"""Device selection and seeding."""
+"""Device selection, seeding and the thread settings of a run."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from typing import Iterator
 
 import numpy as np
 import paddle
 from threadpoolctl import threadpool_limits
 
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.ops import set_host_threads
 
 
 def gpu_available() -> bool:
@@ -20,12 +21,9 @@ def gpu_available() -> bool:
         return False
 
 
-def select_device(name: str = "auto", cpu_threads: int = 0) -> str:
+def select_device(name: str = "auto") -> str:
     """Set Paddle's device: ``auto`` (GPU when usable, else CPU), ``cpu`` or ``gpu``.
-
-    On the CPU, ``cpu_threads`` cores (0 = every core) are used, see :func:`set_cpu_threads`.
-    Returns the device string that was set (``'cpu'`` or ``'gpu:0'``).
-    """
+    Returns the device string that was set (``'cpu'`` or ``'gpu:0'``)."""
     if name == "auto":
         name = "gpu" if gpu_available() else "cpu"
     if name == "gpu":
@@ -36,27 +34,37 @@ def select_device(name: str = "auto", cpu_threads: int = 0) -> str:
     if name != "cpu":
         raise SrgnnError(f"unknown device {name!r}; use auto, cpu or gpu")
     paddle.set_device("cpu")
-    set_cpu_threads(cpu_threads)
     return "cpu"
 
 
-def set_cpu_threads(n: int = 0) -> int:
-    """Use ``n`` cores (0 = all) for the CPU parts of training and evaluation; returns ``n``.
+def host_threads(n: int = 0) -> int:
+    """The number of host threads for ``cpu_threads = n`` (0 = every core)."""
+    return n or os.cpu_count() or 1
 
-    The numpy fast paths (:mod:`srgnn_paddle.ops`: the full softmax, Adam's update of the
-    item table, the evaluator's full-catalogue scores) split their work over ``n`` threads.
-    Paddle's own CPU kernels run on one thread, and numpy's BLAS on one thread inside
-    each of ours: on a 2-core machine two Paddle threads made the DIGINETICA step slower
-    (109 vs 95 ms), and letting OpenBLAS start threads of its own, whose workers keep
-    spinning after each GEMM, slowed the Paddle ops that follow (see ``docs/performance.md``).
+
+@contextlib.contextmanager
+def single_threaded_math() -> Iterator[None]:
+    """Inside the block, Paddle's CPU kernels and numpy's BLAS run on one thread each, as a
+    run with host kernels wants (the parallelism is the host kernels' own threads); the
+    previous settings are restored afterwards.
+
+    Measured on a 2-core machine: two Paddle threads made the DIGINETICA step slower (109 vs
+    95 ms), and OpenBLAS's own threads, whose workers keep spinning after each GEMM, slowed
+    the Paddle ops that follow (see ``docs/performance.md``).
     """
-    n = n or os.cpu_count() or 1
     setter = getattr(paddle.base.core, "set_num_threads", None)
-    if setter is not None:
-        setter(1)
-    threadpool_limits(limits=1, user_api="blas")
-    set_host_threads(n)
-    return n
+    try:
+        before = int(paddle.get_flags(["FLAGS_paddle_num_threads"])["FLAGS_paddle_num_threads"])
+    except (ValueError, KeyError, RuntimeError):
+        before = 1
+    with threadpool_limits(limits=1, user_api="blas"):
+        if setter is not None:
+            setter(1)
+        try:
+            yield
+        finally:
+            if setter is not None:
+                setter(before)
 
 
 def seed_everything(seed: int) -> None:

@@ -38,11 +38,11 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from srgnn_paddle.data.interactions import SPLIT_FILES
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_directory
 
 GENERATOR_NAME = "srgnn_paddle.synthetic/v1"
-SPLIT_FILES = ("train_enc.csv", "valid_enc.csv", "test_enc.csv")
 ITEMS_FILE = "items.csv"
 META_FILE = "meta.json"
 DEFAULT_DIR = "data/synthetic"  # where `train` without --data_dir generates and reads the data
@@ -395,7 +395,7 @@ def generate_synthetic(
         **stats,
     }
     with atomic_directory(out, overwrite=replace) as tmp:
-        for (name, frame), fname in zip(frames.items(), SPLIT_FILES):
+        for (name, frame), fname in zip(frames.items(), SPLIT_FILES.values()):
             frame.to_csv(tmp / fname, index=False, lineterminator="\n")
         items.to_csv(tmp / ITEMS_FILE, index=False, lineterminator="\n")
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n",
@@ -411,17 +411,17 @@ def ensure_synthetic(data_dir: Union[str, Path], seed: int = 2024) -> Path:
     so, rather than silently mixing old and new files.
     """
     path = Path(data_dir)
-    present = [f for f in SPLIT_FILES if (path / f).is_file()]
+    present = [f for f in SPLIT_FILES.values() if (path / f).is_file()]
     if len(present) == len(SPLIT_FILES):
         return path
     if present:
-        missing = [f for f in SPLIT_FILES if f not in present]
+        missing = [f for f in SPLIT_FILES.values() if f not in present]
         raise SrgnnError(
             f"{path}: has {', '.join(present)} but not {', '.join(missing)}; "
             "delete the folder to regenerate the synthetic data or add the missing files")
     if path.is_dir() and any(path.iterdir()):
         raise SrgnnError(
-            f"{path}: folder holds other files but no {', '.join(SPLIT_FILES)}; "
+            f"{path}: folder holds other files but no {', '.join(SPLIT_FILES.values())}; "
             "empty it or point the data folder elsewhere")
     print(f"generating the embedded synthetic dataset (seed {seed}) into {path}/")
     generate_synthetic(path, seed=seed)

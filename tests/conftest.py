@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# the slow, notebook-style reference (benchmarks/notebook_reference.py) that tests compare against
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 
 def shared_data_dir() -> Path:

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import srgnn_paddle
-from srgnn_paddle import data, graph, metrics, model, retrieval, sessions
+from srgnn_paddle import data, evaluation, models
+from srgnn_paddle.data import graph, sessions
+from srgnn_paddle.evaluation import metrics, retrieval
 
 NOTEBOOK_NAMES = {
     "SequenceDataset": data.SequenceDataset,
     "SeqnenceDataset": data.SequenceDataset,  # the notebook's spelling is an alias, not a copy
     "build_session_graph": graph.build_session_graph,
-    "GNN": model.GNN,
-    "SRGNN": model.SRGNN,
+    "GNN": models.GNN,
+    "SRGNN": models.SRGNN,
     "get_predict": retrieval.get_predict,
     "evaluate": metrics.evaluate,
     "evaluate_model": retrieval.evaluate_model,

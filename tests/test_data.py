@@ -19,7 +19,7 @@ from srgnn_paddle.data import (
     split_validation,
 )
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.graph import build_packed_graph
+from srgnn_paddle.data.graph import build_packed_graph
 
 L = 6
 

@@ -5,7 +5,7 @@ import numpy as np
 import paddle
 import pytest
 
-from srgnn_paddle.graph import build_packed_graph, build_session_graph
+from srgnn_paddle.data.graph import build_packed_graph, build_session_graph
 
 
 def reference_slice(batch):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from srgnn_paddle.metrics import evaluate, evaluate_reference, hit_mrr_at_k
+from srgnn_paddle.evaluation.metrics import evaluate, evaluate_reference, hit_mrr_at_k
 
 LOG2_3 = 1.0 / math.log2(3)  # 0.6309..., discount of position 1
 LOG2_6 = 1.0 / math.log2(6)  # 0.3868..., discount of position 4

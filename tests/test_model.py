@@ -8,10 +8,10 @@ import pandas as pd
 import paddle
 import pytest
 
-from srgnn_paddle.data import SequenceDataset, make_loader
-from srgnn_paddle.graph import build_packed_graph, build_session_graph
-from srgnn_paddle.model import GNN, SRGNN
-from srgnn_paddle.retrieval import evaluate_model
+from srgnn_paddle.data import Batch, SequenceDataset, make_loader
+from srgnn_paddle.data.graph import build_packed_graph, build_session_graph
+from srgnn_paddle.models import GNN, SRGNN, softmax_cross_entropy
+from srgnn_paddle.evaluation.retrieval import evaluate_model
 
 D = 8
 N_ITEMS = 40
@@ -209,8 +209,9 @@ def test_precomputed_graph_equals_item_seq():
 
 
 def _outputs_and_grads(model, graph, target):
-    user = model.encode(graph)
-    loss = model.loss(user, target)
+    user = model.encode_graph(graph)
+    loss = softmax_cross_entropy(user, model.item_embeddings(), paddle.to_tensor(target).reshape([-1]),
+                                 not model.score_padding)
     loss.backward()
     grads = {name: p.grad.numpy().copy() for name, p in model.named_parameters() if p.grad is not None}
     model.clear_gradients()
@@ -290,7 +291,7 @@ def test_score_padding_false_scores_items_1_to_n():
     out = model(SEQ, item=TARGET)
     user = out["user_emb"].numpy().astype(np.float64)
     weight = params(model)["item_emb.weight"]
-    scores = model.full_scores(out["user_emb"]).numpy()
+    scores = model.full_scores(Batch(SEQ, (SEQ > 0).astype("float32"), TARGET)).numpy()
     assert scores.shape == (SEQ.shape[0], N_ITEMS)
     # column c is item c; the padding column can never win (it is masked to -1e9)
     np.testing.assert_allclose(scores[:, 1:], user @ weight[1:].T, rtol=1e-4, atol=1e-5)

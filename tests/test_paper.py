@@ -17,12 +17,14 @@ import pytest
 
 from srgnn_paddle import cli, runs
 from srgnn_paddle.config import Config, load_config
-from srgnn_paddle.data import SessionDataset, SubsetDataset, make_loader, split_validation
-from srgnn_paddle.graph import build_packed_graph, build_session_graph
-from srgnn_paddle.metrics import rank_sums, target_ranks
-from srgnn_paddle.model import SRGNN
-from srgnn_paddle.sessions import augment_prefixes, write_session_pickles
-from srgnn_paddle.training import EarlyStopping, NextItemEvaluator
+from srgnn_paddle.data import Batch, SessionDataset, SubsetDataset, make_loader, split_validation
+from srgnn_paddle.data.graph import build_packed_graph, build_session_graph
+from srgnn_paddle.evaluation.metrics import rank_sums, target_ranks
+from srgnn_paddle.models import SRGNN, Recommender
+from srgnn_paddle.data.sessions import augment_prefixes, write_session_pickles
+from srgnn_paddle.evaluation import NextItemEvaluator
+from srgnn_paddle.kernels import Kernels, HostKernels
+from srgnn_paddle.training import EarlyStopping
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 N_ITEMS = 13  # items 1..12, 0 = padding
@@ -100,24 +102,31 @@ def test_loader_pads_to_batch_max_and_builds_the_graph():
     assert hist.tolist() == [[8], [5]] and target.tolist() == [9, 6]
 
 
-def test_score_column_c_is_item_c_and_padding_is_masked():
+def _batch(hist: np.ndarray, target) -> Batch:
+    """A loader-style batch of padded histories with their packed graphs."""
+    return Batch(hist, (hist > 0).astype("float32"), np.asarray(target), build_packed_graph(hist))
+
+
+@pytest.mark.parametrize("kernels", [Kernels(), HostKernels(2)], ids=["paddle", "host"])
+def test_score_column_c_is_item_c_and_padding_is_masked(kernels):
     cfg = Config(protocol="paper", n_items=N_ITEMS, embedding_dim=4, step=1, init="uniform", score_padding=False)
     paddle.seed(0)
     model = SRGNN(cfg)
-    user = paddle.to_tensor(np.random.default_rng(0).normal(size=(3, 4)).astype("float32"))
+    target = np.array([1, 7, 12])
+    batch = _batch(np.array([[3, 4, 0], [5, 0, 0], [2, 9, 11]]), target.reshape(-1, 1))
+    user = model.encode(batch)
     weight = model.item_emb.weight.numpy()
-    scores = model.full_scores(user).numpy()
+    scores = model.full_scores(batch).numpy()
     raw = user.numpy() @ weight.T
     np.testing.assert_allclose(scores[:, 1:], raw[:, 1:], rtol=1e-5, atol=1e-6)  # column c = item c
     assert (scores[:, 0] < -1e8).all()  # padding pushed out of the softmax
-    target = np.array([1, 7, 12])
-    assert model.target_index(paddle.to_tensor(target.reshape(-1, 1))).numpy().tolist() == target.tolist()
+    assert model.targets(batch).numpy().tolist() == target.tolist()
     # the loss is the softmax over items 1..n-1 with the item id as class (= slicing + shift by one)
     sliced = raw[:, 1:]
     log_p = sliced - sliced.max(axis=1, keepdims=True)
     log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
     expected = -log_p[np.arange(3), target - 1].mean()
-    assert float(model.loss(user, paddle.to_tensor(target))) == pytest.approx(expected, rel=1e-5)
+    assert float(model.calculate_loss(batch, kernels.cross_entropy)) == pytest.approx(expected, rel=1e-5)
 
 
 def _reference_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -128,7 +137,8 @@ def _reference_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return np.array(ranks)
 
 
-def test_padding_never_ranked_even_when_it_scores_highest():
+@pytest.mark.parametrize("kernels", [Kernels(), HostKernels(2)], ids=["paddle", "host"])
+def test_padding_never_ranked_even_when_it_scores_highest(kernels):
     cfg = Config(protocol="paper", n_items=N_ITEMS, embedding_dim=8, step=1, init="uniform",
                  eval_batch_size=64)
     paddle.seed(1)
@@ -137,10 +147,10 @@ def test_padding_never_ranked_even_when_it_scores_highest():
     labels = [4, 6, 7, 11, 1]
     ds = SessionDataset(seqs, labels, N_ITEMS)
     hist, mask, target = ds.make_batch(np.arange(len(ds)))
-    graph = build_session_graph(hist)
+    batch = _batch(hist, target)
     model.eval()
     with paddle.no_grad():
-        user = model.encode(graph).numpy()
+        user = model.encode(batch).numpy()
     # give the padding row the highest score of every case (the user vectors do not depend on it)
     weight = model.item_emb.weight.numpy()
     raw = user @ weight.T
@@ -148,10 +158,10 @@ def test_padding_never_ranked_even_when_it_scores_highest():
     weight[0] = np.linalg.lstsq(user, wanted, rcond=None)[0]
     model.item_emb.weight.set_value(paddle.to_tensor(weight))
     with paddle.no_grad():
-        scores = model.full_scores(model.encode(graph)).numpy()
+        scores = model.full_scores(batch).numpy()
     assert (scores.argmax(axis=1) == 0).all()
 
-    evaluator = NextItemEvaluator(ds, cfg)
+    evaluator = NextItemEvaluator(ds, cfg, model, kernels)
     evaluator.KS = (1, 2, 5)
     metrics = evaluator(model)
     ranks = _reference_ranks(scores, target)
@@ -190,37 +200,30 @@ def test_ranks_and_metrics_on_a_hand_made_score_matrix():
     assert 100 * sums["P@3"] / 6 == pytest.approx(66.6666667) and 100 * sums["MRR@3"] / 6 == pytest.approx(33.3333333)
 
 
-class _HandScored:
-    """Stands in for SRGNN in NextItemEvaluator and serves the rows of a fixed score matrix:
-    case i's user vector is the one-hot ``e_i`` and the item table is ``scores.T``, so
-    ``user @ table.T`` (the CPU path) and ``full_scores`` (the device path) give row i."""
+class _HandScored(Recommender):
+    """A model of the contract that serves the rows of a fixed score matrix: case i's user
+    vector is the one-hot ``e_i`` and the item table is ``scores.T``, so ``user @ table.T``
+    (host kernels) and ``full_scores`` (Paddle kernels) give row i."""
 
-    training = False
+    batch_layout = "sequence"
 
     def __init__(self, scores: np.ndarray) -> None:
+        super().__init__()
         self.table = paddle.to_tensor(np.ascontiguousarray(scores.T, dtype=np.float32))  # [C, n_cases]
         self.n_cases, self.offset = len(scores), 0
+        self.n_items, self.embedding_dim = self.table.shape
 
-    def eval(self) -> None:
-        pass
-
-    def encode(self, graph):
-        batch = len(graph.last_node)  # one entry per session of the packed graph
-        user = np.eye(self.n_cases, dtype=np.float32)[self.offset: self.offset + batch]
-        self.offset += batch
+    def encode(self, batch):
+        user = np.eye(self.n_cases, dtype=np.float32)[self.offset: self.offset + len(batch)]
+        self.offset += len(batch)
         return paddle.to_tensor(user)
 
-    def candidate_weight(self):
+    def item_embeddings(self):
         return self.table
 
-    def full_scores(self, user):
-        return paddle.matmul(user, self.table, transpose_y=True)
 
-    def target_index(self, item):
-        return SRGNN.target_index(self, item)
-
-
-def test_evaluator_on_the_hand_made_score_matrix():
+@pytest.mark.parametrize("kernels", [Kernels(), HostKernels(2)], ids=["paddle", "host"])
+def test_evaluator_on_the_hand_made_score_matrix(kernels):
     scores = np.array([
         [9.0, 0.9, 0.5, 0.3, 0.1, 0.0],
         [9.0, 0.9, 0.5, 0.5, 0.1, 0.0],
@@ -231,9 +234,10 @@ def test_evaluator_on_the_hand_made_score_matrix():
     ], dtype=np.float32)
     targets = [1, 3, 2, 4, 5, 4]  # ranks 1, 3, 3, 5, 5, 3 (see the previous test)
     ds = SessionDataset([[1]] * 6, targets, n_items=6)
-    evaluator = NextItemEvaluator(ds, Config(protocol="paper", eval_batch_size=4))  # batches of 4 and 2
+    model = _HandScored(scores)
+    evaluator = NextItemEvaluator(ds, Config(protocol="paper", eval_batch_size=4), model, kernels)  # batches of 4, 2
     evaluator.KS = (1, 3, 50)
-    metrics = evaluator(_HandScored(scores))
+    metrics = evaluator(model)
     assert metrics["P@1"] == pytest.approx(100 / 6) and metrics["MRR@1"] == pytest.approx(100 / 6)
     assert metrics["P@3"] == pytest.approx(400 / 6) and metrics["MRR@3"] == pytest.approx(200 / 6)
     assert metrics["P@50"] == pytest.approx(100.0) and metrics["MRR@50"] == pytest.approx(100 * 2.4 / 6)
@@ -251,10 +255,10 @@ def test_evaluator_k_wider_than_the_catalogue(tmp_path):
     model = SRGNN(cfg)
     seqs, labels = [[1, 2], [3], [4, 1, 2], [2]], [3, 4, 3, 1]
     ds = SessionDataset(seqs, labels, n_items)
-    metrics = NextItemEvaluator(ds, cfg)(model)
+    metrics = NextItemEvaluator(ds, cfg, model, HostKernels(2))(model)
     hist, mask, target = ds.make_batch(np.arange(4))
     model.eval()
-    scores = model.full_scores(model.encode(build_session_graph(hist))).numpy()
+    scores = model.full_scores(_batch(hist, target)).numpy()
     ranks = _reference_ranks(scores, target)
     for k in NextItemEvaluator.KS:
         assert metrics[f"P@{k}"] == pytest.approx(100.0)
@@ -338,12 +342,12 @@ def _spy_run(monkeypatch, tiny_dir: Path, exp: Path, valid_scores, test_metrics=
     factory_calls = []
     real_make = runs.make_evaluator
 
-    def make(cfg, dataset, progress):
+    def make(cfg, dataset, model, kernels, progress):
         if not isinstance(dataset, SessionDataset):  # the validation split: a SubsetDataset
-            return _Spy(real_make(cfg, dataset, progress), "valid", events, scores=valid_scores)
+            return _Spy(real_make(cfg, dataset, model, kernels, progress), "valid", events, scores=valid_scores)
         factory_calls.append(1)  # the test evaluator factory at work
         events.append(("factory", None))
-        return _Spy(real_make(cfg, dataset, progress), "test", events, metrics=test_metrics)
+        return _Spy(real_make(cfg, dataset, model, kernels, progress), "test", events, metrics=test_metrics)
 
     monkeypatch.setattr(runs, "make_evaluator", make)
     assert cli.main(_train_argv(tiny_dir, exp, *extra)) == 0

@@ -12,31 +12,31 @@ import numpy as np
 import paddle
 import pytest
 
-from srgnn_paddle.cli import main as cli_main
-from srgnn_paddle.config import Config
-from srgnn_paddle.data import SequenceDataset, make_loader, read_interactions
-from srgnn_paddle.graph import build_session_graph
-from srgnn_paddle.model import SRGNN
-from srgnn_paddle.notebook_style import (
+from notebook_reference import (
     NotebookStyleDataset,
     make_notebook_loaders,
     notebook_encode,
     notebook_loss,
     notebook_session_graph,
 )
-from srgnn_paddle.metrics import target_ranks
-from srgnn_paddle.ops import (
+from srgnn_paddle.cli import main as cli_main
+from srgnn_paddle.config import Config
+from srgnn_paddle.data import Batch, SequenceDataset, make_loader, read_interactions
+from srgnn_paddle.data.graph import build_packed_graph, build_session_graph
+from srgnn_paddle.data.sessions import augment_prefixes, write_session_pickles
+from srgnn_paddle.evaluation.metrics import target_ranks
+from srgnn_paddle.evaluation.retrieval import build_index, l2_normalize
+from srgnn_paddle.kernels import HostKernels
+from srgnn_paddle.kernels.host import (
     HostAdam,
+    HostPool,
     adam_update,
-    dense_matmul,
-    full_softmax_cross_entropy,
+    host_matmul,
+    host_softmax_cross_entropy,
     host_target_ranks,
-    host_threads,
-    set_host_threads,
     split_bounds,
 )
-from srgnn_paddle.retrieval import build_index, l2_normalize
-from srgnn_paddle.sessions import augment_prefixes, write_session_pickles
+from srgnn_paddle.models import SRGNN, softmax_cross_entropy
 from srgnn_paddle.synthetic import generate_synthetic
 from srgnn_paddle.training import NegativeSampler, sampled_softmax_loss
 
@@ -77,8 +77,10 @@ def test_fast_and_notebook_style_give_the_same_loss_and_gradients(tiny_sets):
     hist, mask, target = train.make_batch(np.arange(48), np.random.default_rng(1))
     model = _model()
 
-    fast = model.loss(model.encode(build_session_graph(hist)), target)  # numpy-BLAS CE on the CPU
-    fast.backward()
+    kernels = HostKernels(2)
+    with kernels.attach(model):  # numpy GEMMs and numpy softmax CE
+        fast = model.calculate_loss(Batch(hist, mask, target, build_packed_graph(hist)), kernels.cross_entropy)
+        fast.backward()
     fast_grads = {n: p.grad.numpy().copy() for n, p in model.named_parameters()}
     model.clear_gradients()
 
@@ -114,16 +116,15 @@ def test_same_number_of_samples_per_epoch(tiny_sets):
 
 # ---------------------------------------------------------------------------- losses
 @pytest.fixture(params=[1, 2, 3], ids=lambda n: f"{n}threads")
-def host_threads_n(request):
-    """Run a test with the host fast paths split over 1, 2 and 3 threads."""
-    before = host_threads()
-    set_host_threads(request.param)
-    yield request.param
-    set_host_threads(before)
+def pool(request):
+    """The host kernels' work split over 1, 2 and 3 threads."""
+    pool = HostPool(request.param)
+    yield pool
+    pool.close()
 
 
 @pytest.mark.parametrize("mask_padding", [False, True])
-def test_host_blas_softmax_ce_equals_paddle(mask_padding, host_threads_n):
+def test_host_blas_softmax_ce_equals_paddle(mask_padding, pool):
     rng = np.random.default_rng(0)
     u0 = rng.standard_normal((12, 8)).astype(np.float32) * 3
     w0 = rng.standard_normal((250, 8)).astype(np.float32)
@@ -131,7 +132,10 @@ def test_host_blas_softmax_ce_equals_paddle(mask_padding, host_threads_n):
     results = []
     for host in (True, False):
         u, w = paddle.to_tensor(u0, stop_gradient=False), paddle.to_tensor(w0, stop_gradient=False)
-        loss = full_softmax_cross_entropy(u, w, target, mask_padding=mask_padding, use_host_blas=host)
+        if host:
+            loss = host_softmax_cross_entropy(u, w, target, mask_padding, pool)
+        else:
+            loss = softmax_cross_entropy(u, w, target, mask_padding)
         (loss * 3.0).backward()
         results.append((float(loss), u.grad.numpy(), w.grad.numpy()))
     (l1, gu1, gw1), (l2, gu2, gw2) = results
@@ -141,7 +145,7 @@ def test_host_blas_softmax_ce_equals_paddle(mask_padding, host_threads_n):
 
 
 @pytest.mark.parametrize("exclude_padding", [False, True])
-def test_host_target_ranks_equal_the_full_matrix_count(exclude_padding, host_threads_n):
+def test_host_target_ranks_equal_the_full_matrix_count(exclude_padding, pool):
     """The evaluator's CPU path scores the catalogue slice by slice on several threads: the
     same ranks as counting on the whole score matrix, ties and NaN included."""
     rng = np.random.default_rng(9)
@@ -150,7 +154,7 @@ def test_host_target_ranks_equal_the_full_matrix_count(exclude_padding, host_thr
     weight[0] = 50.0  # the padding row scores highest
     weight[7, 0] = np.nan  # a NaN score in every row
     targets = np.r_[7, 1, 299, rng.integers(1, 300, 37)]
-    got = host_target_ranks(user, weight, targets, exclude_padding)
+    got = host_target_ranks(user, weight, targets, exclude_padding, pool)
     want = target_ranks(user @ weight.T, targets, exclude_padding)
     np.testing.assert_array_equal(got, want)
     assert got[0] == 300 - exclude_padding  # a NaN target ranks last
@@ -209,7 +213,7 @@ def _train_a_few_steps(make_opt, weight_decay, scheduled, steps=6):
 
 
 @pytest.mark.parametrize("weight_decay,scheduled", [(0.0, False), (0.05, False), (0.05, True)])
-def test_host_adam_equals_paddle_adam(weight_decay, scheduled, host_threads_n):
+def test_host_adam_equals_paddle_adam(weight_decay, scheduled, pool):
     """HostAdam (numpy update, L2 folded in) follows paddle.optimizer.Adam(weight_decay=l2)
     step for step, and its state is Paddle's own (same keys and values)."""
     ref, ref_opt = _train_a_few_steps(
@@ -225,7 +229,7 @@ def test_host_adam_equals_paddle_adam(weight_decay, scheduled, host_threads_n):
 
     HostAdam._host_update = spy
     try:
-        got, opt = _train_a_few_steps(lambda lr, params, wd: HostAdam(lr, parameters=params, weight_decay=wd),
+        got, opt = _train_a_few_steps(lambda lr, params, wd: HostAdam(lr, parameters=params, weight_decay=wd, pool=pool),
                                       weight_decay, scheduled)
     finally:
         HostAdam._host_update = real
@@ -275,7 +279,7 @@ def test_host_adam_resumes_from_its_state_dict():
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
-def test_host_dense_matmul_equals_paddle():
+def test_host_matmul_equals_paddle():
     rng = np.random.default_rng(6)
     x0 = rng.standard_normal((4, 7, 10)).astype(np.float32)
     w0 = rng.standard_normal((10, 12)).astype(np.float32)
@@ -283,7 +287,7 @@ def test_host_dense_matmul_equals_paddle():
     results = []
     for host in (True, False):
         x, w = paddle.to_tensor(x0, stop_gradient=False), paddle.to_tensor(w0, stop_gradient=False)
-        y = dense_matmul(x, w, use_host_blas=host)
+        y = host_matmul(x, w) if host else paddle.matmul(x, w)
         (y * weights).sum().backward()
         results.append((y.numpy(), x.grad.numpy(), w.grad.numpy()))
     for got, want in zip(*results):
@@ -465,7 +469,7 @@ def test_two_cpu_ranks_train_through_the_launcher(tiny_dir, tmp_path):
 
 
 def test_data_parallel_averages_gradients_over_two_cpu_ranks(tmp_path):
-    """paddle.DataParallel over gloo, called as Trainer.encode calls it, averages every
+    """paddle.DataParallel over gloo, called as the Trainer calls it, averages every
     parameter's gradient (the item table gets gradients from the lookup and the loss)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     out = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
@@ -474,7 +478,8 @@ def test_data_parallel_averages_gradients_over_two_cpu_ranks(tmp_path):
     logs = [(tmp_path / "log" / f"workerlog.{r}").read_text() for r in range(2)]
     assert out.returncode == 0, "".join(logs)[-3000:]
     for rank, log in enumerate(logs):
-        assert f"rank {rank}: synchronised gradients equal the mean of local ones: True" in log
+        for kernels in ("host", "paddle"):
+            assert f"rank {rank}, {kernels} kernels: synchronised gradients equal the mean of local ones: True" in log
 
 
 def test_train_multi_gpu_script_rejects_bad_arguments():

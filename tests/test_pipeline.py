@@ -24,7 +24,8 @@ from srgnn_paddle.config import load_config
 from srgnn_paddle.data import SequenceDataset
 from srgnn_paddle.plots import item_labels, popularity_deciles, sample_items
 from srgnn_paddle.report import PUBLISHED, build_report, published_for
-from srgnn_paddle.retrieval import evaluate_popularity
+from srgnn_paddle.evaluation.baselines import evaluate_popularity
+from srgnn_paddle.kernels import Kernels
 from srgnn_paddle.runs import run_dir_for
 from srgnn_paddle.synthetic import generate_synthetic
 from srgnn_paddle.training import EarlyStopping, Trainer
@@ -77,7 +78,7 @@ def _stop_epoch(scores: Sequence[float], patience: int, tmp_path: Path) -> Tuple
     epoch trained, best epoch, epochs logged as improving), after checking that the test
     split was scored once, with the best epoch's weights."""
     from srgnn_paddle.config import Config
-    from srgnn_paddle.model import SRGNN
+    from srgnn_paddle.models import SRGNN
 
     seqs = {u: [(u * 5 + t) % 30 + 1 for t in range(7)] for u in range(1, 21)}
     frame = pd.DataFrame([(u, i, t) for u, items in seqs.items() for t, i in enumerate(items)],
@@ -88,7 +89,7 @@ def _stop_epoch(scores: Sequence[float], patience: int, tmp_path: Path) -> Tuple
     run_dir = tmp_path / f"run_{len(list(tmp_path.iterdir()))}"
     run_dir.mkdir()
     trainer = Trainer(cfg, SRGNN(cfg), SequenceDataset(cfg, frame, "train"), valid, run_dir, lambda: test,
-                      progress=False, log=messages.append)
+                      Kernels(), progress=False, log=messages.append)
     summary = trainer.fit()
     improved = [int(m.split(":")[0].split()[1]) for m in messages if "*best*" in m]
     log = pd.read_csv(run_dir / "log.csv")
@@ -484,7 +485,7 @@ def test_scripts_default_run_is_the_synthetic_configs_run():
 
 
 def test_paper_protocol_run_has_its_baseline_curves_and_report_row(tmp_path, capsys):
-    from srgnn_paddle.sessions import augment_prefixes, write_pickle
+    from srgnn_paddle.data.sessions import augment_prefixes, write_pickle
 
     rng = np.random.default_rng(0)
     # sessions walk a ring of 30 items: the next item is predictable, popularity is flat-ish
@@ -519,10 +520,12 @@ def test_train_without_data_dir_uses_the_embedded_synthetic_data(tmp_path, monke
     from srgnn_paddle.config import Config
 
     monkeypatch.chdir(tmp_path)
-    data_dir, cfg = cli._resolve_data(argparse.Namespace(data_dir=None), Config())
+    data_dir, cfg = cli._resolve_data(argparse.Namespace(data_dir=None, dataset=None), Config())
     assert data_dir == Path("data/synthetic") and cfg.dataset == "synthetic"
     assert sorted(p.name for p in data_dir.iterdir()) == [
         "items.csv", "meta.json", "test_enc.csv", "train_enc.csv", "valid_enc.csv"]
     assert json.loads((data_dir / "meta.json").read_text())["seed"] == 2024
-    # a second call reuses the folder; an explicit dataset name is kept
-    assert cli._resolve_data(argparse.Namespace(data_dir=None), Config(dataset="x"))[1].dataset == "x"
+    # a second call reuses the folder; a --dataset given on the command line names the run,
+    # a config file's dataset does not (it would name runs on other data)
+    assert cli._resolve_data(argparse.Namespace(data_dir=None, dataset="x"), Config(dataset="x"))[1].dataset == "x"
+    assert cli._resolve_data(argparse.Namespace(data_dir=None, dataset=None), Config(dataset="x"))[1].dataset == "synthetic"

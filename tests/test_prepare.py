@@ -19,7 +19,7 @@ import srgnn_paddle
 from srgnn_paddle.cli import main
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.prepare import PrepareOptions, paper_split, prepare_dataset, read_raw, yoochoose_fraction
-from srgnn_paddle.sessions import augment_prefixes, load_session_pickles, read_sequence_pairs, read_session_list
+from srgnn_paddle.data.sessions import augment_prefixes, load_session_pickles, read_sequence_pairs, read_session_list
 
 REPO = Path(__file__).resolve().parents[1]
 TRIPLE = ("train_enc.csv", "valid_enc.csv", "test_enc.csv")

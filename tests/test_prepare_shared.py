@@ -10,7 +10,7 @@ import pytest
 
 from srgnn_paddle import augment_prefixes
 from srgnn_paddle.cli import main
-from srgnn_paddle.sessions import load_session_pickles
+from srgnn_paddle.data.sessions import load_session_pickles
 
 BEAUTY_SHA256 = "226cce9c3105299ca0db9615d7d3fb32b3175e90da43100ae352599f0f0107b8"
 SAMPLE_SHA256 = "98da96e05c87ef12b739e4bfd9bc7b4864106ee77371f1db9eb4413e3f78d37e"

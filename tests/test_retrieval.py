@@ -1,27 +1,20 @@
-"""Faiss recall (spec notebook.md §6): top-N vs brute force, multi-interest merge, IVF, popularity."""
+"""Faiss recall (spec notebook.md §6): top-N vs brute force, IVF, popularity."""
 from __future__ import annotations
 
 import numpy as np
 import paddle
 import pytest
 
-from srgnn_paddle.metrics import evaluate
-from srgnn_paddle.retrieval import (
-    build_index,
-    evaluate_model,
-    evaluate_popularity,
-    get_predict,
-    l2_normalize,
-    merge_interests,
-    popularity_ranking,
-)
+from srgnn_paddle.evaluation.metrics import evaluate
+from srgnn_paddle.evaluation.baselines import evaluate_popularity, popularity_ranking
+from srgnn_paddle.evaluation.retrieval import build_index, evaluate_model, get_predict, l2_normalize
 
 D = 8
 
 
 class FakeModel(paddle.nn.Layer):
-    """``output_items()`` is a fixed table; the user vector of a row is ``users[item_seq[:, 0]]``
-    (``[B, D]``, or ``[B, K, D]`` for a multi-interest model)."""
+    """A notebook-style layer: ``output_items()`` is a fixed table; the user vector of a row
+    is ``users[item_seq[:, 0]]`` (``[B, D]``)."""
 
     def __init__(self, items, users):
         super().__init__()
@@ -126,43 +119,6 @@ def test_build_index_flat_search_matches_numpy(tables):
     for u in range(len(users)):
         assert_top_n(ids[u], scores[u], 10)
         np.testing.assert_allclose(dist[u], scores[u][ids[u]], atol=1e-5)
-
-
-def test_merge_interests_hand_case():
-    scores = np.array([[0.9, 0.5, 0.1], [0.8, 0.7, 0.6]])
-    ids = np.array([[3, 0, 7], [3, 5, 2]])
-    # by score: 3 (0.9), 3 (0.8, duplicate), 5 (0.7), 2 (0.6), 0 (0.5, padding), 7 (0.1)
-    assert merge_interests(scores, ids, 3) == [3, 5, 2]
-    assert merge_interests(scores, ids, 10) == [3, 5, 2, 7]
-    assert merge_interests(scores[::-1], ids[::-1], 2) == [3, 5]
-
-
-def test_multi_interest_get_predict():
-    rng = np.random.default_rng(1)
-    n_users, k, top_n = 9, 3, 6
-    items = rng.normal(size=(120, D))
-    users = rng.normal(size=(n_users, k, D))
-    items[0] = users[2, 1]  # id 0 is the best hit of one interest: it must be dropped
-    items[5] = users[4, 0] + 1e-3 * rng.normal(size=D)  # item 5 is top for two interests of user 4
-    users[4, 2] = users[4, 0]
-    model = FakeModel(items, users)
-    gts = {u: [5] for u in range(n_users)}
-    test_gd, preds = get_predict(model, loader_of(n_users, 4, gts), D, topN=top_n)
-    assert test_gd == gts
-    norm_items = l2_normalize(items).astype(np.float64)
-    for u in range(n_users):
-        s = l2_normalize(users[u]).astype(np.float64) @ norm_items.T  # [K, n_items]
-        # each interest keeps its own top N, then the lists are merged by score
-        cand = {}
-        for row in s:
-            for i in np.argsort(-row)[:top_n]:
-                if i != 0:
-                    cand[int(i)] = max(cand.get(int(i), -np.inf), row[i])
-        expected = sorted(cand.values(), reverse=True)[:top_n]
-        got = preds[u]
-        assert 0 not in got and len(got) == len(set(got)) == top_n
-        np.testing.assert_allclose([cand[i] for i in got], expected, atol=1e-5)
-    assert 5 in preds[4]
 
 
 def test_evaluate_model_is_get_predict_then_evaluate(tables):

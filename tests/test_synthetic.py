@@ -10,13 +10,10 @@ import pandas as pd
 import pytest
 
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.synthetic import (
-    ITEMS_FILE,
-    META_FILE,
-    SPLIT_FILES,
-    ensure_synthetic,
-    generate_synthetic,
-)
+from srgnn_paddle.data.interactions import SPLIT_FILES as SPLITS
+from srgnn_paddle.synthetic import ITEMS_FILE, META_FILE, ensure_synthetic, generate_synthetic
+
+SPLIT_FILES = tuple(SPLITS.values())
 
 ALL_FILES = (*SPLIT_FILES, ITEMS_FILE, META_FILE)
 SMALL = {"n_users": 600, "n_items": 300, "n_categories": 10}

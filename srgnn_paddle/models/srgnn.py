@@ -1,8 +1,15 @@
-"""The SR-GNN model: the gated graph cell (``GNN``) and the session readout (``SRGNN``).
+"""SR-GNN (Wu et al., "Session-based Recommendation with Graph Neural Networks", AAAI 2019):
+the gated graph cell (``GNN``) and the session readout (``SRGNN``).
+
+Each session is a graph of its distinct items with an edge for every transition; a gated
+graph network (§4.2 of the paper) updates the node vectors ``step`` times; the session
+vector combines the last item's node (local interest) with a soft-attention sum of all its
+nodes (global interest, §4.3); items are scored by the inner product with the item table
+and trained with the full softmax cross-entropy (§4.4).
 
 Parameter names and shapes are the notebook's (spec ``notebook.md`` §4-5), so a notebook
 checkpoint (``model.pdparams``) loads with ``set_state_dict`` and no renaming. The session
-graph is built outside the model's math (:func:`srgnn_paddle.graph.build_session_graph`,
+graph is built outside the model's math (:func:`srgnn_paddle.data.graph.build_session_graph`,
 usually in the data loader); the model only consumes it.
 """
 from __future__ import annotations
@@ -16,8 +23,9 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
-from srgnn_paddle.graph import PackedGraph, SessionGraph, build_session_graph
-from srgnn_paddle.ops import dense_matmul, full_softmax_cross_entropy
+from srgnn_paddle.data.loaders import Batch
+from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_graph, build_session_graph
+from srgnn_paddle.models.base import Recommender, softmax_cross_entropy
 
 TensorLike = Union[paddle.Tensor, np.ndarray]
 
@@ -56,8 +64,8 @@ class GNN(nn.Layer):
         Returns:
             the updated node states (same shape), ``h = (1 - z) * h + z * n``.
         """
-        h_in = linear(self.linear_edge_in, hidden)
-        h_out = linear(self.linear_edge_out, hidden)
+        h_in = self.linear_edge_in(hidden)
+        h_out = self.linear_edge_out(hidden)
         if isinstance(A, PackedAdjacency):
             messages = A.propagate(paddle.concat([h_in, h_out], axis=0))  # [2n, D]
             n = hidden.shape[0]
@@ -67,8 +75,8 @@ class GNN(nn.Layer):
             input_in = paddle.matmul(A[:, :, :length], h_in) + self.b_iah
             input_out = paddle.matmul(A[:, :, length:], h_out) + self.b_ioh
             inputs = paddle.concat([input_in, input_out], axis=2)  # [B, L, 2D]
-        gi = dense_matmul(inputs, self.w_ih) + self.b_ih  # [..., 3D]
-        gh = dense_matmul(hidden, self.w_hh) + self.b_hh  # [..., 3D]
+        gi = paddle.matmul(inputs, self.w_ih) + self.b_ih  # [..., 3D]
+        gh = paddle.matmul(hidden, self.w_hh) + self.b_hh  # [..., 3D]
         i_r, i_i, i_n = paddle.chunk(gi, 3, axis=-1)
         h_r, h_i, h_n = paddle.chunk(gh, 3, axis=-1)
         reset_gate = F.sigmoid(i_r + h_r)
@@ -85,7 +93,7 @@ class GNN(nn.Layer):
 
 
 class PackedAdjacency:
-    """The propagation matrix of a :class:`~srgnn_paddle.graph.PackedGraph` as Paddle tensors.
+    """The propagation matrix of a :class:`~srgnn_paddle.data.graph.PackedGraph` as Paddle tensors.
 
     ``propagate(x)`` is ``M @ x`` for ``x [2n, D]`` (rows ``< n``: incoming messages, the
     rest outgoing), as a gather of the edges' source rows, scaled by the edge weights, and
@@ -103,20 +111,25 @@ class PackedAdjacency:
         return segment_sum(paddle.gather(x, self.cols) * self.weights, self.rows, self.size)
 
 
-class SRGNN(nn.Layer):
+class SRGNN(Recommender):
     """SR-GNN session encoder with the notebook's layer names.
 
     ``config`` is a :class:`~srgnn_paddle.config.Config` or a dict with at least
-    ``embedding_dim``, ``step`` and ``n_items``; optional ``init`` (``notebook`` or
-    ``uniform``), ``nonhybrid`` and ``score_padding``.
+    ``n_items``; optional ``embedding_dim`` (default 16), ``step`` (2), ``init``
+    (``notebook`` or ``uniform``), ``nonhybrid`` and ``score_padding`` (the notebook's
+    defaults, see :class:`~srgnn_paddle.config.Config`).
 
-    ``sparse_item_grad``: the item lookup's gradient holds only the batch's rows, which
-    Paddle adds into the dense gradient of the full softmax; a dense one is a zeroed
-    ``[n_items, D]`` copy per step (12 ms on the CPU for DIGINETICA's table) and then a
-    second dense sum. ``paddle.DataParallel`` does not accept a sparse gradient on a table
-    that is also used densely, so data-parallel training passes ``False``. Either way the
-    gradient reaching the optimiser is the same dense tensor.
+    ``sparse_item_grad``: the item lookup's gradient holds only the batch's rows (Paddle
+    adds them into the dense gradient of the full softmax) instead of a zeroed
+    ``[n_items, D]`` copy per step. ``paddle.DataParallel`` does not accept a sparse
+    gradient on a table that is also used densely, so data-parallel training passes
+    ``False``. Either way the gradient reaching the optimiser is the same dense tensor.
     """
+
+    name = "srgnn"
+    display_name = "SRGNN"
+    batch_layout = "session_graph"
+    inner_product = True
 
     def __init__(self, config: Union[Config, Mapping[str, Any]], sparse_item_grad: bool = True) -> None:
         super().__init__()
@@ -143,17 +156,28 @@ class SRGNN(nn.Layer):
                 paddle.uniform(param.shape, dtype=param.dtype, min=-bound, max=bound)
             )
 
-    # ------------------------------------------------------------------ encoding
-    def encode(self, graph: PackedGraph | SessionGraph | Sequence[TensorLike]) -> paddle.Tensor:
-        """User/session vectors from a precomputed graph.
+    # ------------------------------------------------------------------ the contract
+    def encode(self, batch: Batch) -> paddle.Tensor:
+        """Session vectors ``[B, D]`` of a :class:`~srgnn_paddle.data.Batch` (its packed
+        graph, built here from ``batch.history`` when the loader did not)."""
+        graph = batch.graph if batch.graph is not None else build_packed_graph(batch.history)
+        return self.encode_graph(graph)
+
+    def item_embeddings(self) -> paddle.Tensor:
+        """The item table ``[n_items, D]`` (row 0 = padding)."""
+        return self.item_emb.weight
+
+    # ------------------------------------------------------------------ the graph readout
+    def encode_graph(self, graph: PackedGraph | SessionGraph | Sequence[TensorLike]) -> paddle.Tensor:
+        """Session vectors from a precomputed graph.
 
         Args:
-            graph: a :class:`~srgnn_paddle.graph.PackedGraph` (what the loaders build), or the
-                notebook's layout ``(alias_inputs [B, L], A [B, L, 2L], items [B, L],
+            graph: a :class:`~srgnn_paddle.data.graph.PackedGraph` (what the loaders build), or
+                the notebook's layout ``(alias_inputs [B, L], A [B, L, 2L], items [B, L],
                 mask [B, L])`` (see :func:`build_session_graph`), as numpy arrays or Paddle
                 tensors. Both give the same vectors.
         Returns:
-            ``[B, D]`` float32 user embeddings.
+            ``[B, D]`` float32 session embeddings.
         """
         if isinstance(graph, PackedGraph):
             return self._encode_packed(graph)
@@ -169,21 +193,21 @@ class SRGNN(nn.Layer):
         ht = paddle.take_along_axis(
             seq_hidden, last.reshape([batch, 1, 1]).expand([batch, 1, d]), axis=1
         ).squeeze(1)  # [B, D]
-        q1 = linear(self.linear_one, ht).unsqueeze(1)  # [B, 1, D]
-        q2 = linear(self.linear_two, seq_hidden)  # [B, L, D]
+        q1 = self.linear_one(ht).unsqueeze(1)  # [B, 1, D]
+        q2 = self.linear_two(seq_hidden)  # [B, L, D]
         alpha = self.linear_three(F.sigmoid(q1 + q2))  # [B, L, 1]
         a = paddle.sum(alpha * seq_hidden * mask.unsqueeze(-1), axis=1)  # [B, D]
         return self._combine(a, ht)
 
     def _encode_packed(self, graph: PackedGraph) -> paddle.Tensor:
-        """:meth:`encode` on a packed graph: the same arithmetic on the real nodes (``n``) and
-        history entries (``P``) only. Returns ``[B, D]``."""
+        """:meth:`encode_graph` on a packed graph: the same arithmetic on the real nodes
+        (``n``) and history entries (``P``) only. Returns ``[B, D]``."""
         hidden = self.gnn(PackedAdjacency(graph), self.item_emb(_to_tensor(graph.node_items)))  # [n, D]
         pos_session = _to_tensor(graph.pos_session)
         seq_hidden = paddle.gather(hidden, _to_tensor(graph.pos_node))  # [P, D]
         ht = paddle.gather(hidden, _to_tensor(graph.last_node))  # [B, D]
-        q1 = linear(self.linear_one, ht)  # [B, D]
-        q2 = linear(self.linear_two, seq_hidden)  # [P, D]
+        q1 = self.linear_one(ht)  # [B, D]
+        q2 = self.linear_two(seq_hidden)  # [P, D]
         alpha = self.linear_three(F.sigmoid(paddle.gather(q1, pos_session) + q2))  # [P, 1]
         a = segment_sum(alpha * seq_hidden, pos_session, len(graph.last_node))  # [B, D]: sum over each session
         return self._combine(a, ht)
@@ -193,47 +217,9 @@ class SRGNN(nn.Layer):
         ``[B, D], [B, D] -> [B, D]``."""
         if self.nonhybrid:
             return a
-        return linear(self.linear_transform, paddle.concat([a, ht], axis=1))  # [B, D]
+        return self.linear_transform(paddle.concat([a, ht], axis=1))  # [B, D]
 
-    def candidate_weight(self) -> paddle.Tensor:
-        """The scored item table ``[n_items, D]`` (row ``c`` is item ``c``; with
-        ``score_padding=False`` row 0 is masked out of the scores, see :meth:`full_scores`)."""
-        return self.item_emb.weight
-
-    def full_scores(self, user_emb: paddle.Tensor) -> paddle.Tensor:
-        """Inner-product scores over the catalogue. ``[B, D]`` -> ``[B, n_items]``; column
-        ``c`` is item ``c``.
-
-        With ``score_padding=False`` (the paper) column 0 is pushed to ``-1e9``, so the
-        softmax runs over items ``1..n-1`` only: the same loss as slicing rows ``1..n-1`` and
-        shifting the targets by one, without the slice's gradient (a dense copy of the
-        whole table on every step, the single most expensive op of a CPU step).
-        """
-        scores = paddle.matmul(user_emb, self.item_emb.weight, transpose_y=True)
-        if not self.score_padding:
-            scores = scores + self._padding_mask()
-        return scores
-
-    def _padding_mask(self) -> paddle.Tensor:
-        """``[n_items]`` float32: -1e9 at the padding column, 0 elsewhere (cached per device)."""
-        key = str(paddle.get_device())
-        if getattr(self, "_mask_key", None) != key:
-            mask = np.zeros(self.n_items, dtype=np.float32)
-            mask[0] = -1e9
-            self._mask = paddle.to_tensor(mask)
-            self._mask_key = key
-        return self._mask
-
-    def target_index(self, item: TensorLike) -> paddle.Tensor:
-        """Column of each target item in :meth:`full_scores`. ``[B]`` or ``[B, 1]`` -> ``[B]``."""
-        return _to_tensor(item).astype("int64").reshape([-1])
-
-    def loss(self, user_emb: paddle.Tensor, item: TensorLike) -> paddle.Tensor:
-        """Full-softmax cross-entropy of the target items (mean over the batch); on the CPU
-        its GEMMs run in numpy's BLAS (see :mod:`srgnn_paddle.ops`)."""
-        return full_softmax_cross_entropy(user_emb, self.item_emb.weight, self.target_index(item),
-                                          mask_padding=not self.score_padding)
-
+    # ------------------------------------------------------------------ the notebook's interface
     def forward(
         self,
         item_seq: Optional[TensorLike],
@@ -242,15 +228,15 @@ class SRGNN(nn.Layer):
         train: bool = True,
         graph: Optional[SessionGraph | Sequence[TensorLike]] = None,
     ) -> Dict[str, paddle.Tensor]:
-        """The notebook's interface.
+        """The notebook's call form ``model(item_seq, mask, item, train=...)``.
 
         Args:
             item_seq: ``[B, L]`` padded histories (ignored when ``graph`` is given).
             mask: ``[B, L]`` 1 on real items (any dtype); defaults to ``item_seq > 0``; used
                 only when the graph is built here from ``item_seq``.
             item: ``[B]`` or ``[B, 1]`` target ids, needed when ``train``.
-            train: compute the loss too.
-            graph: a precomputed :class:`~srgnn_paddle.graph.PackedGraph` or
+            train: compute the loss too (plain Paddle full-softmax cross-entropy).
+            graph: a precomputed :class:`~srgnn_paddle.data.graph.PackedGraph` or
                 :class:`SessionGraph` (e.g. built in the data loader).
         Returns:
             ``{'user_emb': [B, D]}`` plus ``'loss'`` (scalar) when ``train``.
@@ -260,24 +246,18 @@ class SRGNN(nn.Layer):
             graph = build_session_graph(seq)
             if mask is not None:
                 graph = graph._replace(mask=mask)
-        user_emb = self.encode(graph)
+        user_emb = self.encode_graph(graph)
         out = {"user_emb": user_emb}
         if train:
             if item is None:
                 raise ValueError("SRGNN.forward(train=True) needs the target 'item'")
-            out["loss"] = self.loss(user_emb, item)
+            target = _to_tensor(item).astype("int64").reshape([-1])
+            out["loss"] = softmax_cross_entropy(user_emb, self.item_emb.weight, target, not self.score_padding)
         return out
 
     def output_items(self) -> paddle.Tensor:
-        """The item embedding table ``[n_items, D]`` (row 0 = padding), as in the notebook."""
-        return self.item_emb.weight
-
-
-def linear(layer: nn.Linear, x: paddle.Tensor) -> paddle.Tensor:
-    """``layer(x)`` with the GEMM of :func:`~srgnn_paddle.ops.dense_matmul` (numpy's BLAS on
-    the CPU). ``x [..., in] -> [..., out]``."""
-    out = dense_matmul(x, layer.weight)
-    return out if layer.bias is None else out + layer.bias
+        """The notebook's name for :meth:`item_embeddings`: ``[n_items, D]``, row 0 padding."""
+        return self.item_embeddings()
 
 
 def segment_sum(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:

@@ -1,6 +1,6 @@
-"""Top-N recall with Faiss (spec ``notebook.md`` §6) and the popularity baseline.
+"""Top-N recall with Faiss (spec ``notebook.md`` §6).
 
-Item vectors (``model.output_items()``, row 0 included) and user vectors are L2-normalised
+Item vectors (``model.item_embeddings()``, row 0 included) and user vectors are L2-normalised
 and searched by inner product. The index is exact (``IndexFlatIP``) by default, or an
 approximate ``IndexIVFFlat`` for large catalogues; it lives on the GPU when the installed
 faiss has GPU support and a GPU is visible.
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import paddle
 
-from srgnn_paddle.data import Batch
-from srgnn_paddle.metrics import evaluate
+from srgnn_paddle.data.loaders import Batch
+from srgnn_paddle.evaluation.metrics import evaluate
+from srgnn_paddle.models.base import Recommender
 
 # faiss logs which CPU build it loaded at INFO level on import; keep the console for the run
 logging.getLogger("faiss").setLevel(logging.WARNING)
@@ -80,34 +81,21 @@ def _keep_alive(index, obj) -> None:
     index.referenced_objects = refs + [obj]
 
 
-def merge_interests(scores: np.ndarray, ids: np.ndarray, top_n: int) -> List[int]:
-    """Merge the result lists of ``K`` interest vectors of one user (the notebook's
-    multi-interest path): sort all ``K*N`` results by score, drop duplicates and id 0,
-    keep ``top_n``. ``scores, ids: [K, N]``."""
-    order = np.argsort(-scores.reshape(-1), kind="stable")
-    merged: List[int] = []
-    seen = set()
-    for item in ids.reshape(-1)[order]:
-        item = int(item)
-        if item != 0 and item not in seen:
-            seen.add(item)
-            merged.append(item)
-            if len(merged) >= top_n:
-                break
-    return merged
-
-
-def _split_batch(batch) -> Tuple[Any, Any, Any, Any]:
-    """``(item_seq, mask, targets, graph)`` of a :class:`~srgnn_paddle.data.Batch` or of the
-    notebook's ``(item_seq, mask, targets)`` tuple (graph ``None``: the model builds it)."""
+def _user_vectors(model, batch) -> Tuple[np.ndarray, Any]:
+    """``(user vectors [B, D], ground truth)`` of one batch: a :class:`~srgnn_paddle.data.Batch`
+    through the model contract (``encode``), or the notebook's ``(item_seq, mask, targets)``
+    tuple through the notebook's call form ``model(item_seq, mask, None, train=False)``."""
     if isinstance(batch, Batch):
-        return batch.history, batch.mask, batch.target, batch.graph
-    return batch[0], batch[1], batch[2], None
+        return model.encode(batch).numpy(), batch.target
+    item_seq, mask, targets = batch[0], batch[1], batch[2]
+    return model(item_seq, mask, None, train=False)["user_emb"].numpy(), targets
 
 
-def _batch_user_embeddings(model, item_seq, mask, graph) -> np.ndarray:
-    """User vectors of one batch: ``[B, D]`` or ``[B, K, D]`` (multi-interest)."""
-    return model(item_seq, mask, None, train=False, graph=graph)["user_emb"].numpy()
+def _item_vectors(model) -> np.ndarray:
+    """The indexed item table ``[n_items, D]``: ``item_embeddings()`` of a
+    :class:`~srgnn_paddle.models.Recommender`, ``output_items()`` of a notebook-style layer."""
+    table = model.item_embeddings() if isinstance(model, Recommender) else model.output_items()
+    return table.numpy()
 
 
 def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: str = "flat",
@@ -115,8 +103,9 @@ def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: 
     """The notebook's ``get_predict``: Faiss top-N items for every user of a loader.
 
     Args:
-        model: a layer with ``output_items()`` and ``forward(item_seq, mask, None,
-            train=False)`` returning ``{'user_emb': [B, D] or [B, K, D]}``.
+        model: a :class:`~srgnn_paddle.models.Recommender` that scores by inner product, or a
+            notebook-style layer with ``output_items()`` and ``forward(item_seq, mask, None,
+            train=False)`` returning ``{'user_emb': [B, D]}``.
         test_data: batches of users: :func:`srgnn_paddle.data.make_loader`'s, or the notebook's
             ``(item_seq, mask, targets)`` tuples, ``targets`` the ground-truth lists.
         hidden_size: embedding size ``D``.
@@ -125,11 +114,13 @@ def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: 
         ``(test_gd, preds)``: dicts keyed by the running user number (as in the notebook),
         the ground-truth lists and the top-N item ids.
     """
+    if isinstance(model, Recommender) and not model.inner_product:
+        raise ValueError(f"{type(model).__name__} does not score by inner product; Faiss retrieval does not apply")
     was_training = model.training
     model.eval()
     try:
         with paddle.no_grad():
-            items = l2_normalize(model.output_items().numpy())
+            items = l2_normalize(_item_vectors(model))
             if items.shape[1] != hidden_size:
                 raise ValueError(f"hidden_size {hidden_size} != item embedding size {items.shape[1]}")
             index = build_index(items, index_kind, nlist=nlist, nprobe=nprobe)
@@ -137,20 +128,9 @@ def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: 
             preds: Dict[int, List[int]] = {}
             user = 0
             for batch in test_data:
-                item_seq, mask, targets, graph = _split_batch(batch)
-                user_embs = _batch_user_embeddings(model, item_seq, mask, graph)
-                if user_embs.ndim == 2:
-                    distances, ids = index.search(l2_normalize(user_embs), topN)
-                    rows = list(ids)
-                else:  # multi-interest: [B, K, D]
-                    k = user_embs.shape[1]
-                    flat = l2_normalize(user_embs.reshape(-1, user_embs.shape[-1]))
-                    distances, ids = index.search(flat, topN)
-                    rows = [
-                        merge_interests(distances[i * k:(i + 1) * k], ids[i * k:(i + 1) * k], topN)
-                        for i in range(user_embs.shape[0])
-                    ]
-                for gt, row in zip(targets, rows):
+                user_embs, targets = _user_vectors(model, batch)
+                _, ids = index.search(l2_normalize(user_embs), topN)
+                for gt, row in zip(targets, ids):
                     test_gd[user] = list(gt)
                     preds[user] = row
                     user += 1
@@ -165,32 +145,3 @@ def evaluate_model(model, test_loader, embedding_dim: int, topN: int = 50, index
     """The notebook's ``evaluate_model``: :func:`get_predict` then :func:`evaluate`."""
     test_gd, preds = get_predict(model, test_loader, embedding_dim, topN, index_kind, nlist, nprobe)
     return evaluate(preds, test_gd, topN=topN)
-
-
-def top_by_count(counts: np.ndarray, top_n: int) -> np.ndarray:
-    """The ``top_n`` ids with the largest counts (ties: smaller id first; ids never seen
-    are never listed). ``counts [n_ids] -> [<= top_n]``."""
-    counts = np.asarray(counts)
-    order = np.argsort(-counts, kind="stable")
-    order = order[counts[order] > 0]
-    return order[:top_n]
-
-
-def popularity_ranking(train_item_ids: np.ndarray, top_n: int) -> np.ndarray:
-    """The ``top_n`` most frequent training items (ties: smaller id first). ``[N] -> [top_n]``."""
-    return top_by_count(np.bincount(np.asarray(train_item_ids, dtype=np.int64)), top_n)
-
-
-def evaluate_fixed_ranking(top: np.ndarray, test_gd: Sequence[Sequence[int]] | Dict,
-                           topN: int = 50) -> Dict[str, float]:
-    """Score one ranking given to every user, with the model's metrics (:func:`evaluate`)."""
-    gts = list(test_gd.values()) if isinstance(test_gd, dict) else list(test_gd)
-    preds = np.broadcast_to(np.asarray(top)[:topN], (len(gts), min(len(top), topN)))
-    return evaluate(preds, gts, topN=topN)
-
-
-def evaluate_popularity(train_item_ids: np.ndarray, test_gd: Sequence[Sequence[int]] | Dict,
-                        topN: int = 50) -> Dict[str, float]:
-    """The popularity baseline, scored exactly like the model: every user gets the same
-    ``topN`` most popular training items."""
-    return evaluate_fixed_ranking(popularity_ranking(train_item_ids, topN), test_gd, topN)

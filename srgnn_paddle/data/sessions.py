@@ -22,6 +22,9 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
+
+from srgnn_paddle.data.interactions import check_id_density
 from srgnn_paddle.errors import SrgnnError
 
 TRAIN_SESSIONS_FILE = "all_train_seq.txt"
@@ -203,11 +206,28 @@ def load_session_pickles(folder: Union[str, Path]) -> SessionPickles:
     else:
         train = augment_prefixes(train_sessions)
     test = read_sequence_pairs(root / TEST_FILE)
+    train_name = train_path if train_path.is_file() else sessions_path
+    for path, (sequences, labels) in ((train_name, train), (root / TEST_FILE, test)):
+        _check_density(path, sequences, labels)
     n_items = 1 + max(
         max((max(seq) for seq in train[0]), default=0), max(train[1], default=0),
         max((max(seq) for seq in test[0]), default=0), max(test[1], default=0),
     )
     return SessionPickles(train_sessions=train_sessions, train=train, test=test, n_items=n_items)
+
+
+def _check_density(path: Path, sequences: Sequence[Sequence[int]], labels: Sequence[int]) -> None:
+    """:func:`~srgnn_paddle.data.interactions.check_id_density` of one pickle's ids."""
+    flat = np.fromiter(chain.from_iterable(sequences), dtype=np.int64)
+    ids = np.concatenate([flat, np.asarray(labels, dtype=np.int64)])
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+
+    def locate(position: int) -> str:
+        if position >= len(flat):
+            return f"label {position - len(flat)}"
+        return f"sequence {int(np.searchsorted(np.cumsum(lengths), position, side='right'))}"
+
+    check_id_density(ids, str(path), locate)
 
 
 # ---------------------------------------------------------------------------- writing

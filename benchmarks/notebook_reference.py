@@ -2,7 +2,7 @@
 
 Not for production. Everything here reproduces how the AI Studio notebook organises a
 training step and an evaluation (spec ``notebook.md`` §2, §3, §6) so that
-``benchmarks/bench_train.py`` can time it against the toolkit's fast path on the same
+``bench_train.py`` beside it can time it against the toolkit's fast path on the same
 machine, and ``tests/test_perf_paths.py`` can check that both compute the same thing:
 
 * :class:`NotebookStyleDataset` returns one sample per ``__getitem__`` as Paddle tensors
@@ -13,7 +13,7 @@ machine, and ``tests/test_perf_paths.py`` can check that both compute the same t
 * :func:`notebook_loss` scores the whole catalogue with Paddle's matmul and
   ``F.cross_entropy``;
 * :func:`notebook_evaluate` fills per-user dicts in Python and scores them with the
-  per-user loop of :func:`srgnn_paddle.metrics.evaluate_reference`.
+  per-user loop of :func:`srgnn_paddle.evaluation.metrics.evaluate_reference`.
 
 The sample draws use the same rules as :class:`srgnn_paddle.data.SequenceDataset` (users
 too short for a sample are skipped, as the port requires), so an epoch has the same number
@@ -28,10 +28,11 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from srgnn_paddle.data import MIN_TRAIN_ITEMS, SequenceDataset
-from srgnn_paddle.metrics import evaluate_reference
-from srgnn_paddle.model import SRGNN
-from srgnn_paddle.retrieval import build_index, l2_normalize
+from srgnn_paddle.data import SequenceDataset
+from srgnn_paddle.data.interactions import MIN_TRAIN_ITEMS
+from srgnn_paddle.evaluation.metrics import evaluate_reference
+from srgnn_paddle.models import SRGNN
+from srgnn_paddle.evaluation.retrieval import build_index, l2_normalize
 
 
 class NotebookStyleDataset(paddle.io.Dataset):
@@ -93,7 +94,7 @@ def notebook_session_graph(item_seq: np.ndarray) -> Tuple[np.ndarray, np.ndarray
     Returns:
         ``(alias_inputs [B, L] int64, A [B, L, 2L] float32, items [B, L] int64,
         mask [B, L] float32)``, the same arrays as
-        :func:`srgnn_paddle.graph.build_session_graph`.
+        :func:`srgnn_paddle.data.graph.build_session_graph`.
     """
     item_seq = np.asarray(item_seq)
     max_n_node = item_seq.shape[1]
@@ -125,7 +126,7 @@ def notebook_encode(model: SRGNN, item_seq: paddle.Tensor, mask: paddle.Tensor) 
     the step (``item_seq [B, L]``, ``mask [B, L]`` tensors)."""
     alias, adjacency, items, _ = notebook_session_graph(item_seq.numpy())
     graph = (paddle.to_tensor(alias), paddle.to_tensor(adjacency), paddle.to_tensor(items), mask)
-    return model.encode(graph)
+    return model.encode_graph(graph)
 
 
 def notebook_loss(model: SRGNN, user_emb: paddle.Tensor, target: paddle.Tensor) -> paddle.Tensor:

@@ -1,5 +1,6 @@
-"""CPU fast paths: the full-catalogue softmax cross-entropy, the dense layers' matmuls,
-the evaluator's rank counting and the Adam update, in numpy.
+"""The host kernels: the full-catalogue softmax cross-entropy, the dense layers' matmuls,
+the evaluator's rank counting and the Adam update, in numpy on the CPU. Only
+:mod:`srgnn_paddle.kernels` uses them (``kernels: host``); models never do.
 
 The full softmax (``[B, D] x [n_items, D]^T``, then cross-entropy) and Adam's update of the
 ``[n_items, D]`` item table are most of a CPU training step. Paddle 3.3's CPU kernels are
@@ -8,9 +9,9 @@ several times slower than numpy on these shapes (measured: 22 ms vs 6.5 ms for
 6 ms for Adam with L2 on that table), so on the CPU this work runs in numpy: the GEMMs
 inside :class:`paddle.autograd.PyLayer` s, the optimiser in :class:`HostAdam`. Arrays cross
 between Paddle and numpy without copies (DLPack, :func:`host_view`, :func:`from_host`),
-and the large pieces are split over :func:`host_threads` Python threads
-(:func:`parallel_map`; numpy releases the GIL in BLAS and ufuncs). Elsewhere (GPU) the
-plain Paddle ops run. Both give the same results and gradients (tested).
+and the large pieces are split over the threads of a :class:`HostPool` (numpy releases the
+GIL in BLAS and ufuncs). The plain Paddle ops (``kernels: paddle``, what GPUs run) give the
+same results and gradients (tested).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any, Callable, List
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
+import paddle.nn as nn
 from paddle.autograd import PyLayer
 
 
@@ -57,38 +58,33 @@ def from_host(array: np.ndarray) -> paddle.Tensor:
 
 
 # ---------------------------------------------------------------------------- host threads
-_HOST_THREADS = 1
-_POOL: ThreadPoolExecutor | None = None
+class HostPool:
+    """``threads`` Python threads for the host-side numpy work of one run (numpy releases
+    the GIL in BLAS and ufuncs; numpy's BLAS stays single-threaded inside each: OpenBLAS's
+    own threads keep spinning after a GEMM and slowed the Paddle ops in between). The
+    worker threads start on first use and stop in :meth:`close`."""
 
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = max(1, int(threads))
+        self._executor: ThreadPoolExecutor | None = None
 
-def set_host_threads(n: int) -> None:
-    """Split the host-side numpy work of this module over ``n`` threads (numpy's BLAS stays
-    single-threaded in each: OpenBLAS's own threads keep spinning after a GEMM and slowed the
-    Paddle ops in between)."""
-    global _HOST_THREADS, _POOL
-    n = max(1, int(n))
-    if n != _HOST_THREADS and _POOL is not None:
-        _POOL.shutdown(wait=True)
-        _POOL = None
-    _HOST_THREADS = n
+    def map(self, fn: Callable[[int], Any], parts: int) -> List[Any]:
+        """``[fn(0), ..., fn(parts - 1)]``, the first ``parts - 1`` on worker threads and the
+        last on the calling one. ``fn`` must spend its time in numpy calls that release the GIL."""
+        if parts <= 1:
+            return [fn(0)] if parts == 1 else []
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=max(1, self.threads - 1),
+                                                thread_name_prefix="srgnn-host")
+        futures = [self._executor.submit(fn, i) for i in range(parts - 1)]
+        last = fn(parts - 1)
+        return [f.result() for f in futures] + [last]
 
-
-def host_threads() -> int:
-    """The number of threads :func:`parallel_map` uses."""
-    return _HOST_THREADS
-
-
-def parallel_map(fn: Callable[[int], Any], parts: int) -> List[Any]:
-    """``[fn(0), ..., fn(parts - 1)]``, the first ``parts - 1`` on worker threads and the
-    last on the calling one. ``fn`` must spend its time in numpy calls that release the GIL."""
-    global _POOL
-    if parts <= 1:
-        return [fn(0)] if parts == 1 else []
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=max(1, _HOST_THREADS - 1), thread_name_prefix="srgnn-host")
-    futures = [_POOL.submit(fn, i) for i in range(parts - 1)]
-    last = fn(parts - 1)
-    return [f.result() for f in futures] + [last]
+    def close(self) -> None:
+        """Stop the worker threads (the pool starts them again if used later)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
 
 def split_bounds(n: int, parts: int, align: int = 1) -> np.ndarray:
@@ -115,7 +111,7 @@ def _take_columns(parts: List[np.ndarray], bounds: np.ndarray, columns: np.ndarr
 class _NumpySoftmaxCrossEntropy(PyLayer):
     """Mean cross-entropy of ``softmax(user @ weight^T)``; numpy on the host.
 
-    The catalogue is cut into :func:`host_threads` slices of items, each handled by one
+    The catalogue is cut into ``pool.threads`` slices of items, each handled by one
     thread: its ``[B, N_k]`` logits are written once by the GEMM, shifted by the slice's
     own row maximum ``m_k`` and exponentiated in place (``e_k``), and read again only by the
     two backward GEMMs. With ``M`` the overall row maximum, the softmax is
@@ -124,10 +120,10 @@ class _NumpySoftmaxCrossEntropy(PyLayer):
     """
 
     @staticmethod
-    def forward(ctx, user_emb, weight, target: np.ndarray, mask_padding: bool):
+    def forward(ctx, user_emb, weight, target: np.ndarray, mask_padding: bool, pool: HostPool):
         u = user_emb.numpy()
         w = host_view(weight)  # read only, and only until backward (before the optimizer step)
-        bounds = split_bounds(w.shape[0], host_threads(), align=16)
+        bounds = split_bounds(w.shape[0], pool.threads, align=16)
 
         def part(k: int):
             lo, hi = bounds[k], bounds[k + 1]
@@ -139,7 +135,7 @@ class _NumpySoftmaxCrossEntropy(PyLayer):
             np.exp(e, out=e)
             return e, peak, e.sum(axis=1)
 
-        parts = parallel_map(part, len(bounds) - 1)
+        parts = pool.map(part, len(bounds) - 1)
         peaks = np.stack([p[1] for p in parts])  # [K, B]
         top = peaks.max(axis=0)  # [B]
         factors = np.exp(peaks - top).astype(np.float32)  # [K, B]: e_k -> exp(logit - M)
@@ -147,12 +143,12 @@ class _NumpySoftmaxCrossEntropy(PyLayer):
         slice_of = np.searchsorted(bounds, target, side="right") - 1
         target_e = _take_columns([p[0] for p in parts], bounds, target) * factors[slice_of, np.arange(len(target))]
         loss = float(np.mean(np.log(total) - np.log(np.maximum(target_e, 1e-37))))
-        ctx.saved = ([p[0] for p in parts], factors, total, u, w, target, bounds)
+        ctx.saved = ([p[0] for p in parts], factors, total, u, w, target, bounds, pool)
         return paddle.to_tensor(np.float32(loss))
 
     @staticmethod
     def backward(ctx, grad_loss):
-        exps, factors, total, u, w, target, bounds = ctx.saved
+        exps, factors, total, u, w, target, bounds, pool = ctx.saved
         ctx.saved = None
         scale = np.float32(float(grad_loss) / len(target))
         # d loss / d logits = scale * (softmax - onehot(target)); softmax_k = e_k * row_scale_k
@@ -165,15 +161,15 @@ class _NumpySoftmaxCrossEntropy(PyLayer):
             np.matmul(exps[k].T, u * rs, out=grad_w[lo:hi])
             return (exps[k] @ w[lo:hi]) * rs  # [B, D]
 
-        grad_u = sum(parallel_map(part, len(exps))) - scale * w[target]  # [B, D]
+        grad_u = sum(pool.map(part, len(exps))) - scale * w[target]  # [B, D]
         np.add.at(grad_w, target, -scale * u)
         return (from_host(grad_u.astype(np.float32, copy=False)), from_host(grad_w))
 
 
 def host_target_ranks(user: np.ndarray, weight: np.ndarray, targets: np.ndarray,
-                      exclude_padding: bool) -> np.ndarray:
-    """:func:`srgnn_paddle.metrics.target_ranks` of the scores ``user @ weight.T`` without
-    building them in one piece: each of :func:`host_threads` threads scores one slice of the
+                      exclude_padding: bool, pool: HostPool) -> np.ndarray:
+    """:func:`srgnn_paddle.evaluation.metrics.target_ranks` of the scores ``user @ weight.T`` without
+    building them in one piece: each of the ``pool`` 's threads scores one slice of the
     catalogue with numpy's BLAS and counts, per row, its items scored below the target
     (the target's score is read from the same GEMM output, so it ties with itself exactly).
 
@@ -182,44 +178,27 @@ def host_target_ranks(user: np.ndarray, weight: np.ndarray, targets: np.ndarray,
         weight: ``[C, D]`` float32 item table (row ``c`` is item ``c``).
         targets: ``[B]`` target item ids.
         exclude_padding: item 0 is not a candidate.
+        pool: the threads to split the catalogue over.
     Returns:
         ``[B]`` int64 ranks: the number of candidates scored not below the target, the target
         included (ties and NaN scores count against the target).
     """
     targets = np.asarray(targets, dtype=np.int64).reshape(-1)
-    bounds = split_bounds(weight.shape[0], host_threads(), align=16)
-    parts = parallel_map(lambda k: user @ weight[bounds[k]:bounds[k + 1]].T, len(bounds) - 1)  # [B, C_k]
+    bounds = split_bounds(weight.shape[0], pool.threads, align=16)
+    parts = pool.map(lambda k: user @ weight[bounds[k]:bounds[k + 1]].T, len(bounds) - 1)  # [B, C_k]
     target_scores = _take_columns(parts, bounds, targets)
-    below = sum(parallel_map(lambda k: np.count_nonzero(parts[k] < target_scores[:, None], axis=1), len(parts)))
+    below = sum(pool.map(lambda k: np.count_nonzero(parts[k] < target_scores[:, None], axis=1), len(parts)))
     if exclude_padding:
         below = below - (parts[0][:, 0] < target_scores)
     n_candidates = weight.shape[0] - (1 if exclude_padding else 0)
     return (n_candidates - below).astype(np.int64)
 
 
-def full_softmax_cross_entropy(user_emb: paddle.Tensor, weight: paddle.Tensor, target: paddle.Tensor,
-                               mask_padding: bool = False, use_host_blas: bool | None = None) -> paddle.Tensor:
-    """Mean cross-entropy over the whole catalogue.
-
-    Args:
-        user_emb: ``[B, D]`` float32.
-        weight: ``[N, D]`` item table; column ``c`` of the scores is item ``c``.
-        target: ``[B]`` int64 item ids.
-        mask_padding: exclude item 0 from the softmax (the paper's scoring).
-        use_host_blas: numpy path; default: when the tensors are on the CPU.
-    Returns:
-        the scalar loss.
-    """
-    if use_host_blas is None:
-        use_host_blas = user_emb.place.is_cpu_place()
-    if use_host_blas:
-        return _NumpySoftmaxCrossEntropy.apply(user_emb, weight, target.numpy().reshape(-1), mask_padding)
-    scores = paddle.matmul(user_emb, weight, transpose_y=True)
-    if mask_padding:
-        pad = paddle.zeros([weight.shape[0]], dtype=scores.dtype)
-        pad[0] = -1e9
-        scores = scores + pad
-    return F.cross_entropy(scores, target.reshape([-1]))
+def host_softmax_cross_entropy(user: paddle.Tensor, items: paddle.Tensor, target: paddle.Tensor,
+                               mask_padding: bool, pool: HostPool) -> paddle.Tensor:
+    """:func:`srgnn_paddle.models.base.softmax_cross_entropy` with numpy's BLAS on the host
+    (CPU tensors): ``user [B, D]``, ``items [N, D]``, ``target [B]`` int64 -> scalar."""
+    return _NumpySoftmaxCrossEntropy.apply(user, items, target.numpy().reshape(-1), mask_padding, pool)
 
 
 class _NumpyMatmul(PyLayer):
@@ -241,17 +220,17 @@ class _NumpyMatmul(PyLayer):
         return from_host((g @ w_np.T).reshape(shape)), from_host(x2.T @ g)
 
 
-def dense_matmul(x: paddle.Tensor, w: paddle.Tensor, use_host_blas: bool | None = None) -> paddle.Tensor:
-    """``x [..., K] @ w [K, M] -> [..., M]`` for the model's dense layers.
+def host_matmul(x: paddle.Tensor, w: paddle.Tensor) -> paddle.Tensor:
+    """``paddle.matmul(x, w)`` for ``x [..., K]``, ``w [K, M]`` (CPU tensors), the GEMM and
+    both gradients in numpy's BLAS: several times faster than Paddle's CPU GEMM on the
+    small shapes of the models' dense layers. Returns ``[..., M]``."""
+    return _NumpyMatmul.apply(x, w)
 
-    On the CPU the GEMM (forward and both gradients) runs in numpy's BLAS, several times
-    faster than Paddle's CPU GEMM on these shapes; elsewhere ``paddle.matmul``.
-    """
-    if use_host_blas is None:
-        use_host_blas = x.place.is_cpu_place()
-    if use_host_blas:
-        return _NumpyMatmul.apply(x, w)
-    return paddle.matmul(x, w)
+
+def host_linear(layer: nn.Linear, x: paddle.Tensor) -> paddle.Tensor:
+    """``layer(x)`` (an ``nn.Linear``, weight ``[in, out]``) with :func:`host_matmul`."""
+    out = host_matmul(x, layer.weight)
+    return out if layer.bias is None else out + layer.bias
 
 
 # ---------------------------------------------------------------------------- Adam
@@ -280,12 +259,29 @@ class HostAdam(paddle.optimizer.Adam):
 
     CHUNK = 1 << 18  # elements per chunk (1 MiB a float32 array): measured best with 1 and 2 threads
 
+    #: the private members of ``paddle.optimizer.Adam`` this class relies on
+    #: (see :meth:`missing_internals`)
+    INTERNALS = ("_append_optimize_op", "_get_accumulator_master", "_create_param_lr", "_moment1_acc_str",
+                 "_moment2_acc_str", "_beta1_pow_acc_str", "_beta2_pow_acc_str")
+
     def __init__(self, learning_rate=0.001, parameters=None, weight_decay: float = 0.0,
-                 use_host: bool | None = None, **kwargs) -> None:
+                 pool: HostPool | None = None, use_host: bool | None = None, **kwargs) -> None:
         super().__init__(learning_rate=learning_rate, parameters=parameters, weight_decay=None, **kwargs)
         self._l2 = float(weight_decay or 0.0)
         self._use_host = use_host
+        self._pool = pool or HostPool(1)
         self._scratch: List[np.ndarray] = []
+
+    @classmethod
+    def missing_internals(cls) -> List[str]:
+        """The members of :data:`INTERNALS` (and the instance attributes ``_beta1``,
+        ``_beta2``, ``_epsilon``, ``_amsgrad``) this Paddle's Adam lacks; empty when this
+        class works with the installed Paddle."""
+        missing = [name for name in cls.INTERNALS if not hasattr(paddle.optimizer.Adam, name)]
+        if missing:
+            return missing
+        probe = paddle.optimizer.Adam(parameters=[paddle.create_parameter([1], "float32")])
+        return [name for name in ("_beta1", "_beta2", "_epsilon", "_amsgrad") if not hasattr(probe, name)]
 
     def _append_optimize_op(self, block, param_and_grad):
         param, grad = param_and_grad[0], param_and_grad[1]
@@ -322,13 +318,13 @@ class HostAdam(paddle.optimizer.Adam):
         p, g, m, v = p.reshape(-1), host_view(grad).reshape(-1), m.reshape(-1), v.reshape(-1)
         args = dict(lr_t=lr * math.sqrt(bias2) / bias1, beta1=b1, beta2=b2,
                     eps_t=float(self._epsilon) * math.sqrt(bias2), l2=self._l2, chunk=self.CHUNK)
-        bounds = split_bounds(p.shape[0], host_threads(), align=self.CHUNK)
+        bounds = split_bounds(p.shape[0], self._pool.threads, align=self.CHUNK)
 
         def part(k: int) -> None:
             lo, hi = bounds[k], bounds[k + 1]
             adam_update(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], scratch=self._buffer(k), **args)
 
-        parallel_map(part, len(bounds) - 1)
+        self._pool.map(part, len(bounds) - 1)
         beta1_pow *= np.float32(b1)
         beta2_pow *= np.float32(b2)
         return True

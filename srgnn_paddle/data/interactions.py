@@ -1,0 +1,147 @@
+"""Interaction CSVs (``user_id,item_id,timestamp``): reading, validating, sizing the item table."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional, Union
+
+import numpy as np
+import pandas as pd
+
+from srgnn_paddle.errors import SrgnnError
+
+
+
+COLUMNS = ("user_id", "item_id", "timestamp")
+MIN_TRAIN_ITEMS = 5  # the notebook draws the target from positions 4..len-1
+SPLIT_FILES = {"train": "train_enc.csv", "valid": "valid_enc.csv", "test": "test_enc.csv"}
+
+
+def read_interactions(path: Union[str, Path], n_items: Optional[int] = None) -> pd.DataFrame:
+    """Read and validate one interaction CSV (header ``user_id,item_id,timestamp``).
+
+    Raises:
+        SrgnnError: one line naming the file, the row or column and what to do, for a
+            missing/unreadable/empty file, missing columns, non-integer or missing values,
+            or item ids outside ``[1, n_items)``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SrgnnError(f"{p}: file not found; check --data_dir (it needs {', '.join(SPLIT_FILES.values())})")
+    try:
+        df = pd.read_csv(p)
+    except pd.errors.EmptyDataError:
+        raise SrgnnError(f"{p}: file is empty; it needs the header {','.join(COLUMNS)} and rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SrgnnError(f"{p}: cannot be read as CSV ({first})") from None
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise SrgnnError(
+            f"{p}: missing column(s) {', '.join(missing)}; the header must be {','.join(COLUMNS)} "
+            f"(found: {','.join(map(str, df.columns))})"
+        )
+    if len(df) == 0:
+        raise SrgnnError(f"{p}: has a header but no rows")
+    df = df[list(COLUMNS)].copy()
+    for col in COLUMNS:
+        df[col] = _integer_column(df[col], p, col)
+    validate_item_ids(df["item_id"].to_numpy(), p, n_items)
+    return df
+
+
+def _integer_column(values: pd.Series, path: Path, col: str) -> pd.Series:
+    """Convert a column to int64 or raise naming the first bad row (file line numbers)."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna() | (numeric != np.floor(numeric))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise SrgnnError(
+            f"{path}: line {row + 2}, column '{col}': {values.iloc[row]!r} is not an integer id; "
+            f"encode ids as integers (see 'srgnn-paddle prepare')"
+        )
+    return numeric.astype(np.int64)
+
+
+def validate_item_ids(item_ids: np.ndarray, source: Union[str, Path], n_items: Optional[int]) -> None:
+    """Check that item ids are in ``[1, n_items)`` (0 is padding); raise SrgnnError if not."""
+    item_ids = np.asarray(item_ids)
+    low = np.flatnonzero(item_ids < 1)
+    if low.size:
+        raise SrgnnError(
+            f"{source}: line {int(low[0]) + 2}, column 'item_id': id {int(item_ids[low[0]])} "
+            f"is < 1; ids must be 1..n_items-1 (0 is reserved for padding)"
+        )
+    if n_items is not None:
+        high = np.flatnonzero(item_ids >= n_items)
+        if high.size:
+            raise SrgnnError(
+                f"{source}: line {int(high[0]) + 2}, column 'item_id': id {int(item_ids[high[0]])} "
+                f">= n_items {n_items}; raise n_items or re-encode the ids"
+            )
+
+
+META_FILE = "meta.json"
+
+
+def read_meta(data_dir: Union[str, Path]) -> Dict[str, Any]:
+    """``meta.json`` of a data folder (what ``prepare`` and the synthetic generator write);
+    ``{}`` when there is none."""
+    meta = Path(data_dir) / META_FILE
+    if not meta.is_file():
+        return {}
+    try:
+        value = json.loads(meta.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        raise SrgnnError(f"{meta}: not valid JSON; fix or delete it") from None
+    return value if isinstance(value, dict) else {}
+
+
+def dataset_name(data_dir: Union[str, Path]) -> str:
+    """The name a data folder gives its runs: ``dataset`` in its ``meta.json``, else the
+    folder's name."""
+    name = read_meta(data_dir).get("dataset")
+    return name if isinstance(name, str) and name else Path(data_dir).resolve().name
+
+
+def check_id_density(ids: np.ndarray, source: str, locate: Callable[[int], str]) -> None:
+    """Refuse raw (un-encoded) item ids before an item table is sized from them.
+
+    The item table has ``max id + 1`` rows, so ids far larger than their number (``max id >
+    10 x distinct ids + 1000``, e.g. a 2,000,000,000 id among a few thousand items) would
+    allocate gigabytes the data cannot need.
+
+    Args:
+        ids: every item id of the data (any shape).
+        source: the file or folder, for the message.
+        locate: ``position of the largest id in ids.ravel() -> 'line N'`` (or similar).
+    """
+    ids = np.asarray(ids).ravel()
+    if ids.size == 0:
+        return
+    top = int(np.argmax(ids))
+    distinct = len(np.unique(ids))
+    if int(ids[top]) > 10 * distinct + 1000:
+        raise SrgnnError(
+            f"{source}: {locate(top)}, item id {int(ids[top])} is far larger than the {distinct} distinct item ids "
+            f"need (the item table gets max id + 1 rows); re-encode the ids 1..n with 'srgnn-paddle prepare'"
+        )
+
+
+def infer_n_items(data_dir: Union[str, Path], frames: Mapping[str, pd.DataFrame]) -> int:
+    """``n_items`` from ``meta.json`` in ``data_dir`` when present, else max item id + 1,
+    after :func:`check_id_density` (``frames``: split name -> its CSV's frame)."""
+    value = read_meta(data_dir).get("n_items")
+    if isinstance(value, int) and value >= 2:
+        return value
+    names = list(frames)
+    ids = np.concatenate([frames[n]["item_id"].to_numpy() for n in names])
+    ends = np.cumsum([len(frames[n]) for n in names])
+
+    def locate(position: int) -> str:
+        k = int(np.searchsorted(ends, position, side="right"))
+        row = position - (int(ends[k - 1]) if k else 0)
+        return f"{SPLIT_FILES[names[k]]} line {row + 2}"
+
+    check_id_density(ids, str(data_dir), locate)
+    return int(ids.max()) + 1

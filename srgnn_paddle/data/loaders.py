@@ -1,0 +1,177 @@
+"""Loaders: whole batches built with numpy together with their session graphs, so the model
+step is pure Paddle (one tensor per array per batch, not per sample); :func:`collate_batch`
+for a plain ``paddle.io.DataLoader``.
+"""
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional, Sequence, Union
+
+import numpy as np
+
+from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_graph, build_session_graph
+
+
+
+GRAPH_LAYOUTS = ("packed", "dense")
+
+
+@dataclass
+class Batch:
+    """One batch of :func:`make_loader`, numpy arrays throughout.
+
+    history: ``[B, L]`` int64 histories, right-padded with 0 (``L``: the dataset's
+             ``max_length``, or the longest prefix of the batch for sessions).
+    mask:    ``[B, L]`` float32, 1.0 on real entries.
+    target:  ``[B, 1]`` (notebook train) or ``[B]`` (sessions) int64 next items, or, in the
+             notebook's test phase, ``B`` ground-truth lists.
+    graph:   the batch's session graphs: a :class:`~srgnn_paddle.data.graph.PackedGraph`
+             (``graph='packed'``), the notebook's :class:`~srgnn_paddle.data.graph.SessionGraph`
+             (``graph='dense'``) or ``None``.
+    """
+
+    history: np.ndarray
+    mask: np.ndarray
+    target: Any
+    graph: Optional[Union[PackedGraph, SessionGraph]] = None
+
+    def __len__(self) -> int:
+        return len(self.history)
+
+
+class BatchView:
+    """Item ``b`` is batch ``b`` of the current epoch, a :class:`Batch` with its graph.
+
+    Random draws (shuffling, target positions) depend only on ``(seed, epoch, batch
+    index)``, so results do not change with the number of loader threads or ranks.
+    """
+
+    def __init__(self, dataset, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 graph: Optional[str] = "packed", drop_last: bool = False, rank: int = 0,
+                 world_size: int = 1) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in 0..world_size-1, got rank {rank}, world_size {world_size}")
+        if graph is not None and graph not in GRAPH_LAYOUTS:
+            raise ValueError(f"graph must be one of {GRAPH_LAYOUTS} or None, got {graph!r}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.seed = int(seed)
+        self.graph = graph
+        self.drop_last = drop_last
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose shuffle and draws the next iteration produces."""
+        self.epoch = int(epoch)
+
+    def n_global_batches(self) -> int:
+        """Batches of one epoch over the whole dataset (all ranks together)."""
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def global_batch_index(self, b: int) -> int:
+        """Rank ``r`` of ``w`` takes global batches ``r, r + w, r + 2w, ...`` of the epoch's order."""
+        return b * self.world_size + self.rank
+
+    def __len__(self) -> int:
+        """This rank's batches: with ``world_size > 1`` every rank gets the same number
+        (``n_global_batches // world_size``), so the last ``n_global_batches % world_size``
+        batches of an epoch are left out (the ranks' gradient all-reduces must pair up)."""
+        return self.n_global_batches() // self.world_size
+
+    def order(self) -> np.ndarray:
+        """The epoch's sample order (a seeded permutation when shuffling)."""
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(n)
+
+    def __getitem__(self, b: int) -> Batch:
+        return self.batch(b)
+
+    def batch(self, b: int, order: Optional[np.ndarray] = None) -> Batch:
+        """Batch ``b`` of this rank; ``order`` is the epoch's :meth:`order` when the caller
+        already has it (the loader computes it once per epoch)."""
+        if not 0 <= b < len(self):
+            raise IndexError(b)
+        b = self.global_batch_index(b)
+        order = self.order() if order is None else order
+        idx = order[b * self.batch_size: (b + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, self.epoch, b, 1])
+        hist, mask, target = self.dataset.make_batch(idx, rng)
+        if self.graph == "packed":
+            graph = build_packed_graph(hist)
+        elif self.graph == "dense":
+            graph = build_session_graph(hist)
+        else:
+            graph = None
+        return Batch(hist, mask, target, graph)
+
+
+class BatchLoader:
+    """Iterates the batches of a :class:`BatchView` (``len`` = batches per epoch); with
+    ``num_workers > 0`` up to ``2 * num_workers`` batches are built ahead on that many
+    background threads (numpy releases the GIL in most of the work)."""
+
+    def __init__(self, view: BatchView, num_workers: int = 0) -> None:
+        self.batch_view = view
+        self.num_workers = int(num_workers)
+
+    def __len__(self) -> int:
+        return len(self.batch_view)
+
+    def __iter__(self) -> Iterator[Batch]:
+        view = self.batch_view
+        order = view.order()  # once per epoch, not once per batch
+        if self.num_workers <= 0:
+            for b in range(len(view)):
+                yield view.batch(b, order)
+            return
+        with ThreadPoolExecutor(max_workers=self.num_workers, thread_name_prefix="srgnn-loader") as pool:
+            ahead = 2 * self.num_workers
+            pending = [pool.submit(view.batch, b, order) for b in range(min(ahead, len(view)))]
+            for b in range(len(view)):
+                batch = pending[b].result()
+                pending[b] = None
+                if b + ahead < len(view):
+                    pending.append(pool.submit(view.batch, b + ahead, order))
+                yield batch
+
+
+def make_loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0, num_workers: int = 0,
+                graph: Optional[str] = "packed", drop_last: bool = False, rank: int = 0,
+                world_size: int = 1) -> BatchLoader:
+    """Whole batches built with numpy, with their session graphs (see :class:`Batch`).
+
+    Args:
+        dataset: a dataset with ``make_batch`` (:class:`SequenceDataset`,
+            :class:`SessionDataset`, :class:`SubsetDataset`).
+        graph: ``'packed'`` (:func:`~srgnn_paddle.data.graph.build_packed_graph`, the fast
+            layout), ``'dense'`` (the notebook's, :func:`~srgnn_paddle.data.graph.build_session_graph`)
+            or ``None``.
+        rank, world_size: with ``world_size > 1`` only rank ``rank``'s share of the batches
+            (data-parallel training).
+
+    Call ``loader.batch_view.set_epoch(e)`` before iterating epoch ``e`` to get a new
+    shuffle and new target draws.
+    """
+    view = BatchView(dataset, batch_size, shuffle=shuffle, seed=seed, graph=graph, drop_last=drop_last,
+                     rank=rank, world_size=world_size)
+    return BatchLoader(view, num_workers)
+
+
+def collate_batch(samples: Sequence[tuple]):
+    """Collate per-sample tuples ``(history, mask, target)`` into one batch of numpy arrays
+    (ground-truth lists stay a list of lists), for ``DataLoader(dataset, collate_fn=...)``."""
+    hist = np.stack([s[0] for s in samples])
+    mask = np.stack([s[1] for s in samples])
+    targets = [s[2] for s in samples]
+    if isinstance(targets[0], list):
+        return hist, mask, targets
+    return hist, mask, np.stack(targets)
+

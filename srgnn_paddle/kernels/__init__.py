@@ -1,0 +1,167 @@
+"""The one seam for speed tricks: which kernels a run computes with.
+
+``kernels: paddle`` is plain Paddle throughout (what GPUs run, and the reference).
+``kernels: host`` moves the work that Paddle's CPU kernels do slowly into numpy
+(:mod:`srgnn_paddle.kernels.host`): the full-catalogue softmax cross-entropy, the GEMMs
+of every ``nn.Linear`` layer, the Adam update and the evaluator's rank counting.
+``kernels: auto`` (the default) is ``host`` on the CPU and ``paddle`` elsewhere.
+
+Models never see this module: a run calls :func:`select_kernels` once and uses the kernels
+in a ``with`` block (host kernels cap Paddle's and BLAS's threads inside it only); the
+trainer hands
+:meth:`Kernels.cross_entropy` to the model's ``calculate_loss``, builds the optimiser with
+:meth:`Kernels.optimizer`, and runs the model inside :meth:`Kernels.attach` (which swaps
+the forward of its ``nn.Linear`` layers for the host GEMM and restores it afterwards).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Iterator, List, Optional, Sequence
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+from srgnn_paddle.config import KERNEL_CHOICES
+from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.evaluation.metrics import target_ranks
+from srgnn_paddle.kernels.host import (
+    HostAdam,
+    HostPool,
+    host_linear,
+    host_softmax_cross_entropy,
+    host_target_ranks,
+    host_view,
+)
+from srgnn_paddle.models.base import Recommender, softmax_cross_entropy
+from srgnn_paddle.runtime import single_threaded_math
+
+KERNELS = KERNEL_CHOICES  # auto | paddle | host
+
+
+class Kernels:
+    """Plain Paddle kernels (``kernels: paddle``); :class:`HostKernels` overrides them."""
+
+    name = "paddle"
+
+    def cross_entropy(self, user: paddle.Tensor, items: paddle.Tensor, target: paddle.Tensor,
+                      mask_padding: bool = False) -> paddle.Tensor:
+        """Full-catalogue softmax cross-entropy: ``user [B, D]``, ``items [N, D]``,
+        ``target [B]`` int64 -> scalar mean loss."""
+        return softmax_cross_entropy(user, items, target, mask_padding)
+
+    def target_ranks(self, model: Recommender, batch) -> np.ndarray:
+        """``[B]`` int64 full-catalogue rank of each target of ``batch`` (1 = best; ties and
+        NaN count against the target; the padding item is never a candidate)."""
+        scores = model.full_scores(batch)
+        return target_ranks(scores, model.targets(batch), exclude_padding=True)
+
+    def optimizer(self, parameters: Sequence[paddle.Tensor], learning_rate, weight_decay: float
+                  ) -> paddle.optimizer.Optimizer:
+        """Adam with coupled L2 weight decay (added to the gradient, as the official SR-GNN's
+        ``torch.optim.Adam(..., weight_decay=l2)``)."""
+        return paddle.optimizer.Adam(learning_rate=learning_rate, parameters=parameters,
+                                     weight_decay=weight_decay or None)
+
+    @contextlib.contextmanager
+    def attach(self, model: nn.Layer) -> Iterator[nn.Layer]:
+        """Run ``model`` with these kernels inside the block (nothing to change for Paddle's)."""
+        yield model
+
+    def __enter__(self) -> "Kernels":
+        """A run uses its kernels in a ``with`` block: process-wide settings they need hold
+        only inside it."""
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release what the kernels hold (threads)."""
+
+
+class HostKernels(Kernels):
+    """numpy on the CPU for the big GEMMs, the softmax, Adam and the rank counting, split
+    over ``threads`` host threads (see :mod:`srgnn_paddle.kernels.host`).
+
+    ``notice`` receives one line when the installed Paddle lacks what :class:`HostAdam`
+    needs and ``paddle.optimizer.Adam`` is used instead.
+    """
+
+    name = "host"
+
+    def __init__(self, threads: int = 1, notice=print) -> None:
+        self.pool = HostPool(threads)
+        self.notice = notice
+        self._settings = contextlib.ExitStack()
+
+    def __enter__(self) -> "HostKernels":
+        """Inside the block Paddle's CPU kernels and numpy's BLAS run single-threaded (the
+        parallelism is the pool's; see :func:`~srgnn_paddle.runtime.single_threaded_math`)."""
+        self._settings.enter_context(single_threaded_math())
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self._settings.close()
+        finally:
+            self.close()
+
+    def cross_entropy(self, user, items, target, mask_padding=False):
+        return host_softmax_cross_entropy(user, items, target, mask_padding, self.pool)
+
+    def target_ranks(self, model: Recommender, batch) -> np.ndarray:
+        if not model.inner_product:
+            return super().target_ranks(model, batch)
+        return host_target_ranks(model.encode(batch).numpy(), host_view(model.item_embeddings()),
+                                 model.targets(batch).numpy(), exclude_padding=True, pool=self.pool)
+
+    def optimizer(self, parameters, learning_rate, weight_decay):
+        missing = HostAdam.missing_internals()
+        if missing:
+            self.notice(f"note: Paddle {paddle.__version__}'s Adam lacks {', '.join(missing)}; "
+                        f"the optimiser runs as paddle.optimizer.Adam (same arithmetic, slower on the CPU)")
+            return super().optimizer(parameters, learning_rate, weight_decay)
+        return HostAdam(learning_rate=learning_rate, parameters=parameters, weight_decay=weight_decay,
+                        pool=self.pool)
+
+    @contextlib.contextmanager
+    def attach(self, model: nn.Layer) -> Iterator[nn.Layer]:
+        """Every ``nn.Linear`` of ``model`` computes with :func:`host_linear` inside the block."""
+        linears: List[nn.Linear] = [layer for layer in model.sublayers(include_self=True)
+                                    if isinstance(layer, nn.Linear)]
+        for layer in linears:
+            layer.forward = functools.partial(host_linear, layer)
+        try:
+            yield model
+        finally:
+            for layer in linears:
+                del layer.forward  # back to nn.Linear.forward
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def select_kernels(setting: str = "auto", device: Optional[str] = None, threads: int = 1,
+                   notice=print) -> Kernels:
+    """The kernels of a run.
+
+    Args:
+        setting: ``auto`` (host on the CPU, paddle elsewhere), ``paddle`` or ``host``.
+        device: the device the run uses (default: Paddle's current one).
+        threads: host threads (``host`` only).
+        notice: where a one-line notice goes (see :class:`HostKernels`).
+    """
+    if setting not in KERNELS:
+        raise SrgnnError(f"unknown kernels {setting!r}; use one of {', '.join(KERNELS)}")
+    on_cpu = (device or paddle.get_device()).startswith("cpu")
+    if setting == "host" and not on_cpu:
+        raise SrgnnError(f"kernels 'host' compute in numpy on the CPU, but the run uses {device}; "
+                         f"use --kernels paddle (or auto) on a GPU, or --device cpu")
+    if setting == "host" or (setting == "auto" and on_cpu):
+        return HostKernels(threads, notice)
+    return Kernels()
+
+
+__all__ = ["KERNELS", "Kernels", "HostKernels", "select_kernels"]

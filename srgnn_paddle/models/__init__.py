@@ -1,0 +1,35 @@
+"""Stage 3, models: one file per model, each a :class:`~srgnn_paddle.models.base.Recommender`.
+
+:data:`MODELS` maps the ``--model`` names to their classes; a new model is a new file here
+and one line in that dict (see the README's "Architecture" section).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Type
+
+from srgnn_paddle.config import Config
+from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.models.base import BATCH_LAYOUTS, Recommender, softmax_cross_entropy
+from srgnn_paddle.models.srgnn import GNN, SRGNN
+
+#: ``train --model NAME`` -> the model's class.
+MODELS: Dict[str, Type[Recommender]] = {
+    SRGNN.name: SRGNN,
+}
+
+
+def model_class(name: str) -> Type[Recommender]:
+    """The class registered as ``name``; SrgnnError naming the choices when there is none."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise SrgnnError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
+
+
+def build_model(cfg: Config, **options: Any) -> Recommender:
+    """The model ``cfg.model`` for ``cfg`` (``cfg.n_items`` set from the data)."""
+    return model_class(cfg.model).from_config(cfg, **options)
+
+
+__all__ = ["MODELS", "BATCH_LAYOUTS", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "model_class",
+           "build_model"]

@@ -1,0 +1,128 @@
+"""The model contract: everything the trainer, the evaluators, retrieval, t-SNE and the
+report may ask of a model (in the spirit of RecBole's ``calculate_loss`` /
+``full_sort_predict``, kept small).
+
+A model is a ``paddle.nn.Layer`` subclass of :class:`Recommender` that
+
+* declares what it needs and how it scores (class attributes): :attr:`~Recommender.name`
+  (the ``--model`` key), :attr:`~Recommender.batch_layout` (what the loader must build)
+  and :attr:`~Recommender.inner_product` (scores are ``encode(batch) @ item_embeddings().T``,
+  so the full softmax, the rank counting and Faiss retrieval apply);
+* is built from a :class:`~srgnn_paddle.config.Config` by :meth:`~Recommender.from_config`;
+* implements :meth:`~Recommender.encode` (``[B, D]`` session/user vectors) and
+  :meth:`~Recommender.item_embeddings` (``[n_items, D]``, row ``c`` is item ``c``, row 0
+  padding);
+* may override :meth:`~Recommender.calculate_loss` (default: full-catalogue softmax
+  cross-entropy) and :meth:`~Recommender.full_scores`.
+
+Models are written with plain Paddle layers only. The CPU speed-ups (numpy GEMMs, the
+numpy softmax, the optimiser) are chosen by the trainer in one place,
+:mod:`srgnn_paddle.kernels`, and reach a model only as the ``cross_entropy`` argument of
+:meth:`~Recommender.calculate_loss`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, Optional
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from srgnn_paddle.config import Config
+
+#: What a model can ask the loader for: padded histories with their packed session graphs,
+#: padded histories alone, or (user, item) pairs.
+BATCH_LAYOUTS = ("session_graph", "sequence", "pairs")
+
+#: ``cross_entropy(user [B, D], items [N, D], target [B] int64, mask_padding) -> scalar``
+CrossEntropy = Callable[[paddle.Tensor, paddle.Tensor, paddle.Tensor, bool], paddle.Tensor]
+
+PADDING_SCORE = -1e9  # the score of the padding column when it is not a candidate
+
+
+def mask_padding_column(scores: paddle.Tensor) -> paddle.Tensor:
+    """``scores [B, N]`` with column 0 (the padding item) pushed to ``-1e9``."""
+    pad = paddle.zeros([scores.shape[-1]], dtype=scores.dtype)
+    pad[0] = PADDING_SCORE
+    return scores + pad
+
+
+def softmax_cross_entropy(user: paddle.Tensor, items: paddle.Tensor, target: paddle.Tensor,
+                          mask_padding: bool = False) -> paddle.Tensor:
+    """Mean cross-entropy of ``softmax(user @ items.T)`` against ``target``, in plain Paddle.
+
+    Args:
+        user: ``[B, D]`` float32.
+        items: ``[N, D]`` item table; column ``c`` of the scores is item ``c``.
+        target: ``[B]`` int64 item ids.
+        mask_padding: item 0 is not a candidate (the paper's scoring).
+    Returns:
+        the scalar loss.
+    """
+    scores = paddle.matmul(user, items, transpose_y=True)  # [B, N]
+    if mask_padding:
+        scores = mask_padding_column(scores)
+    return F.cross_entropy(scores, target.reshape([-1]))
+
+
+class Recommender(nn.Layer):
+    """Base class of every model: the contract the rest of the toolkit relies on.
+
+    Class attributes (declared by each model):
+        name: the registry key (``train --model NAME``).
+        display_name: the run folder's prefix (``SRGNN`` -> ``SRGNN_<lr>_<batch>_<dim>``).
+        batch_layout: one of :data:`BATCH_LAYOUTS`.
+        inner_product: scores are ``encode(batch) @ item_embeddings().T``.
+
+    Instance attributes (set by each model's constructor):
+        n_items: rows of the item table (ids ``1..n_items-1``, 0 = padding).
+        embedding_dim: ``D``.
+        score_padding: column 0 is a candidate of the training softmax (the notebook) or
+            not (the paper); evaluation never ranks it (see
+            :class:`~srgnn_paddle.evaluation.NextItemEvaluator`).
+    """
+
+    name: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    batch_layout: ClassVar[str] = "sequence"
+    inner_product: ClassVar[bool] = True
+
+    n_items: int
+    embedding_dim: int
+    score_padding: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: Config, **options: Any) -> "Recommender":
+        """The model for ``cfg`` (``cfg.n_items`` already set from the data)."""
+        return cls(cfg, **options)
+
+    def encode(self, batch: Any) -> paddle.Tensor:
+        """Session/user vectors of a batch (:class:`~srgnn_paddle.data.Batch`): ``[B, D]``."""
+        raise NotImplementedError
+
+    def item_embeddings(self) -> paddle.Tensor:
+        """The scored item table ``[n_items, D]`` (row ``c`` is item ``c``, row 0 padding)."""
+        raise NotImplementedError
+
+    def targets(self, batch: Any) -> paddle.Tensor:
+        """The batch's target item ids as a ``[B]`` int64 tensor."""
+        target = batch.target
+        target = target if isinstance(target, paddle.Tensor) else paddle.to_tensor(target)
+        return target.astype("int64").reshape([-1])
+
+    def calculate_loss(self, batch: Any, cross_entropy: Optional[CrossEntropy] = None) -> paddle.Tensor:
+        """The training loss of a batch (scalar): by default the full-catalogue softmax
+        cross-entropy of the targets. ``cross_entropy`` is the kernel the trainer chose
+        (:func:`softmax_cross_entropy`, plain Paddle, when not given)."""
+        cross_entropy = cross_entropy or softmax_cross_entropy
+        return cross_entropy(self.encode(batch), self.item_embeddings(), self.targets(batch), not self.score_padding)
+
+    def full_scores(self, batch: Any) -> paddle.Tensor:
+        """Scores of every item for every row of a batch: ``[B, n_items]`` (column ``c`` is
+        item ``c``; the padding column at ``-1e9`` when ``score_padding`` is off)."""
+        scores = paddle.matmul(self.encode(batch), self.item_embeddings(), transpose_y=True)
+        return scores if self.score_padding else mask_padding_column(scores)
+
+    def n_parameters(self) -> int:
+        """The number of trainable numbers."""
+        return int(sum(p.size for p in self.parameters() if not p.stop_gradient))

@@ -1,0 +1,123 @@
+"""Options of ``prepare``: the formats, the protocols and their defaults."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+
+from srgnn_paddle.errors import SrgnnError
+
+FORMATS = ("movielens", "amazon-seq", "interactions-csv", "diginetica", "yoochoose")
+PROTOCOLS = ("notebook", "paper")
+MOVIELENS_LAYOUTS = ("auto", "dat", "csv", "udata")
+CLICK_FORMATS = ("diginetica", "yoochoose")
+DEFAULT_TEST_DAYS = {"diginetica": 7, "yoochoose": 1}
+YOOCHOOSE_FRACTIONS = (4, 64)
+SPLIT_NAMES = ("train", "valid", "test")
+NOTEBOOK_DEFAULTS = {"min_item_count": 1, "min_user_count": 5, "seed": 2024}
+PAPER_MIN_ITEM_COUNT = 5
+MIN_SESSION_LENGTH = 2
+SECONDS_PER_DAY = 86400
+
+
+
+# ============================================================================ options
+@dataclass
+class PrepareOptions:
+    """Options of :func:`prepare_dataset`; ``None`` means the protocol's default.
+
+    Attributes:
+        protocol: ``notebook`` or ``paper``; default ``paper`` for the click logs
+            (diginetica, yoochoose), ``notebook`` otherwise.
+        rating_threshold: notebook: keep interactions with rating >= this (formats with
+            ratings only).
+        min_item_count: minimum interactions per item (notebook default 1; paper default 5,
+            counted once, as published).
+        min_user_count: notebook: minimum interactions per user (default 5, so every user
+            can be sampled by the notebook's dataset).
+        seed: notebook: seed of the user shuffle (default 2024).
+        layout: movielens: ``auto`` (from the first line), ``dat``, ``csv`` or ``udata``.
+        user_col, item_col, time_col, rating_col, sep: interactions-csv columns and
+            separator (defaults ``user_id``, ``item_id``, ``timestamp``, no rating, ``,``).
+        test_days: paper: days at the end that form the test set (7 DIGINETICA, 1 YOOCHOOSE).
+        keep_split_day: paper: put sessions dated exactly ``test_days`` before the last
+            date into training. The published script drops them (its training set is
+            ``date < split`` and its test set ``date > split``); the default does the same so
+            that the published files are reproduced.
+    """
+
+    protocol: Optional[str] = None
+    rating_threshold: Optional[float] = None
+    min_item_count: Optional[int] = None
+    min_user_count: Optional[int] = None
+    seed: Optional[int] = None
+    layout: Optional[str] = None
+    user_col: Optional[str] = None
+    item_col: Optional[str] = None
+    time_col: Optional[str] = None
+    rating_col: Optional[str] = None
+    sep: Optional[str] = None
+    test_days: Optional[int] = None
+    keep_split_day: bool = False
+
+
+def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
+    """Check that every option given applies to ``fmt`` and its protocol; fill defaults."""
+    if fmt not in FORMATS:
+        raise SrgnnError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    protocol = opts.protocol or ("paper" if fmt in CLICK_FORMATS else "notebook")
+    if protocol not in PROTOCOLS:
+        raise SrgnnError(f"unknown protocol {protocol!r}; choose notebook or paper")
+    if protocol == "paper" and fmt not in CLICK_FORMATS:
+        raise SrgnnError(f"--protocol paper needs a session click log ({', '.join(CLICK_FORMATS)}); "
+                         f"{fmt} has users, not sessions: use --protocol notebook")
+
+    def refuse(names: Sequence[str], why: str) -> None:
+        for name in names:
+            value = getattr(opts, name)
+            if value is not None and value is not False:
+                raise SrgnnError(f"--{name} {why}; drop it")
+
+    if fmt != "interactions-csv":
+        refuse(("user_col", "item_col", "time_col", "rating_col", "sep"), "applies to interactions-csv only")
+    if fmt != "movielens":
+        refuse(("layout",), "applies to movielens only")
+    if protocol == "paper":
+        refuse(("rating_threshold", "min_user_count", "seed"), "applies to the notebook protocol only")
+    else:
+        refuse(("test_days", "keep_split_day"), "applies to the paper protocol only")
+
+    out = PrepareOptions(**{**opts.__dict__, "protocol": protocol})
+    if fmt == "movielens":
+        out.layout = opts.layout or "auto"
+        if out.layout not in MOVIELENS_LAYOUTS:
+            raise SrgnnError(f"unknown movielens layout {out.layout!r}; choose one of {', '.join(MOVIELENS_LAYOUTS)}")
+    if fmt == "interactions-csv":
+        out.user_col = opts.user_col or "user_id"
+        out.item_col = opts.item_col or "item_id"
+        out.time_col = opts.time_col or "timestamp"
+        out.sep = _unescape_sep(opts.sep if opts.sep is not None else ",")
+    if protocol == "paper":
+        out.min_item_count = PAPER_MIN_ITEM_COUNT if opts.min_item_count is None else opts.min_item_count
+        out.test_days = DEFAULT_TEST_DAYS[fmt] if opts.test_days is None else opts.test_days
+        if out.test_days < 1:
+            raise SrgnnError(f"--test_days must be >= 1, got {out.test_days}")
+    else:
+        for key, default in NOTEBOOK_DEFAULTS.items():
+            if getattr(opts, key) is None:
+                setattr(out, key, default)
+    if out.min_item_count < 1:
+        raise SrgnnError(f"--min_item_count must be >= 1, got {out.min_item_count}")
+    if out.min_user_count is not None and out.min_user_count < 1:
+        raise SrgnnError(f"--min_user_count must be >= 1, got {out.min_user_count}")
+    return out
+
+
+def _unescape_sep(sep: str) -> str:
+    """Accept ``\\t`` / ``tab`` for a tab, as typed on a command line."""
+    if sep in ("\\t", "tab"):
+        return "\t"
+    if not sep:
+        raise SrgnnError("--sep must not be empty")
+    return sep
+

@@ -1,0 +1,336 @@
+"""The training loop: one epoch after another, evaluation, early stopping, checkpoints and
+resume, for any model of the contract (:class:`~srgnn_paddle.models.Recommender`).
+
+Every file is written to a temporary name and renamed. All random draws of an epoch are
+derived from ``(seed, epoch)``, so a resumed run continues exactly as an uninterrupted one
+would. The trainer reaches the model only through the contract (``calculate_loss``,
+``encode``, ``item_embeddings``, ``targets``) and computes with the kernels of
+:mod:`srgnn_paddle.kernels`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import pandas as pd
+import paddle
+import paddle.nn as nn
+from tqdm import tqdm
+
+from srgnn_paddle.config import Config
+from srgnn_paddle.data.loaders import make_loader
+from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.fileio import atomic_write_text
+from srgnn_paddle.kernels import Kernels
+from srgnn_paddle.models.base import Recommender
+from srgnn_paddle.training.checkpoints import (
+    CHECKPOINT_FILE,
+    LOG_FILE,
+    MODEL_FILE,
+    SUMMARY_FILE,
+    load_state,
+    save_state,
+)
+from srgnn_paddle.training.early_stopping import EarlyStopping
+from srgnn_paddle.training.losses import NegativeSampler, sampled_softmax_loss
+
+SYNC_EVERY = 10  # steps between reads of the running loss (a device sync on a GPU)
+
+
+class Objective(nn.Layer):
+    """The training loss of a batch as one layer (so that data-parallel training can wrap it
+    in ``paddle.DataParallel``, whose forward arms the gradient all-reduce).
+
+    Full softmax: the model's ``calculate_loss`` with the kernels' cross-entropy; sampled
+    softmax: the contract's ``encode`` / ``item_embeddings`` / ``targets`` and
+    :func:`~srgnn_paddle.training.losses.sampled_softmax_loss`.
+    """
+
+    def __init__(self, model: Recommender, kernels: Kernels, sampler: Optional[NegativeSampler] = None) -> None:
+        super().__init__()
+        self.model = model
+        self.kernels = kernels
+        self.sampler = sampler
+
+    def forward(self, batch, epoch: int, step: int) -> paddle.Tensor:
+        """Scalar mean loss of ``batch``; ``(epoch, step)`` seed the sampled negatives."""
+        if self.sampler is None:
+            return self.model.calculate_loss(batch, self.kernels.cross_entropy)
+        return sampled_softmax_loss(self.model.encode(batch), self.model.item_embeddings(),
+                                    self.model.targets(batch), self.sampler.draw(epoch, step), self.sampler.log_q)
+
+
+@dataclass
+class RunState:
+    """What a checkpoint holds besides weights and optimiser state."""
+
+    epoch: int = 0
+    rows: List[Dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    finished: bool = False
+
+
+class Trainer:
+    """Train one run in ``run_dir`` with early stopping and resumable checkpoints.
+
+    Args:
+        cfg: the resolved configuration (``cfg.n_items`` set).
+        model: a fresh model of the contract.
+        train_dataset: a dataset with ``make_batch`` (see :mod:`srgnn_paddle.data`).
+        evaluator: :class:`~srgnn_paddle.evaluation.RecallEvaluator` or
+            :class:`~srgnn_paddle.evaluation.NextItemEvaluator` on the validation split.
+        run_dir: the run folder (created by the caller).
+        test_evaluator_factory: builds the test evaluator; called once, after training (or
+            every epoch with ``select_on: test``).
+        kernels: the run's :class:`~srgnn_paddle.kernels.Kernels`
+            (:func:`~srgnn_paddle.kernels.select_kernels`).
+        item_counts: training popularity (for popularity negatives).
+        progress: show tqdm bars.
+        log: where one-line messages go.
+        rank, world_size: data-parallel position (see
+            :func:`srgnn_paddle.runs.distributed_context`). With ``world_size > 1``
+            (``paddle.distributed.init_parallel_env()`` already called) each rank trains on
+            every ``world_size``-th batch of the same seeded order through
+            ``paddle.DataParallel`` (gradients averaged over ranks); evaluation, logging and
+            files are rank 0's only, and rank 0's stop decision is broadcast.
+    """
+
+    def __init__(self, cfg: Config, model: Recommender, train_dataset, evaluator, run_dir: Path,
+                 test_evaluator_factory: Callable[[], Any], kernels: Kernels,
+                 item_counts: Optional[np.ndarray] = None, progress: bool = True,
+                 log: Callable[[str], None] = print, rank: int = 0, world_size: int = 1) -> None:
+        self.cfg = cfg
+        self.model = model
+        self.kernels = kernels
+        self.rank = rank
+        self.world_size = world_size
+        self.evaluator = evaluator
+        self.run_dir = Path(run_dir)
+        self.test_evaluator_factory = test_evaluator_factory
+        self.progress = progress
+        self.log = log
+        graph = "packed" if model.batch_layout == "session_graph" else None
+        self.loader = make_loader(train_dataset, cfg.batch_size, shuffle=True, seed=cfg.seed, graph=graph,
+                                  num_workers=cfg.num_workers, rank=rank, world_size=world_size)
+        if cfg.lr_dc_step > 0:
+            self.scheduler = paddle.optimizer.lr.StepDecay(cfg.lr, step_size=cfg.lr_dc_step, gamma=cfg.lr_dc)
+        else:
+            self.scheduler = None
+        self.optimizer = kernels.optimizer(model.parameters(), self.scheduler or cfg.lr, cfg.weight_decay)
+        self.stopper = EarlyStopping(cfg.patience)
+        self.state = RunState()
+        sampler = None
+        if cfg.loss == "sampled_softmax":
+            sampler = NegativeSampler(model.n_items, cfg.negative_sampler, item_counts, cfg.num_negatives,
+                                      cfg.seed, exclude_padding=not model.score_padding)
+        objective = Objective(model, kernels, sampler)
+        # find_unused_parameters: a model may leave some layer out of the loss (e.g. SR-GNN's
+        # non-hybrid readout skips linear_transform)
+        self.objective = (paddle.DataParallel(objective, find_unused_parameters=True)
+                          if world_size > 1 else objective)
+        self._test_evaluator = None
+
+    # -- persistence
+    def save_checkpoint(self) -> None:
+        """Write the state after the last completed epoch (atomically)."""
+        save_state({
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "stopper": self.stopper.state_dict(),
+            "state": {"epoch": self.state.epoch, "rows": self.state.rows,
+                      "train_seconds": self.state.train_seconds, "finished": self.state.finished},
+            "config": self.cfg.to_dict(),
+        }, self.run_dir / CHECKPOINT_FILE)
+
+    def load_checkpoint(self) -> None:
+        """Restore everything from ``checkpoint.pdckpt`` (for ``--resume``)."""
+        payload = load_state(self.run_dir / CHECKPOINT_FILE, "start over with --overwrite")
+        self.model.set_state_dict(payload["model"])
+        self.optimizer.set_state_dict(payload["optimizer"])
+        if self.scheduler is not None and payload.get("scheduler"):
+            self.scheduler.set_state_dict(payload["scheduler"])
+        self.stopper.set_state_dict(payload["stopper"])
+        st = payload["state"]
+        self.state = RunState(int(st["epoch"]), list(st["rows"]), float(st["train_seconds"]), bool(st["finished"]))
+
+    def write_log(self) -> None:
+        """``log.csv``: the notebook's columns first, then epoch, loss, seconds, lr."""
+        cols = self.evaluator.columns() + ["phase", "epoch", "loss", "seconds", "lr"]
+        frame = pd.DataFrame(self.state.rows)
+        for c in cols:
+            if c not in frame.columns:
+                frame[c] = np.nan
+        extra = [c for c in frame.columns if c not in cols]
+        atomic_write_text(self.run_dir / LOG_FILE, frame[cols + extra].to_csv(index=False))
+
+    def save_best(self) -> None:
+        save_state(self.model.state_dict(), self.run_dir / MODEL_FILE)
+
+    # -- one epoch
+    def train_epoch(self, epoch: int) -> float:
+        """One pass over the training set; returns the mean loss (NaN if it diverged).
+
+        The running loss is summed on the device and read every :data:`SYNC_EVERY` steps
+        (for the progress bar and the NaN check), not after every step.
+        """
+        self.model.train()
+        self.loader.batch_view.set_epoch(epoch)
+        total = paddle.zeros([], dtype="float64")
+        count = 0
+        bar = tqdm(self.loader, desc=f"Epoch [{epoch}/{self.cfg.epochs}]", leave=False, disable=not self.progress)
+        for step, batch in enumerate(bar):
+            loss = self.objective(batch, epoch, self.loader.batch_view.global_batch_index(step))
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.clear_grad()
+            total = total + loss.detach().astype("float64") * len(batch)
+            count += len(batch)
+            if step % SYNC_EVERY == 0:
+                mean = float(total) / count
+                if not math.isfinite(mean) and self.world_size == 1:  # data-parallel: NaN reaches the mean
+                    return float("nan")
+                bar.set_postfix(loss=f"{mean:.4f}")
+        total = float(total)
+        if self.world_size > 1:
+            return self._mean_over_ranks(total, count)
+        return total / max(count, 1)
+
+    def _mean_over_ranks(self, total: float, count: int) -> float:
+        """The epoch's mean loss over every rank's samples (NaN on any rank gives NaN)."""
+        sums = paddle.to_tensor(np.array([total, count], dtype=np.float64))
+        paddle.distributed.all_reduce(sums)
+        total, count = sums.numpy().tolist()
+        return total / max(count, 1.0)
+
+    def _broadcast_flag(self, flag: bool) -> bool:
+        """Rank 0's value of ``flag`` on every rank."""
+        value = paddle.to_tensor(np.array([int(flag)], dtype=np.int64))
+        paddle.distributed.broadcast(value, src=0)
+        return bool(value.numpy()[0])
+
+    def current_lr(self) -> float:
+        return float(self.optimizer.get_lr())
+
+    # -- the run
+    def fit(self) -> Dict[str, Any]:
+        """Train until early stopping or ``epochs``; then score the test split once."""
+        with self.kernels.attach(self.model):
+            self._fit_epochs()
+            return self.finish()
+
+    def _fit_epochs(self) -> None:
+        cfg = self.cfg
+        epochs = tqdm(range(self.state.epoch + 1, cfg.epochs + 1), desc="epochs", initial=self.state.epoch,
+                      total=cfg.epochs, disable=not self.progress)
+        for epoch in epochs:
+            if self.state.finished:
+                break
+            start = time.time()
+            lr = self.current_lr()
+            loss = self.train_epoch(epoch)
+            if not math.isfinite(loss):
+                if self.stopper.best_epoch == 0:
+                    raise SrgnnError(f"training loss became NaN/inf in epoch {epoch}, before any epoch finished, "
+                                     f"so there are no weights to keep; lower --lr and start again")
+                raise SrgnnError(
+                    f"training loss became NaN/inf in epoch {epoch}; the best weights "
+                    f"(epoch {self.stopper.best_epoch}) are kept in {self.run_dir / MODEL_FILE}; "
+                    f"lower --lr and start again with --overwrite"
+                )
+            seconds = time.time() - start
+            if self.rank != 0:
+                self.end_epoch_worker(epoch, seconds)
+                continue
+            metrics = self.evaluator(self.model, desc=f"valid {epoch}")
+            improved = self.stopper.update(epoch, self.evaluator.score(metrics))
+            row = {**metrics, "phase": "valid", "epoch": epoch, "loss": loss, "seconds": round(seconds, 3), "lr": lr}
+            self.state.rows.append(row)
+            if cfg.select_on == "test":
+                test_metrics = self.test_evaluator()(self.model, desc=f"test {epoch}")
+                self.state.rows.append({**test_metrics, "phase": "test_epoch", "epoch": epoch, "loss": loss,
+                                        "seconds": round(seconds, 3), "lr": lr})
+            if improved:
+                self.save_best()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self.state.epoch = epoch
+            self.state.train_seconds += seconds
+            self.state.finished = self.stopper.should_stop(epoch) or epoch == cfg.epochs
+            if self.world_size > 1:
+                self._broadcast_flag(self.state.finished)
+            self.save_checkpoint()
+            self.write_log()
+            shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in self.evaluator.columns()[:3])
+            self.log(f"epoch {epoch}: loss {loss:.4f}, {shown}, {seconds:.1f}s"
+                     + ("  *best*" if improved else ""))
+
+    def end_epoch_worker(self, epoch: int, seconds: float) -> None:
+        """A data-parallel rank other than 0 after its epoch: step the schedule and take
+        rank 0's stop decision (it evaluates and writes the files)."""
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.state.epoch = epoch
+        self.state.train_seconds += seconds
+        self.state.finished = self._broadcast_flag(False)
+
+    def test_evaluator(self):
+        if self._test_evaluator is None:
+            self._test_evaluator = self.test_evaluator_factory()
+        return self._test_evaluator
+
+    def finish(self) -> Dict[str, Any]:
+        """Reload the best weights, score the test split once, write the log and summary
+        (rank 0; other data-parallel ranks return an empty summary)."""
+        if self.rank != 0:
+            return {}
+        if any(r["phase"] == "test" for r in self.state.rows):
+            return json.loads((self.run_dir / SUMMARY_FILE).read_text())
+        self.model.set_state_dict(paddle.load(str(self.run_dir / MODEL_FILE)))
+        test_metrics = self.test_evaluator()(self.model, desc="test")
+        best = self.stopper.best_epoch
+        self.state.rows.append({**test_metrics, "phase": "test", "epoch": best, "loss": np.nan,
+                                "seconds": np.nan, "lr": np.nan})
+        summary: Dict[str, Any] = {
+            "model": self.cfg.model,
+            "protocol": self.cfg.protocol,
+            "dataset": self.cfg.dataset,
+            "kernels": self.kernels.name,
+            "parameters": self.model.n_parameters(),
+            "best_epoch": best,
+            "epochs_run": self.state.epoch,
+            "train_seconds": round(self.state.train_seconds, 2),
+            "valid": next(r for r in self.state.rows if r["phase"] == "valid" and r["epoch"] == best),
+            "test": test_metrics,
+        }
+        epoch_rows = [r for r in self.state.rows if r["phase"] == "test_epoch"]
+        if epoch_rows:  # the official script's habit: best of each metric over epochs, on test
+            summary["test_best_over_epochs"] = {
+                key: max(r[key] for r in epoch_rows) for key in self.evaluator.columns()
+            }
+            summary["test_best_over_epochs_epochs"] = {
+                key: max(epoch_rows, key=lambda r: r[key])["epoch"] for key in self.evaluator.columns()
+            }
+        self.state.finished = True
+        self.save_checkpoint()
+        self.write_log()
+        atomic_write_text(self.run_dir / SUMMARY_FILE, json.dumps(_plain(summary), indent=2))
+        return summary
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-friendly copy (numpy scalars to Python, NaN to None)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
