@@ -7,10 +7,12 @@ one line on stderr with exit status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import logging
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from srgnn_paddle.config import PAPER_DEFAULTS, Config, field_choices, load_config
 from srgnn_paddle.data.interactions import dataset_name
@@ -45,13 +47,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(_COMMANDS[args.command](args) or 0)
+        with _notes_to_stderr():
+            return int(_COMMANDS[args.command](args) or 0)
     except SrgnnError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _notes_to_stderr() -> Iterator[None]:
+    """While a command runs, the package's warnings (e.g. users too short to be sampled) are
+    printed as one ``note:`` line each on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("note: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logger = logging.getLogger("srgnn_paddle")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +80,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     choices = field_choices()
     for f in dataclasses.fields(Config):
         default = getattr(Config(), f.name)
-        paper = f"; {PAPER_DEFAULTS[f.name]!r} with --protocol paper" if f.name in PAPER_DEFAULTS else ""
+        paper = (f"; {PAPER_DEFAULTS[f.name]!r} with --protocol paper"
+                 if PAPER_DEFAULTS.get(f.name, default) != default else "")
         text = f"{f.metadata['help']} (default: {default!r}{paper})"
         if isinstance(default, bool):
             group.add_argument(f"--{f.name}", action=argparse.BooleanOptionalAction, default=None, help=text)

@@ -1,8 +1,10 @@
 """Figures of a run: the t-SNE map of the item embeddings (spec ``notebook.md`` §9) and the
 training curves (loss and the validation selection metric per epoch).
 
-Both are written as PNG files atomically (temporary name, then rename) with matplotlib's
-non-interactive Agg backend, so they work on machines without a display.
+Both are drawn on plain ``matplotlib.figure.Figure`` objects (no pyplot, so importing this
+module or drawing never switches the process's backend: inline figures in a notebook keep
+working) and written as PNG files atomically (temporary name, then rename), which needs no
+display.
 """
 from __future__ import annotations
 
@@ -10,15 +12,14 @@ from pathlib import Path
 from typing import Optional, Tuple, Union
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from srgnn_paddle.errors import SrgnnError  # noqa: E402
-from srgnn_paddle.fileio import atomic_path  # noqa: E402
+from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.fileio import atomic_path
 
 ITEMS_FILE = "items.csv"  # item metadata written by srgnn_paddle.synthetic: item_id,category
 TSNE_FILE = "tsne.png"
@@ -118,7 +119,8 @@ def tsne_figure(item_embeddings: np.ndarray, out_path: Union[str, Path], labels:
     emb = np.asarray(item_embeddings)
     ids = sample_items(len(emb), max_items, seed)
     points = tsne_embed(emb[ids], seed)
-    fig, ax = plt.subplots(figsize=(6, 6), dpi=120)
+    fig = Figure(figsize=(6, 6), dpi=120)
+    ax = fig.subplots()
     if labels is None:
         ax.scatter(points[:, 0], points[:, 1], marker=".", s=8)
     else:
@@ -128,7 +130,7 @@ def tsne_figure(item_embeddings: np.ndarray, out_path: Union[str, Path], labels:
             ax.scatter(points[~known, 0], points[~known, 1], marker=".", s=8, c="lightgrey")
         values = np.unique(lab[known])
         if len(values) <= 20:  # one colour per label value, a discrete colour bar
-            base = plt.get_cmap("viridis" if ordinal else "tab20")
+            base = matplotlib.colormaps["viridis" if ordinal else "tab20"]
             colours = base(np.linspace(0, 1, len(values))) if ordinal else base(np.arange(len(values)))
             norm = BoundaryNorm(np.arange(len(values) + 1) - 0.5, len(values))
             sc = ax.scatter(points[known, 0], points[known, 1], marker=".", s=8,
@@ -159,7 +161,8 @@ def curves_figure(log_csv: Union[str, Path], out_path: Union[str, Path], metric:
     if valid.empty:
         raise SrgnnError(f"{log_csv}: no validation rows to plot")
     test = log[log["phase"] == "test"]
-    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100)
+    fig = Figure(figsize=(9, 3.4), dpi=100)
+    ax_loss, ax_metric = fig.subplots(1, 2)
     ax_loss.plot(valid["epoch"], valid["loss"], marker="o", ms=3)
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("training loss")
@@ -173,16 +176,15 @@ def curves_figure(log_csv: Union[str, Path], out_path: Union[str, Path], metric:
     ax_metric.set_ylabel(metric)
     ax_metric.set_title(f"validation {metric}")
     ax_metric.legend(fontsize=8)
+    for ax in (ax_loss, ax_metric):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     fig.tight_layout()
     return _save(fig, out_path)
 
 
-def _save(fig, out_path: Union[str, Path]) -> Path:
-    """Write ``fig`` as PNG to ``out_path`` atomically and close it."""
+def _save(fig: Figure, out_path: Union[str, Path]) -> Path:
+    """Write ``fig`` as PNG to ``out_path`` atomically."""
     out = Path(out_path)
-    try:
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
     return out

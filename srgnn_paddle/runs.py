@@ -36,7 +36,7 @@ from srgnn_paddle.evaluation import evaluate_fixed_ranking, hit_rank_sums, make_
 from srgnn_paddle.evaluation.evaluators import NextItemEvaluator
 from srgnn_paddle.fileio import atomic_write_text
 from srgnn_paddle.kernels import select_kernels
-from srgnn_paddle.models import Recommender, build_model
+from srgnn_paddle.models import Recommender, build_model, model_class
 from srgnn_paddle.plots import CURVES_FILE, POPULARITY_LABEL, TSNE_FILE, curves_figure, item_labels, tsne_figure
 from srgnn_paddle.runtime import gpu_available, host_threads, seed_everything, select_device
 from srgnn_paddle.training import (
@@ -71,6 +71,7 @@ def load_notebook_data(cfg: Config, data_dir: Path) -> PreparedData:
     """Read and validate ``train_enc.csv``, ``valid_enc.csv`` and ``test_enc.csv``."""
     frames = {name: read_interactions(data_dir / fname) for name, fname in SPLIT_FILES.items()}
     n_items = cfg.n_items or infer_n_items(data_dir, frames)
+    check_table_memory(n_items, cfg.embedding_dim, data_dir)
     for name, frame in frames.items():
         too_big = np.flatnonzero(frame["item_id"].to_numpy() >= n_items)
         if too_big.size:
@@ -92,6 +93,7 @@ def load_paper_data(cfg: Config, data_dir: Path) -> PreparedData:
     seeded split."""
     pickles = load_session_pickles(data_dir)
     n_items = cfg.n_items or pickles.n_items
+    check_table_memory(n_items, cfg.embedding_dim, data_dir)
     seqs, labels = pickles.train
     full = SessionDataset(seqs, labels, n_items, max_length=0, source=str(data_dir / "train"))
     test = SessionDataset(*pickles.test, n_items, source=str(data_dir / "test.txt"))  # validated now
@@ -103,12 +105,10 @@ def load_paper_data(cfg: Config, data_dir: Path) -> PreparedData:
 
 
 def load_data(cfg: Config, data_dir: Path) -> PreparedData:
-    """Dispatch on ``cfg.protocol``; refuse an item table the machine cannot hold."""
+    """Dispatch on ``cfg.protocol`` (each loader refuses an item table the machine cannot hold)."""
     if not data_dir.is_dir():
         raise SrgnnError(f"{data_dir}: data folder not found; pass an existing folder to --data_dir")
-    data = load_paper_data(cfg, data_dir) if cfg.protocol == "paper" else load_notebook_data(cfg, data_dir)
-    check_table_memory(data.n_items, cfg.embedding_dim, data_dir)
-    return data
+    return load_paper_data(cfg, data_dir) if cfg.protocol == "paper" else load_notebook_data(cfg, data_dir)
 
 
 def check_table_memory(n_items: int, embedding_dim: int, source: Path, share: float = MEMORY_SHARE) -> None:
@@ -262,10 +262,8 @@ def finalize_run(cfg: Config, data: PreparedData, data_dir: Path, run_dir: Path,
     curves_figure(run_dir / LOG_FILE, run_dir / CURVES_FILE)
     if cfg.tsne:
         model.set_state_dict(load_state(run_dir / MODEL_FILE, "train the run again"))
-        labels, name = item_labels(data_dir, data.item_counts, cfg.n_items)
         start = time.time()
-        tsne_figure(model.item_embeddings().numpy(), run_dir / TSNE_FILE, labels, name,
-                    max_items=cfg.tsne_max_items, seed=cfg.seed, ordinal=name == POPULARITY_LABEL)
+        draw_tsne(cfg, model, data_dir, data.item_counts, run_dir / TSNE_FILE, cfg.tsne_max_items)
         log(f"t-SNE of the item embeddings: {run_dir / TSNE_FILE} ({time.time() - start:.1f}s)")
     return summary
 
@@ -331,9 +329,16 @@ def tsne_run(run_dir: Path, data_dir: Optional[Path] = None, out: Optional[Path]
     if data_dir is not None:
         data = load_data(cfg, Path(data_dir))
         counts = data.item_counts
-    labels, name = item_labels(data_dir, counts, cfg.n_items)
-    model = load_model(cfg, run_dir)
     out = Path(out) if out is not None else run_dir / TSNE_FILE
-    return tsne_figure(model.item_embeddings().numpy(), out, labels, name,
-                       max_items=cfg.tsne_max_items if max_items is None else max_items, seed=cfg.seed,
-                       ordinal=name == POPULARITY_LABEL)
+    return draw_tsne(cfg, load_model(cfg, run_dir), data_dir, counts, out,
+                     cfg.tsne_max_items if max_items is None else max_items)
+
+
+def draw_tsne(cfg: Config, model: Recommender, data_dir: Optional[Path], counts: Optional[np.ndarray], out: Path,
+              max_items: int) -> Path:
+    """The t-SNE PNG of ``model.item_embeddings()``, coloured by category (``items.csv``) or
+    popularity decile, titled with the model and the dataset."""
+    labels, name = item_labels(data_dir, counts, cfg.n_items)
+    title = f"{model_class(cfg.model).display_name} item embeddings, {cfg.dataset}"
+    return tsne_figure(model.item_embeddings().numpy(), out, labels, name, max_items=max_items, seed=cfg.seed,
+                       title=title, ordinal=name == POPULARITY_LABEL)

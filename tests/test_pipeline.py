@@ -311,7 +311,17 @@ BAD_INPUTS = {
                     "test_enc.csv", "no rows"),
     "no_usable_train_users": (lambda d: _short_users(d / "train_enc.csv", 4), "train_enc.csv", "no usable users"),
     "no_usable_test_users": (lambda d: _short_users(d / "test_enc.csv", 1), "test_enc.csv", "no usable users"),
+    # raw, un-encoded ids: an item table of 2e9 rows (128 GB at D 16) must not be allocated
+    "raw_item_id": (lambda d: _raw_id(d / "valid_enc.csv", 2_000_000_000), "valid_enc.csv",
+                    "line 4, column 'item_id': item id 2000000000 is far larger than"),
 }
+
+
+def _raw_id(path: Path, value: int) -> None:
+    (path.parent / "meta.json").unlink()  # no n_items recorded: the table would be sized from the ids
+    frame = pd.read_csv(path)
+    frame.loc[2, "item_id"] = value
+    frame.to_csv(path, index=False)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
@@ -333,6 +343,7 @@ def test_bad_input_ends_with_one_error_line_and_no_run_folder(case, tiny_data, t
 @pytest.mark.parametrize("extra, words", [
     (["--data_dir", "{tmp}/nowhere"], "nowhere: data folder not found"),
     (["--data_dir", "{data}", "--n_items", "50"], ">= n_items 50"),
+    (["--data_dir", "{data}", "--n_items", "2000000000"], "n_items 2000000000 x embedding_dim 16 needs 476.8 GiB"),
     (["--data_dir", "{data}", "--config", "{tmp}/missing.yaml"], "missing.yaml: config file not found"),
     (["--data_dir", "{data}", "--resume"], "no checkpoint to resume"),
 ])

@@ -80,8 +80,12 @@ class SequenceDataset(paddle.io.Dataset):
         keep = lengths >= MIN_TRAIN_ITEMS if phase == "train" else (lengths * 4) // 5 > 0
         self.n_skipped = int((~keep).sum())
         if self.n_skipped:
-            need = f"fewer than {MIN_TRAIN_ITEMS} items" if phase == "train" else "no history at int(0.8*len)"
-            log.warning("%s: skipped %d of %d users with %s", source, self.n_skipped, len(users), need)
+            if phase == "train":
+                why = (f"have fewer than {MIN_TRAIN_ITEMS} interactions (the training sampler's target is the "
+                       f"{MIN_TRAIN_ITEMS}th item or a later one) and are left out of training")
+            else:
+                why = "have no history before int(0.8 * len) and are left out of the evaluation"
+            log.warning("%s: %d of %d users %s", source, self.n_skipped, len(users), why)
         self.user_ids = users[keep]
         self.starts = offsets[:-1][keep]
         self.lengths = lengths[keep]

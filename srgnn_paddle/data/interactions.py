@@ -104,7 +104,7 @@ def dataset_name(data_dir: Union[str, Path]) -> str:
     return name if isinstance(name, str) and name else Path(data_dir).resolve().name
 
 
-def check_id_density(ids: np.ndarray, source: str, locate: Callable[[int], str]) -> None:
+def check_id_density(ids: np.ndarray, locate: Callable[[int], str]) -> None:
     """Refuse raw (un-encoded) item ids before an item table is sized from them.
 
     The item table has ``max id + 1`` rows, so ids far larger than their number (``max id >
@@ -113,8 +113,7 @@ def check_id_density(ids: np.ndarray, source: str, locate: Callable[[int], str])
 
     Args:
         ids: every item id of the data (any shape).
-        source: the file or folder, for the message.
-        locate: ``position of the largest id in ids.ravel() -> 'line N'`` (or similar).
+        locate: ``position in ids.ravel() -> 'FILE: line N'`` (or similar), for the message.
     """
     ids = np.asarray(ids).ravel()
     if ids.size == 0:
@@ -123,7 +122,7 @@ def check_id_density(ids: np.ndarray, source: str, locate: Callable[[int], str])
     distinct = len(np.unique(ids))
     if int(ids[top]) > 10 * distinct + 1000:
         raise SrgnnError(
-            f"{source}: {locate(top)}, item id {int(ids[top])} is far larger than the {distinct} distinct item ids "
+            f"{locate(top)}: item id {int(ids[top])} is far larger than the {distinct} distinct item ids "
             f"need (the item table gets max id + 1 rows); re-encode the ids 1..n with 'srgnn-paddle prepare'"
         )
 
@@ -141,7 +140,7 @@ def infer_n_items(data_dir: Union[str, Path], frames: Mapping[str, pd.DataFrame]
     def locate(position: int) -> str:
         k = int(np.searchsorted(ends, position, side="right"))
         row = position - (int(ends[k - 1]) if k else 0)
-        return f"{SPLIT_FILES[names[k]]} line {row + 2}"
+        return f"{Path(data_dir) / SPLIT_FILES[names[k]]}: line {row + 2}, column 'item_id'"
 
-    check_id_density(ids, str(data_dir), locate)
+    check_id_density(ids, locate)
     return int(ids.max()) + 1

@@ -206,9 +206,11 @@ def load_session_pickles(folder: Union[str, Path]) -> SessionPickles:
     else:
         train = augment_prefixes(train_sessions)
     test = read_sequence_pairs(root / TEST_FILE)
-    train_name = train_path if train_path.is_file() else sessions_path
-    for path, (sequences, labels) in ((train_name, train), (root / TEST_FILE, test)):
-        _check_density(path, sequences, labels)
+    if train_path.is_file():
+        _check_density(train_path, *train)
+    else:
+        _check_density(sessions_path, train_sessions, [])
+    _check_density(root / TEST_FILE, *test)
     n_items = 1 + max(
         max((max(seq) for seq in train[0]), default=0), max(train[1], default=0),
         max((max(seq) for seq in test[0]), default=0), max(test[1], default=0),
@@ -224,10 +226,10 @@ def _check_density(path: Path, sequences: Sequence[Sequence[int]], labels: Seque
 
     def locate(position: int) -> str:
         if position >= len(flat):
-            return f"label {position - len(flat)}"
-        return f"sequence {int(np.searchsorted(np.cumsum(lengths), position, side='right'))}"
+            return f"{path}: label {position - len(flat)}"
+        return f"{path}: sequence {int(np.searchsorted(np.cumsum(lengths), position, side='right'))}"
 
-    check_id_density(ids, str(path), locate)
+    check_id_density(ids, locate)
 
 
 # ---------------------------------------------------------------------------- writing
