@@ -5,37 +5,8 @@ import numpy as np
 import paddle
 import pytest
 
+from notebook_reference import notebook_session_graph as reference_slice  # the notebook's per-session loop
 from srgnn_paddle.data.graph import build_packed_graph, build_session_graph
-
-
-def reference_slice(batch):
-    """The notebook's per-session ``_get_slice``, written plainly from spec §3.
-
-    Returns (alias_inputs, A, items, mask) as numpy arrays, float64 for A.
-    """
-    batch = np.asarray(batch)
-    length = batch.shape[1]
-    all_alias, all_a, all_items, all_mask = [], [], [], []
-    for s in batch:
-        nodes = np.unique(s)  # sorted unique values, 0 included when padded
-        all_items.append(nodes.tolist() + [0] * (length - len(nodes)))
-        u_a = np.zeros((length, length))
-        for i in np.arange(len(s) - 1):
-            if s[i + 1] == 0:
-                break
-            u = np.where(nodes == s[i])[0][0]
-            v = np.where(nodes == s[i + 1])[0][0]
-            u_a[u][v] = 1
-        u_sum_in = np.sum(u_a, 0)
-        u_sum_in[np.where(u_sum_in == 0)] = 1
-        u_a_in = np.divide(u_a, u_sum_in)
-        u_sum_out = np.sum(u_a, 1)
-        u_sum_out[np.where(u_sum_out == 0)] = 1
-        u_a_out = np.divide(u_a.transpose(), u_sum_out)
-        all_a.append(np.concatenate([u_a_in, u_a_out]).transpose())
-        all_alias.append([np.where(nodes == i)[0][0] for i in s])
-        all_mask.append((s > 0).astype(np.float64))
-    return (np.array(all_alias), np.array(all_a), np.array(all_items), np.array(all_mask))
 
 
 def assert_same_graph(graph, ref):
@@ -43,7 +14,7 @@ def assert_same_graph(graph, ref):
     np.testing.assert_array_equal(graph.alias_inputs, alias)
     np.testing.assert_array_equal(graph.items, items)
     np.testing.assert_array_equal(graph.mask, mask)
-    # same zero pattern, and the same fractions (float32 vs the loop's float64)
+    # same zero pattern, and the same fractions
     np.testing.assert_array_equal(graph.A == 0, a == 0)
     np.testing.assert_allclose(graph.A, a, rtol=1e-6, atol=0)
 
