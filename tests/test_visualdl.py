@@ -36,16 +36,11 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _scalars(logdir: Path) -> Dict[str, List[Tuple[int, float]]]:
-    """``{tag: [(step, value), ...]}`` over every VisualDL record file in ``logdir`` (a resumed
-    run adds one file), steps in the order written."""
-    out: Dict[str, List[Tuple[int, float]]] = {}
-    files = sorted(logdir.iterdir(), key=lambda p: p.stat().st_mtime_ns)
-    assert files and all(p.name.startswith("vdlrecords.") for p in files)
-    for path in files:
-        reader = LogReader(file_path=str(path))
-        for tag in reader.get_tags().get("scalar", []):
-            out.setdefault(tag, []).extend((int(r.id), float(r.value)) for r in reader.get_data("scalar", tag))
-    return out
+    """``{tag: [(step, value), ...]}`` of the run's one VisualDL record file, in the order written."""
+    assert [p.name for p in logdir.iterdir()] == ["vdlrecords.train.log"]
+    reader = LogReader(file_path=str(logdir / "vdlrecords.train.log"))
+    return {tag: [(int(r.id), float(r.value)) for r in reader.get_data("scalar", tag)]
+            for tag in reader.get_tags().get("scalar", [])}
 
 
 @needs_visualdl
@@ -86,7 +81,7 @@ def test_yaml_visualdl_true_on_the_paper_protocol_logs_the_decayed_lr(tmp_path):
 
 
 @needs_visualdl
-def test_a_resumed_run_continues_the_log_without_repeating_epochs(tiny_data, tmp_path, monkeypatch):
+def test_a_resumed_run_continues_the_same_log_without_repeating_epochs(tiny_data, tmp_path, monkeypatch, capsys):
     original = Trainer.train_epoch
 
     def interrupted(self, epoch):
@@ -100,7 +95,9 @@ def test_a_resumed_run_continues_the_log_without_repeating_epochs(tiny_data, tmp
             "--visualdl"]
     assert cli.main(args) == 130
     monkeypatch.setattr(Trainer, "train_epoch", original)
+    capsys.readouterr()
     assert cli.main([*args, "--resume"]) == 0
+    assert "VisualDL" not in capsys.readouterr().out
     scalars = _scalars(exp / "tiny_softmax" / "SRGNN_0.005_64_16" / "visualdl")
     assert [s for s, _ in scalars["train/loss"]] == [1, 2, 3, 4]
     assert [s for s, _ in scalars["valid/recall@50"]] == [1, 2, 3, 4]

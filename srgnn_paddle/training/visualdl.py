@@ -7,13 +7,15 @@ run asks for it.
 """
 from __future__ import annotations
 
-import time
+import contextlib
+import io
 from pathlib import Path
 from typing import Any, Dict, Union
 
 from srgnn_paddle.errors import SrgnnError
 
 VISUALDL_DIR = "visualdl"
+VISUALDL_FILE = "vdlrecords.train.log"  # VisualDL reads files whose name holds "vdlrecords"
 INSTALL_HINT = "pip install srgnn-paddle[vdl]"
 
 
@@ -33,15 +35,16 @@ class VisualDLWriter:
     validation, at step = epoch number.
 
     Args:
-        run_dir: the run folder; the log goes to ``<run_dir>/visualdl/`` (a resumed run adds
-            a file there and continues at its next epoch).
+        run_dir: the run folder; the log goes to ``<run_dir>/visualdl/vdlrecords.train.log``
+            (a resumed run appends to it from its next epoch on).
     """
 
     def __init__(self, run_dir: Union[str, Path]) -> None:
         self.logdir = Path(run_dir) / VISUALDL_DIR
-        # VisualDL names its files by the second, and a second writer of the same second would
-        # truncate the first's file (an interrupted run resumed at once): a unique name instead
-        self.writer = log_writer_class()(logdir=str(self.logdir), file_name=f"vdlrecords.{time.time_ns()}.log")
+        # One file per run folder: VisualDL shows only the newest file of a folder, so a resumed
+        # run appends to the same file (VisualDL prints a line when it does; kept out of the log)
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.writer = log_writer_class()(logdir=str(self.logdir), file_name=VISUALDL_FILE)
 
     def __call__(self, epoch: int, loss: float, lr: float, metrics: Dict[str, float]) -> None:
         self.writer.add_scalar(tag="train/loss", value=float(loss), step=epoch)
