@@ -86,6 +86,9 @@ class Config:
     # outputs
     tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
     tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")
+    # VisualDL curves (issue 15)
+    visualdl: bool = _option(False, "also write loss, lr and every validation metric per epoch with VisualDL's "
+                                    "LogWriter into <run_dir>/visualdl/ (needs: pip install srgnn-paddle[vdl])")
 
     # ------------------------------------------------------------------ construction
     @classmethod

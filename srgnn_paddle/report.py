@@ -103,6 +103,7 @@ def run_row(run_dir: Path, exp_dir: Path) -> Dict[str, Any]:
         row["status"] = f"unreadable {CONFIG_FILE}"
         return row
     protocol = str(cfg.get("protocol", "notebook"))
+    row["model"] = _display_name(str(cfg.get("model", "srgnn")))
     row.update(dataset=cfg.get("dataset"), protocol=protocol, lr=cfg.get("lr"), batch_size=cfg.get("batch_size"),
                dim=cfg.get("embedding_dim"))
     top_n = cfg.get("topN", 50)
@@ -154,6 +155,13 @@ def _fill_from_log(row: Dict[str, Any], log_csv: Path) -> None:
         return
     best = valid.loc[valid[metric].idxmax()]
     row.update(epochs_run=int(valid["epoch"].max()), best_epoch=int(best["epoch"]), best_valid=float(best[metric]))
+
+
+def _display_name(model: str) -> str:
+    """A registered model's display name (``srgnn`` -> ``SRGNN``); other names unchanged."""
+    from srgnn_paddle.models import MODELS
+
+    return MODELS[model].display_name if model in MODELS else model
 
 
 # ---------------------------------------------------------------------------- report

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import paddle
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from srgnn_paddle.config import Config, load_config, save_config
@@ -37,7 +38,7 @@ from srgnn_paddle.evaluation.evaluators import NextItemEvaluator
 from srgnn_paddle.fileio import atomic_write_text
 from srgnn_paddle.kernels import select_kernels
 from srgnn_paddle.models import Recommender, build_model, model_class
-from srgnn_paddle.plots import CURVES_FILE, POPULARITY_LABEL, TSNE_FILE, curves_figure, item_labels, tsne_figure
+from srgnn_paddle.plots import CURVES_FILE, POPULARITY_LABEL, TSNE_FILE, curves_figure, item_labels, save_png, tsne_plot
 from srgnn_paddle.runtime import gpu_available, host_threads, seed_everything, select_device
 from srgnn_paddle.training import (
     CHECKPOINT_FILE,
@@ -49,6 +50,7 @@ from srgnn_paddle.training import (
     Trainer,
     load_state,
 )
+from srgnn_paddle.training.visualdl import VisualDLWriter, log_writer_class
 
 #: Training tables (item table, its gradient and Adam's two moments, float32) larger than
 #: this share of the machine's memory are refused before anything is allocated.
@@ -138,7 +140,8 @@ def run_dir_for(cfg: Config, exp_dir: Path) -> Path:
 
 
 #: Options that may differ between the saved config and a ``--resume`` command.
-RESUMABLE_CHANGES = ("epochs", "device", "kernels", "num_workers", "cpu_threads", "tsne", "tsne_max_items")
+RESUMABLE_CHANGES = ("epochs", "device", "kernels", "num_workers", "cpu_threads", "tsne", "tsne_max_items",
+                     "visualdl")
 
 
 def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, overwrite: bool = False,
@@ -162,6 +165,8 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
             progress, log = False, _silent
     else:
         device = select_device(cfg.device)
+    if cfg.visualdl:
+        log_writer_class()  # a missing VisualDL is reported before anything is written
     kernels = select_kernels(cfg.kernels, device, host_threads(cfg.cpu_threads), notice=log)
     data = load_data(cfg, data_dir)
     cfg = cfg.replace(n_items=data.n_items)
@@ -175,10 +180,11 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
     # a fresh name scope gives every run the same names, so --resume works in any process.
     with kernels, paddle.utils.unique_name.guard():
         model = build_model(cfg, sparse_item_grad=world_size == 1)
+        visualdl = VisualDLWriter(run_dir) if cfg.visualdl and rank == 0 else None
         trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, model, kernels, progress), run_dir,
                           lambda: make_evaluator(cfg, data.test, model, kernels, progress), kernels,
                           item_counts=data.item_counts, progress=progress, log=log, rank=rank,
-                          world_size=world_size)
+                          world_size=world_size, epoch_hooks=[visualdl] if visualdl else [])
         if resume:
             trainer.load_checkpoint()
             log(f"resuming {run_dir} after epoch {trainer.state.epoch}")
@@ -188,9 +194,13 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
         try:
             summary = trainer.fit()
         except BaseException:  # NaN loss, Ctrl-C, ...: no folder holding only a config
+            if visualdl is not None:
+                visualdl.close()
             if rank == 0 and not any((run_dir / f).exists() for f in RESULT_FILES):
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
+        if visualdl is not None:
+            visualdl.close()
         if rank == 0:
             summary = finalize_run(cfg, data, data_dir, run_dir, summary, model, log)
     return run_dir, summary
@@ -334,11 +344,19 @@ def tsne_run(run_dir: Path, data_dir: Optional[Path] = None, out: Optional[Path]
                      cfg.tsne_max_items if max_items is None else max_items)
 
 
-def draw_tsne(cfg: Config, model: Recommender, data_dir: Optional[Path], counts: Optional[np.ndarray], out: Path,
-              max_items: int) -> Path:
-    """The t-SNE PNG of ``model.item_embeddings()``, coloured by category (``items.csv``) or
-    popularity decile, titled with the model and the dataset."""
+def model_tsne_plot(cfg: Config, model: Recommender, data_dir: Optional[Path] = None,
+                    counts: Optional[np.ndarray] = None, max_items: Optional[int] = None) -> Figure:
+    """The t-SNE map of ``model.item_embeddings()`` as a Figure, coloured by category
+    (``<data_dir>/items.csv``) or training-popularity decile (``counts [n_items]``), titled
+    with the model and the dataset; ``max_items`` defaults to ``cfg.tsne_max_items``."""
     labels, name = item_labels(data_dir, counts, cfg.n_items)
     title = f"{model_class(cfg.model).display_name} item embeddings, {cfg.dataset}"
-    return tsne_figure(model.item_embeddings().numpy(), out, labels, name, max_items=max_items, seed=cfg.seed,
-                       title=title, ordinal=name == POPULARITY_LABEL)
+    return tsne_plot(model.item_embeddings().numpy(), labels, name,
+                     max_items=cfg.tsne_max_items if max_items is None else max_items, seed=cfg.seed,
+                     title=title, ordinal=name == POPULARITY_LABEL)
+
+
+def draw_tsne(cfg: Config, model: Recommender, data_dir: Optional[Path], counts: Optional[np.ndarray], out: Path,
+              max_items: int) -> Path:
+    """:func:`model_tsne_plot` written as a PNG to ``out``; returns the path."""
+    return save_png(model_tsne_plot(cfg, model, data_dir, counts, max_items), out)

@@ -14,7 +14,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,9 @@ from srgnn_paddle.training.early_stopping import EarlyStopping
 from srgnn_paddle.training.losses import NegativeSampler, sampled_softmax_loss
 
 SYNC_EVERY = 10  # steps between reads of the running loss (a device sync on a GPU)
+
+#: Called after each epoch's validation (rank 0): ``hook(epoch, mean loss, lr, validation metrics)``.
+EpochHook = Callable[[int, float, float, Dict[str, float]], None]
 
 
 class Objective(nn.Layer):
@@ -98,13 +101,17 @@ class Trainer:
             every ``world_size``-th batch of the same seeded order through
             ``paddle.DataParallel`` (gradients averaged over ranks); evaluation, logging and
             files are rank 0's only, and rank 0's stop decision is broadcast.
+        epoch_hooks: called after every epoch, once its log row is written (rank 0), e.g.
+            :class:`~srgnn_paddle.training.visualdl.VisualDLWriter`.
     """
 
     def __init__(self, cfg: Config, model: Recommender, train_dataset, evaluator, run_dir: Path,
                  test_evaluator_factory: Callable[[], Any], kernels: Kernels,
                  item_counts: Optional[np.ndarray] = None, progress: bool = True,
-                 log: Callable[[str], None] = print, rank: int = 0, world_size: int = 1) -> None:
+                 log: Callable[[str], None] = print, rank: int = 0, world_size: int = 1,
+                 epoch_hooks: Sequence[EpochHook] = ()) -> None:
         self.cfg = cfg
+        self.epoch_hooks = list(epoch_hooks)
         self.model = model
         self.kernels = kernels
         self.rank = rank
@@ -266,6 +273,8 @@ class Trainer:
                 self._broadcast_flag(self.state.finished)
             self.save_checkpoint()
             self.write_log()
+            for hook in self.epoch_hooks:
+                hook(epoch, loss, lr, metrics)
             shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in self.evaluator.columns()[:3])
             self.log(f"epoch {epoch}: loss {loss:.4f}, {shown}, {seconds:.1f}s"
                      + ("  *best*" if improved else ""))
