@@ -86,6 +86,14 @@ class Config:
     # outputs
     tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
     tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")
+    # session tools (issue 13): the count baselines' options and refit
+    sknn_neighbors: int = _option(100, "sknn: the k training sessions most similar to the session vote for "
+                                       "their items")
+    sknn_sample_size: int = _option(500, "sknn: candidate neighbours are the most recent training sessions that "
+                                         "share an item with the session, at most this many; 0 = all")
+    refit: bool = _option(False, "after validation selection, train again on training + validation for the "
+                                 "selected number of epochs and score the test set once more (log.csv phase "
+                                 "test_refit, summary.json test_refit; the model is kept in <run>/refit/)")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -115,12 +123,12 @@ class Config:
                     f"{source}: '{key}' must be one of {', '.join(choices)}, got {getattr(self, key)!r}"
                 )
         positive = ("embedding_dim", "step", "max_length", "epochs", "batch_size", "topN",
-                    "eval_batch_size")
+                    "eval_batch_size", "sknn_neighbors")
         for key in positive:
             if getattr(self, key) < 1:
                 raise SrgnnError(f"{source}: '{key}' must be >= 1, got {getattr(self, key)}")
         for key in ("patience", "n_items", "num_workers", "lr_dc_step", "num_negatives",
-                    "ivf_nlist", "ivf_nprobe", "cpu_threads", "tsne_max_items"):
+                    "ivf_nlist", "ivf_nprobe", "cpu_threads", "tsne_max_items", "sknn_sample_size"):
             if getattr(self, key) < 0:
                 raise SrgnnError(f"{source}: '{key}' must be >= 0, got {getattr(self, key)}")
         if not self.lr > 0:
@@ -140,11 +148,12 @@ class Config:
 
     # ------------------------------------------------------------------ derived names
     def run_name(self) -> str:
-        """The notebook's run folder name: ``<MODEL>_<lr>_<batch_size>_<embedding_dim>``
-        (``SRGNN_0.0001_256_16`` for the notebook's run)."""
+        """The run folder name, the model's :meth:`~srgnn_paddle.models.Recommender.run_name`:
+        ``<MODEL>_<lr>_<batch_size>_<embedding_dim>`` (``SRGNN_0.0001_256_16`` for the
+        notebook's run); the count baselines name theirs by their own options."""
         from srgnn_paddle.models import model_class
 
-        return f"{model_class(self.model).display_name}_{self.lr}_{self.batch_size}_{self.embedding_dim}"
+        return model_class(self.model).run_name(self)
 
     def dataset_folder(self) -> str:
         """The notebook's dataset folder name: ``<dataset>_softmax`` (paper runs: ``_paper``)."""

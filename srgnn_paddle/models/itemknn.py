@@ -1,0 +1,41 @@
+"""Item-KNN: items similar to the session's last item, similarity the cosine between the
+items' session vectors (Sarwar et al. 2001, as the SR-GNN paper and GRU4Rec's paper use it as
+a baseline: "recommends items similar to the previously clicked item in the session, where
+similarity is defined as the cosine similarity between the vector of sessions")."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from srgnn_paddle.data.datasets import SessionTable
+from srgnn_paddle.models.counts import CountModel, last_items, session_item_matrix
+
+
+class ItemKNN(CountModel):
+    """``sim(i, j) = |sessions with i and j| / sqrt(|sessions with i| * |sessions with j|)``
+    over the training sessions (each session counts once per item); an item's similarity
+    to itself is left out. Score of item ``j`` for a session: ``sim(last item, j)`` (0 for
+    items never seen with it)."""
+
+    name, display_name = "itemknn", "ItemKNN"
+
+    def fit(self, sessions: SessionTable) -> None:
+        occurs = session_item_matrix(sessions, self.n_items)  # [S, N] binary
+        together = (occurs.T @ occurs).tocoo()  # [N, N] sessions holding both items
+        support = np.asarray(occurs.sum(axis=0)).ravel()  # sessions holding each item
+        off_diagonal = together.row != together.col
+        rows, cols = together.row[off_diagonal], together.col[off_diagonal]
+        sims = together.data[off_diagonal] / np.sqrt(support[rows] * support[cols])
+        matrix = sp.csr_matrix((sims, (rows, cols)), shape=(self.n_items, self.n_items))
+        matrix.sort_indices()
+        self.stats = {"indptr": matrix.indptr.astype(np.int64), "indices": matrix.indices.astype(np.int64),
+                      "sims": matrix.data.astype(np.float64)}
+
+    def similarity(self) -> sp.csr_matrix:
+        """The item-item cosine ``[n_items, n_items]`` (CSR)."""
+        return sp.csr_matrix((self.stats["sims"], self.stats["indices"], self.stats["indptr"]),
+                             shape=(self.n_items, self.n_items))
+
+    def scores(self, history: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``[B, n_items]``: the rows of the similarity matrix of the last items."""
+        return self.similarity()[last_items(history, mask)].toarray()
