@@ -90,7 +90,8 @@ class CountModel(Recommender):
 
     # -- scoring
     def scores(self, history: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """``[B, n_items]`` float64 scores of every item for each history (``[B, L]``)."""
+        """``[B, n_items]`` float32 scores of every item for each history (``[B, L]``), a
+        new array (sums are taken in float64 and rounded once)."""
         raise NotImplementedError
 
     def full_scores(self, batch: Any) -> paddle.Tensor:
@@ -98,6 +99,6 @@ class CountModel(Recommender):
         column at ``-1e9``."""
         if not self.stats:
             raise RuntimeError(f"{type(self).__name__} has no statistics: call fit() or set_state_dict() first")
-        scores = self.scores(np.asarray(batch.history), np.asarray(batch.mask)).astype(np.float32)
+        scores = self.scores(np.asarray(batch.history), np.asarray(batch.mask))
         scores[:, 0] = PADDING_SCORE
         return paddle.to_tensor(scores)

@@ -32,8 +32,8 @@ class ItemKNN(CountModel):
                       "sims": matrix.data.astype(np.float64)}
 
     def similarity(self) -> sp.csr_matrix:
-        """The item-item cosine ``[n_items, n_items]`` (CSR)."""
-        return sp.csr_matrix((self.stats["sims"], self.stats["indices"], self.stats["indptr"]),
+        """The item-item cosine ``[n_items, n_items]`` (CSR, float32)."""
+        return sp.csr_matrix((self.stats["sims"].astype(np.float32), self.stats["indices"], self.stats["indptr"]),
                              shape=(self.n_items, self.n_items))
 
     def scores(self, history: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -18,5 +18,4 @@ class POP(CountModel):
 
     def scores(self, history: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The training counts, one row per history: ``[B, n_items]``."""
-        counts = self.stats["counts"].astype(np.float64)
-        return np.repeat(counts[None, :], len(history), axis=0)
+        return np.tile(self.stats["counts"].astype(np.float32), (len(history), 1))

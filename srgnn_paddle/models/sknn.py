@@ -67,4 +67,4 @@ class SKNN(CountModel):
 
     def scores(self, history: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """``[B, n_items]``: summed neighbour similarities of the items they hold."""
-        return (self.neighbours(history, mask) @ self.sessions_matrix()).toarray()
+        return (self.neighbours(history, mask) @ self.sessions_matrix()).astype(np.float32).toarray()

@@ -23,7 +23,7 @@ class SPOP(CountModel):
     def scores(self, history: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """``[B, n_items]``: session counts first, training popularity breaks ties."""
         levels, rank = np.unique(self.stats["counts"], return_inverse=True)
-        in_session = history_matrix(history, mask, self.n_items)
-        scores = np.repeat(rank.astype(np.float64)[None, :], len(history), axis=0)
-        scores += in_session.toarray() * len(levels)
+        in_session = history_matrix(history, mask, self.n_items).tocoo()
+        scores = np.tile(rank.astype(np.float32), (len(history), 1))
+        scores[in_session.row, in_session.col] += (in_session.data * len(levels)).astype(np.float32)
         return scores
