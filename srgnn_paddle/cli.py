@@ -231,7 +231,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data_dir", default=None,
                    help="the run's data folder, for item_map.csv (default: the one recorded in its summary.json)")
     p.add_argument("--refit", action="store_true", help="use the refit model (train --refit) instead of the selected one")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     _COMMANDS["predict"] = _cmd_predict
 
 

@@ -17,7 +17,15 @@ import yaml
 
 from srgnn_paddle import cli
 from srgnn_paddle.config import Config
-from srgnn_paddle.data import SessionDataset, SessionTable, SubsetDataset, augment_prefixes, make_loader, split_validation
+from srgnn_paddle.data import (
+    SequenceDataset,
+    SessionDataset,
+    SessionTable,
+    SubsetDataset,
+    augment_prefixes,
+    make_loader,
+    split_validation,
+)
 from srgnn_paddle.data.sessions import write_session_pickles
 from srgnn_paddle.evaluation import NextItemEvaluator, evaluate
 from srgnn_paddle.kernels import HostKernels, Kernels
@@ -181,6 +189,12 @@ def test_sessions_are_rebuilt_from_the_pairs(portion):
     # pairs that are not an augmentation: each its own session
     singles = SessionDataset([[1, 2], [3], [1]], [3, 4, 2], N_ITEMS)
     assert singles.sessions().to_lists() == [[1, 2, 3], [3, 4], [1, 2]]
+    # notebook protocol: users' whole sequences (users too short for the sampler are left out)
+    frame = pd.DataFrame({"user_id": [1] * 6 + [2] * 3 + [3] * 5, "item_id": [1, 2, 3, 4, 5, 6, 7, 8, 9, 2, 2, 3, 1, 1],
+                          "timestamp": list(range(14))})
+    users = SequenceDataset({"n_items": N_ITEMS}, frame, "train")
+    assert users.sessions().to_lists() == [[1, 2, 3, 4, 5, 6], [2, 2, 3, 1, 1]]
+    assert SubsetDataset(users, np.array([1])).sessions().to_lists() == [[2, 2, 3, 1, 1]]
 
 
 # ---------------------------------------------------------------------------- through the CLI

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -284,6 +287,27 @@ def test_refit_trains_best_epoch_epochs_on_all_pairs_and_keeps_the_selected_row(
                      "--out", str(tmp_path / "p.csv"), "--refit", "--quiet"]) == 0
 
 
+def test_notebook_refit_counts_the_training_and_validation_users(tmp_path):
+    from srgnn_paddle.evaluation import evaluate
+    from srgnn_paddle.synthetic import generate_synthetic
+
+    data = tmp_path / "nb"
+    generate_synthetic(data, seed=3, n_users=150, n_items=70, n_categories=4)
+    exp = tmp_path / "exp"
+    assert cli.main(["train", "--model", "pop", "--data_dir", str(data), "--exp_dir", str(exp), "--quiet",
+                     "--refit"]) == 0
+    summary = json.loads((exp / "nb_softmax" / "POP" / "summary.json").read_text())
+    frames = {n: pd.read_csv(data / f"{n}_enc.csv").sort_values(["user_id", "timestamp"], kind="mergesort")
+              for n in ("train", "valid", "test")}
+    users = pd.concat([frames["train"], frames["valid"]]).groupby("user_id")["item_id"].apply(list)
+    counts = Counter(i for items in users if len(items) >= 5 for i in items)
+    top = sorted(range(1, 71), key=lambda i: (-counts[i], i))[:50]
+    gts = [items[int(len(items) * 0.8):] for items in frames["test"].groupby("user_id")["item_id"].apply(list)
+           if int(len(items) * 0.8) > 0]
+    assert summary["test_refit"] == pytest.approx(evaluate([top] * len(gts), gts, topN=50))
+    assert list(pd.read_csv(exp / "nb_softmax" / "POP" / "log.csv")["phase"]) == ["valid", "test", "test_refit"]
+
+
 # ---------------------------------------------------------------------------- seeds and compare
 def test_seeds_train_one_run_per_seed(ring, tmp_path, capsys):
     exp = tmp_path / "exp"
@@ -363,3 +387,19 @@ def test_compare_pools_seeds_and_puts_published_numbers_beside(tmp_path, capsys)
     assert frame.loc["diginetica_paper/POP", "model"] == "POP"
     assert pd.isna(frame.loc["beauty_ncf/NeuMF_0.001_256_8", "published"])
     assert re.search(r"## Every run", (exp / "results.md").read_text())
+
+
+# ---------------------------------------------------------------------------- benchmark
+def test_bench_models_json(ring):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_models.py"
+    out = subprocess.run([sys.executable, str(script), "--data_dir", str(ring), "--models", "srgnn,sknn",
+                          "--max_steps", "3", "--eval_sessions", "50", "--json"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    srgnn, sknn = result["models"]
+    assert (srgnn["model"], srgnn["timed_steps"], srgnn["fit_seconds"]) == ("srgnn", 2, None)
+    assert srgnn["train_samples_per_s"] > 0 and srgnn["eval_sessions_per_s"] > 0 and srgnn["parameters"] > 0
+    assert sknn["train_samples_per_s"] is None and sknn["fit_seconds"] >= 0 and sknn["eval_sessions_per_s"] > 0
+    assert result["eval_sessions"] == 50 and "P@20" in sknn["eval_metrics"]

@@ -175,10 +175,13 @@ class SequenceDataset(paddle.io.Dataset):
         hist, mask, target = self.make_batch([index])
         return hist[0], mask[0], target[0]
 
-    def sessions(self) -> SessionTable:
-        """Every kept user's whole item sequence (the training data of the count baselines)."""
-        return SessionTable(_gather_ranges(self.items, self.starts, self.lengths),
-                            np.r_[0, np.cumsum(self.lengths)].astype(np.int64))
+    def sessions(self, indices: Optional[np.ndarray] = None) -> SessionTable:
+        """The whole item sequence of every kept user (or of the users ``indices``), what
+        the count baselines learn from."""
+        idx = np.arange(len(self)) if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
+        lengths = self.lengths[idx]
+        return SessionTable(_gather_ranges(self.items, self.starts[idx], lengths),
+                            np.r_[0, np.cumsum(lengths)].astype(np.int64))
 
     def get_test_gd(self) -> Dict[int, List[int]]:
         """``{user_id: items[int(0.8 len):]}`` for every kept user, in dataset order."""
@@ -312,7 +315,8 @@ class SubsetDataset(paddle.io.Dataset):
         return self.base.make_batch(self.indices[np.asarray(indices, dtype=np.int64)], rng)
 
     def sessions(self) -> SessionTable:
-        """The sessions as far as these pairs hold them (:meth:`SessionDataset.sessions`)."""
+        """The base dataset's sessions as far as these samples hold them
+        (:meth:`SessionDataset.sessions`, :meth:`SequenceDataset.sessions`)."""
         return self.base.sessions(self.indices)
 
     def __getitem__(self, index: int):
