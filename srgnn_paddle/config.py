@@ -87,6 +87,8 @@ class Config:
     tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
     tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")
     # session tools (issue 13): the count baselines' options and refit
+    itemknn_lambda: float = _option(0.0, "itemknn: similarity = co-occurrences / (sqrt(n_i * n_j) + lambda); 0 = "
+                                         "the plain cosine (the SR-GNN paper's words), 20 = GRU4Rec's baseline code")
     sknn_neighbors: int = _option(100, "sknn: the k training sessions most similar to the session vote for "
                                        "their items")
     sknn_sample_size: int = _option(500, "sknn: candidate neighbours are the most recent training sessions that "
@@ -133,6 +135,8 @@ class Config:
                 raise SrgnnError(f"{source}: '{key}' must be >= 0, got {getattr(self, key)}")
         if not self.lr > 0:
             raise SrgnnError(f"{source}: 'lr' must be > 0, got {self.lr}")
+        if self.itemknn_lambda < 0:
+            raise SrgnnError(f"{source}: 'itemknn_lambda' must be >= 0, got {self.itemknn_lambda}")
         if not 0.0 <= self.valid_portion < 1.0:
             raise SrgnnError(f"{source}: 'valid_portion' must be in [0, 1), got {self.valid_portion}")
         if self.loss == "sampled_softmax" and self.num_negatives < 1:

@@ -236,7 +236,7 @@ def refit_run(cfg: Config, data: PreparedData, trainer: Trainer, kernels, epochs
     epoch), so an interrupted refit continues with ``train --resume``.
     """
     refit_dir = trainer.run_dir / REFIT_DIR
-    refit_cfg = cfg.replace(epochs=max(epochs, 1), refit=False)
+    refit_cfg = cfg.replace(epochs=max(epochs, 1), refit=False, select_on="valid")  # the test set once
     seed_everything(cfg.seed)
     with paddle.utils.unique_name.guard():  # the names the checkpoint's Adam state is keyed by
         model = build_model(refit_cfg)

@@ -54,13 +54,13 @@ def ref_spop(sessions: Sequence[Sequence[int]], n_items: int) -> Scorer:
     return lambda history: {i: (history.count(i), counts[i]) for i in range(1, n_items)}
 
 
-def ref_itemknn(sessions: Sequence[Sequence[int]], n_items: int) -> Scorer:
+def ref_itemknn(sessions: Sequence[Sequence[int]], n_items: int, regularisation: float = 0.0) -> Scorer:
     holding = {i: {n for n, s in enumerate(sessions) if i in s} for i in range(n_items)}
 
     def sim(i: int, j: int) -> float:
         if i == j or not holding[i] or not holding[j]:
             return 0.0
-        return len(holding[i] & holding[j]) / math.sqrt(len(holding[i]) * len(holding[j]))
+        return len(holding[i] & holding[j]) / (math.sqrt(len(holding[i]) * len(holding[j])) + regularisation)
 
     return lambda history: {j: np.float32(sim(history[-1], j)) for j in range(1, n_items)}
 
@@ -116,6 +116,7 @@ CASES = [
     ("pop", {}, ref_pop),
     ("spop", {}, ref_spop),
     ("itemknn", {}, ref_itemknn),
+    ("itemknn", {"itemknn_lambda": 2.5}, lambda s, n: ref_itemknn(s, n, 2.5)),
     ("sknn", {}, lambda s, n: ref_sknn(s, n, 100, 500)),
     ("sknn", {"sknn_neighbors": 2, "sknn_sample_size": 0}, lambda s, n: ref_sknn(s, n, 2, 0)),
     ("sknn", {"sknn_neighbors": 3, "sknn_sample_size": 4}, lambda s, n: ref_sknn(s, n, 3, 4)),
@@ -207,8 +208,8 @@ def paper_data(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("name,options,reference", CASES[:4] + CASES[5:6], ids=["pop", "spop", "itemknn", "sknn",
-                                                                               "sknn-3-4"])
+@pytest.mark.parametrize("name,options,reference", CASES[:5] + CASES[6:7],
+                         ids=["pop", "spop", "itemknn", "itemknn-2.5", "sknn", "sknn-3-4"])
 def test_train_counts_once_and_writes_a_run_folder(name, options, reference, paper_data, tmp_path, capsys):
     exp = tmp_path / "exp"
     flags = [f for key, value in options.items() for f in (f"--{key}", str(value))]
