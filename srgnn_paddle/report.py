@@ -348,13 +348,14 @@ def comparison_table(groups: List[List[Dict[str, Any]]]) -> Tuple[str, str]:
             rows.append([label, group[0]["name"], str(len(done))]
                         + [_mean_std([float(sm[phase][m]) for sm in done if sm[phase].get(m) is not None], digits)
                            for m in metrics]
-                        + [_cell(published.get(m)) for m in published_cols]
+                        + [_mean_std([published[m]], digits) if m in published else "" for m in published_cols]
                         + [_mean_std(epochs, 1 if len(done) > 1 else 0), per_epoch,
                            _cell(done[0].get("parameters"))])
     for model, (label, published) in (entry["models"].items() if entry else []):
         if model not in shown_models and any(m in published for m in published_cols):
             rows.append([label, "published only", "0"] + [""] * len(metrics)
-                        + [_cell(published.get(m)) for m in published_cols] + ["", "", ""])
+                        + [_mean_std([published[m]], digits) if m in published else "" for m in published_cols]
+                        + ["", "", ""])
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
     title = f"{first['dataset_folder']} ({protocol} protocol)"

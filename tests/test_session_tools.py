@@ -371,12 +371,12 @@ def test_compare_pools_seeds_and_puts_published_numbers_beside(tmp_path, capsys)
     assert rows[0] == ["model", "configuration", "runs", "test P@20", "test MRR@20", "published P@20",
                        "published MRR@20", "best epoch", "s / epoch", "parameters"]
     by_label = {(r[0], r[1]): r for r in rows[2:]}
-    assert by_label[("POP", "POP")][2:] == ["1", "0.93", "0.21", "0.89", "0.2", "0", "1.5 (count)", "0"]
+    assert by_label[("POP", "POP")][2:] == ["1", "0.93", "0.21", "0.89", "0.20", "0", "1.5 (count)", "0"]
     srgnn = by_label[("SRGNN", "SRGNN_0.001_100_100")]
     assert srgnn[2:] == ["3", "51.00 ± 1.00", "17.67 ± 0.76", "50.73", "17.59", "4.3 ± 0.6", "100.0 ± 20.0", "4400000"]
     assert by_label[("SRGNN (refit)", "SRGNN_0.001_100_100")][2:5] == ["3", "52.00 ± 1.00", "17.67 ± 0.76"]
     assert by_label[("SRGNN", "SRGNN_0.01_100_100")][2:4] == ["1", "40.00"]
-    assert by_label[("NARM", "published only")][5:7] == ["49.7", "16.17"]
+    assert by_label[("NARM", "published only")][5:7] == ["49.70", "16.17"]
     assert by_label[("Item-KNN", "published only")][5:7] == ["35.75", "11.57"]
     assert ("SRGNN", "SRGNN_0.1_100_100") not in by_label
     ncf = _table_rows(printed, "beauty_ncf (ncf protocol)")
