@@ -274,3 +274,13 @@ def test_notebook_protocol_ranks_the_full_scores(tmp_path):
            if int(len(items) * 0.8) > 0]
     expected = evaluate([top] * len(gts), gts, topN=50)
     assert summary["test"] == pytest.approx(expected)
+
+
+def test_published_diginetica_pairs_give_back_every_training_session(shared_data):
+    from srgnn_paddle.data.sessions import load_session_pickles
+
+    pickles = load_session_pickles(shared_data / "diginetica")
+    full = SessionDataset(*pickles.train, pickles.n_items)
+    rebuilt = full.sessions()
+    assert len(rebuilt) == len(pickles.train_sessions) == 186_670
+    assert rebuilt.to_lists() == pickles.train_sessions
