@@ -109,6 +109,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in its folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--seeds", default=None, metavar="N,N,...",
+                   help="train one run per seed, one after another, each in its own folder <run name>_seed<N> "
+                        "('report' shows them as mean +- std); excludes --seed")
     _add_config_flags(p)
     _COMMANDS["train"] = _cmd_train
 
@@ -129,19 +132,42 @@ def _resolve_data(args: argparse.Namespace, cfg: Config) -> Tuple[Path, Config]:
     return data_dir, cfg
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    """Train, then print the run's log table (with the popularity baseline row)."""
-    from srgnn_paddle.report import format_log_table
-    from srgnn_paddle.runs import train_run
+def _parse_seeds(text: Optional[str], seed: Optional[int]) -> Optional[List[int]]:
+    """``--seeds 1,2,3`` as a list of distinct integers (None when not given)."""
+    if text is None:
+        return None
+    if seed is not None:
+        raise SrgnnError("--seeds and --seed exclude each other; give the seeds in --seeds only")
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SrgnnError(f"--seeds must be integers separated by commas (e.g. 1,2,3), got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise SrgnnError(f"--seeds must list distinct integers >= 0 (e.g. 1,2,3), got {text!r}")
+    return seeds
 
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Train (once, or once per ``--seeds`` seed), then print each run's log table (with the
+    popularity baseline row)."""
+    from srgnn_paddle.report import format_log_table
+    from srgnn_paddle.runs import run_dir_for, train_run
+    from srgnn_paddle.training import CHECKPOINT_FILE
+
+    seeds = _parse_seeds(args.seeds, args.seed)
     cfg = _config_from_args(args)
     data_dir, cfg = _resolve_data(args, cfg)
-    run_dir, summary = train_run(cfg, data_dir, Path(args.exp_dir), resume=args.resume,
-                                 overwrite=args.overwrite, progress=not args.quiet)
-    if not summary:  # a data-parallel rank other than 0: rank 0 reports
-        return 0
-    print(format_log_table(run_dir))
-    print(f"best epoch {summary['best_epoch']}; results in {run_dir}")
+    runs = [(cfg, "")] if seeds is None else [(cfg.replace(seed=seed), f"_seed{seed}") for seed in seeds]
+    for run_cfg, suffix in runs:
+        # with --seeds, --resume continues the seeds that have a checkpoint and starts the others
+        resume = args.resume and (seeds is None
+                                  or (run_dir_for(run_cfg, Path(args.exp_dir), suffix) / CHECKPOINT_FILE).is_file())
+        run_dir, summary = train_run(run_cfg, data_dir, Path(args.exp_dir), resume=resume,
+                                     overwrite=args.overwrite, progress=not args.quiet, name_suffix=suffix)
+        if not summary:  # a data-parallel rank other than 0: rank 0 reports
+            continue
+        print(format_log_table(run_dir))
+        print(f"best epoch {summary['best_epoch']}; results in {run_dir}")
     return 0
 
 
@@ -192,6 +218,54 @@ def _cmd_tsne(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="top-K next items of every session of a sessions CSV, original item ids",
+                       description="Score every session of a CSV with a 'session' column (item ids as [1, 2, 3] or "
+                                   "1 2 3; a 'label' column is not needed) with a run's selected model and write "
+                                   "the K best next items per session, with the original item ids of the run's "
+                                   "data folder (item_map.csv).")
+    p.add_argument("--run_dir", required=True, help="a run folder written by 'train'")
+    p.add_argument("--input", required=True, help="the sessions CSV (e.g. test_sessions.csv)")
+    p.add_argument("--out", required=True, help="CSV to write: the input's columns but label, then 'prediction'")
+    p.add_argument("--topk", type=int, default=20, help="items per session (default 20)")
+    p.add_argument("--data_dir", default=None,
+                   help="the run's data folder, for item_map.csv (default: the one recorded in its summary.json)")
+    p.add_argument("--refit", action="store_true", help="use the refit model (train --refit) instead of the selected one")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _COMMANDS["predict"] = _cmd_predict
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    """Write the predictions and say how many sessions they cover."""
+    from srgnn_paddle.runs import predict_run
+
+    counts = predict_run(Path(args.run_dir), Path(args.input), Path(args.out), args.topk,
+                         Path(args.data_dir) if args.data_dir else None, use_refit=args.refit,
+                         progress=not args.quiet, log=lambda line: print(line, file=sys.stderr))
+    print(f"wrote the top {args.topk} items of {counts['sessions']} session(s) to {args.out}")
+    return 0
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="one table per dataset: every model's runs (mean +- std over seeds) beside "
+                                       "the published numbers",
+                       description="Scan the experiment folder and print one table per dataset, models as rows "
+                                   "(runs differing only in --seed pooled as mean +- std), with the published "
+                                   "numbers beside them; writes results.md and results.csv (as 'report').")
+    p.add_argument("--exp_dir", default="exp", help="the folder 'train' wrote runs to (default: exp/)")
+    _COMMANDS["compare"] = _cmd_compare
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    """Print the comparison tables and where they were written."""
+    from srgnn_paddle.report import RESULTS_MD, comparison_markdown, write_report
+
+    frame, _ = write_report(Path(args.exp_dir))
+    print(comparison_markdown(Path(args.exp_dir)), end="")
+    print(f"{len(frame)} run(s); wrote {Path(args.exp_dir) / RESULTS_MD}")
+    return 0
+
+
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="one table over every run in exp/, with published numbers beside",
                        description="Scan the experiment folder, print one row per run and write "
@@ -214,16 +288,18 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     """``prepare FORMAT --input PATH --output DIR``: raw public data into a dataset folder."""
     p = sub.add_parser(
         "prepare",
-        help="raw public data (MovieLens, Amazon, CSV, DIGINETICA, YOOCHOOSE) into a dataset folder",
+        help="raw public data (MovieLens, Amazon, CSV, DIGINETICA, YOOCHOOSE, labelled sessions) into a dataset folder",
         description="Turn a raw public file into the notebook's CSV triple (train_enc/valid_enc/test_enc.csv) "
                     "or the SR-GNN paper's session pickles (all_train_seq.txt, train.txt, test.txt).",
     )
     p.add_argument("format", choices=FORMATS, help="the raw file's format")
-    p.add_argument("--input", required=True, help="the raw file (ratings.dat, Beauty.txt, train-item-views.csv, ...)")
+    p.add_argument("--input", required=True,
+                   help="the raw file (ratings.dat, Beauty.txt, train-item-views.csv, train_sessions.csv, ...)")
     p.add_argument("--output", required=True, help="dataset folder to create (refused if it exists, see --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
     p.add_argument("--protocol", choices=PROTOCOLS, default=None,
-                   help="notebook: user CSV triple; paper: session pickles (diginetica/yoochoose; their default)")
+                   help="notebook: user CSV triple; paper: session pickles (diginetica/yoochoose/sessions-csv; "
+                        "their default)")
     p.add_argument("--layout", choices=MOVIELENS_LAYOUTS, default=None,
                    help="movielens: ratings.dat (dat), ratings.csv (csv) or u.data (udata); default: from the file")
     p.add_argument("--rating_threshold", type=float, default=None,
@@ -232,7 +308,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
                    help="minimum interactions per item (notebook default 1, paper default 5)")
     p.add_argument("--min_user_count", type=int, default=None,
                    help="notebook: minimum interactions per user (default 5)")
-    p.add_argument("--seed", type=int, default=None, help="notebook: seed of the 8:1:1 user split (default 2024)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="notebook: seed of the 8:1:1 user split; sessions-csv: of the test hold-out (default 2024)")
     p.add_argument("--user_col", default=None, help="interactions-csv: user column (default user_id)")
     p.add_argument("--item_col", default=None, help="interactions-csv: item column (default item_id)")
     p.add_argument("--time_col", default=None,
@@ -244,6 +321,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep_split_day", action="store_true",
                    help="paper: put sessions dated exactly on the split date into training "
                         "(the published script drops them)")
+    p.add_argument("--test_portion", type=float, default=None,
+                   help="sessions-csv: share of the labelled rows held out as the test split (default 0.2)")
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
@@ -252,7 +331,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         protocol=args.protocol, rating_threshold=args.rating_threshold, min_item_count=args.min_item_count,
         min_user_count=args.min_user_count, seed=args.seed, layout=args.layout, user_col=args.user_col,
         item_col=args.item_col, time_col=args.time_col, rating_col=args.rating_col, sep=args.sep,
-        test_days=args.test_days, keep_split_day=args.keep_split_day,
+        test_days=args.test_days, keep_split_day=args.keep_split_day, test_portion=args.test_portion,
     )
     meta = prepare_dataset(args.format, args.input, args.output, options, overwrite=args.overwrite)
     print(format_summary(meta, args.output))
@@ -263,5 +342,5 @@ _COMMANDS["prepare"] = _cmd_prepare
 
 
 _ADDERS: List[Callable[[argparse._SubParsersAction], None]] = [
-    _add_train, _add_evaluate, _add_tsne, _add_report, _add_prepare,
+    _add_train, _add_evaluate, _add_tsne, _add_predict, _add_report, _add_compare, _add_prepare,
 ]

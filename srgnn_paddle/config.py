@@ -89,6 +89,16 @@ class Config:
     # VisualDL curves (issue 15)
     visualdl: bool = _option(False, "also write loss, lr and every validation metric per epoch with VisualDL's "
                                     "LogWriter into <run_dir>/visualdl/ (needs: pip install srgnn-paddle[vdl])")
+    # session tools (issue 13): the count baselines' options and refit
+    itemknn_lambda: float = _option(0.0, "itemknn: similarity = co-occurrences / (sqrt(n_i * n_j) + lambda); 0 = "
+                                         "the plain cosine (the SR-GNN paper's words), 20 = GRU4Rec's baseline code")
+    sknn_neighbors: int = _option(100, "sknn: the k training sessions most similar to the session vote for "
+                                       "their items")
+    sknn_sample_size: int = _option(500, "sknn: candidate neighbours are the most recent training sessions that "
+                                         "share an item with the session, at most this many; 0 = all")
+    refit: bool = _option(False, "after validation selection, train again on training + validation for the "
+                                 "selected number of epochs and score the test set once more (log.csv phase "
+                                 "test_refit, summary.json test_refit; the model is kept in <run>/refit/)")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -118,16 +128,18 @@ class Config:
                     f"{source}: '{key}' must be one of {', '.join(choices)}, got {getattr(self, key)!r}"
                 )
         positive = ("embedding_dim", "step", "max_length", "epochs", "batch_size", "topN",
-                    "eval_batch_size")
+                    "eval_batch_size", "sknn_neighbors")
         for key in positive:
             if getattr(self, key) < 1:
                 raise SrgnnError(f"{source}: '{key}' must be >= 1, got {getattr(self, key)}")
         for key in ("patience", "n_items", "num_workers", "lr_dc_step", "num_negatives",
-                    "ivf_nlist", "ivf_nprobe", "cpu_threads", "tsne_max_items"):
+                    "ivf_nlist", "ivf_nprobe", "cpu_threads", "tsne_max_items", "sknn_sample_size"):
             if getattr(self, key) < 0:
                 raise SrgnnError(f"{source}: '{key}' must be >= 0, got {getattr(self, key)}")
         if not self.lr > 0:
             raise SrgnnError(f"{source}: 'lr' must be > 0, got {self.lr}")
+        if self.itemknn_lambda < 0:
+            raise SrgnnError(f"{source}: 'itemknn_lambda' must be >= 0, got {self.itemknn_lambda}")
         if not 0.0 <= self.valid_portion < 1.0:
             raise SrgnnError(f"{source}: 'valid_portion' must be in [0, 1), got {self.valid_portion}")
         if self.loss == "sampled_softmax" and self.num_negatives < 1:
@@ -143,11 +155,12 @@ class Config:
 
     # ------------------------------------------------------------------ derived names
     def run_name(self) -> str:
-        """The notebook's run folder name: ``<MODEL>_<lr>_<batch_size>_<embedding_dim>``
-        (``SRGNN_0.0001_256_16`` for the notebook's run)."""
+        """The run folder name, the model's :meth:`~srgnn_paddle.models.Recommender.run_name`:
+        ``<MODEL>_<lr>_<batch_size>_<embedding_dim>`` (``SRGNN_0.0001_256_16`` for the
+        notebook's run); the count baselines name theirs by their own options."""
         from srgnn_paddle.models import model_class
 
-        return f"{model_class(self.model).display_name}_{self.lr}_{self.batch_size}_{self.embedding_dim}"
+        return model_class(self.model).run_name(self)
 
     def dataset_folder(self) -> str:
         """The notebook's dataset folder name: ``<dataset>_softmax`` (paper runs: ``_paper``)."""

@@ -8,6 +8,8 @@ host kernels) hold only while a run does (:func:`run_context`).
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
+import pandas as pd
 import paddle
 from matplotlib.figure import Figure
 from tqdm import tqdm
@@ -28,17 +31,20 @@ from srgnn_paddle.data import (
     SessionDataset,
     SubsetDataset,
     infer_n_items,
+    make_loader,
     load_session_pickles,
     read_interactions,
     split_validation,
 )
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.evaluation import evaluate_fixed_ranking, hit_rank_sums, make_evaluator, top_by_count
+from srgnn_paddle.data.interactions import ITEM_MAP_FILE, read_item_map
+from srgnn_paddle.evaluation import evaluate_fixed_ranking, hit_rank_sums, make_evaluator, top_by_count, top_items
 from srgnn_paddle.evaluation.evaluators import NextItemEvaluator
 from srgnn_paddle.fileio import atomic_write_text
 from srgnn_paddle.kernels import select_kernels
 from srgnn_paddle.models import Recommender, build_model, model_class
 from srgnn_paddle.plots import CURVES_FILE, POPULARITY_LABEL, TSNE_FILE, curves_figure, item_labels, save_png, tsne_plot
+from srgnn_paddle.prepare.readers import LABEL_COLUMN, read_sessions_csv
 from srgnn_paddle.runtime import gpu_available, host_threads, seed_everything, select_device
 from srgnn_paddle.training import (
     CHECKPOINT_FILE,
@@ -67,6 +73,7 @@ class PreparedData:
     test: Any
     n_items: int
     item_counts: np.ndarray
+    train_all: Any = None  # training + validation, loaded for ``refit`` only
 
 
 def load_notebook_data(cfg: Config, data_dir: Path) -> PreparedData:
@@ -86,7 +93,11 @@ def load_notebook_data(cfg: Config, data_dir: Path) -> PreparedData:
     valid = SequenceDataset(opts, frames["valid"], "test", source=str(data_dir / SPLIT_FILES["valid"]))
     test = SequenceDataset(opts, frames["test"], "test", source=str(data_dir / SPLIT_FILES["test"]))
     counts = np.bincount(frames["train"]["item_id"].to_numpy(), minlength=n_items)
-    return PreparedData(train, valid, test, n_items, counts)
+    train_all = None
+    if cfg.refit:  # the validation users join the training users
+        train_all = SequenceDataset(opts, pd.concat([frames["train"], frames["valid"]], ignore_index=True), "train",
+                                    source=f"{data_dir / SPLIT_FILES['train']} + {SPLIT_FILES['valid']}")
+    return PreparedData(train, valid, test, n_items, counts, train_all)
 
 
 def load_paper_data(cfg: Config, data_dir: Path) -> PreparedData:
@@ -103,7 +114,8 @@ def load_paper_data(cfg: Config, data_dir: Path) -> PreparedData:
     if len(valid_idx) == 0:
         raise SrgnnError(f"{data_dir}: valid_portion {cfg.valid_portion} leaves no validation pairs")
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_items)
-    return PreparedData(SubsetDataset(full, train_idx), SubsetDataset(full, valid_idx), test, n_items, counts)
+    return PreparedData(SubsetDataset(full, train_idx), SubsetDataset(full, valid_idx), test, n_items, counts,
+                        train_all=full if cfg.refit else None)
 
 
 def load_data(cfg: Config, data_dir: Path) -> PreparedData:
@@ -134,20 +146,29 @@ def _physical_memory() -> int:
 
 
 # ---------------------------------------------------------------------------- runs
-def run_dir_for(cfg: Config, exp_dir: Path) -> Path:
-    """``<exp_dir>/<dataset>_softmax/SRGNN_<lr>_<batch_size>_<embedding_dim>`` (paper: ``_paper``)."""
-    return Path(exp_dir) / cfg.dataset_folder() / cfg.run_name()
+def run_dir_for(cfg: Config, exp_dir: Path, suffix: str = "") -> Path:
+    """``<exp_dir>/<dataset>_softmax/SRGNN_<lr>_<batch_size>_<embedding_dim><suffix>`` (paper:
+    ``_paper``; ``suffix``: e.g. ``_seed3`` for one run of ``train --seeds``)."""
+    return Path(exp_dir) / cfg.dataset_folder() / (cfg.run_name() + suffix)
 
 
-#: Options that may differ between the saved config and a ``--resume`` command.
+#: Options that may differ between the saved config and a ``--resume`` command (``refit``:
+#: ``--resume --refit`` adds the refit to a finished run).
 RESUMABLE_CHANGES = ("epochs", "device", "kernels", "num_workers", "cpu_threads", "tsne", "tsne_max_items",
-                     "visualdl")
+                     "visualdl", "refit")
+
+#: The refit's own run folder inside the run folder (weights, checkpoint, log of its epochs).
+REFIT_DIR = "refit"
 
 
 def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, overwrite: bool = False,
-              progress: bool = True, log: Callable[[str], None] = tqdm.write) -> Tuple[Path, Dict[str, Any]]:
+              progress: bool = True, log: Callable[[str], None] = tqdm.write,
+              name_suffix: str = "") -> Tuple[Path, Dict[str, Any]]:
     """Validate the data, prepare the run folder and train; then score the popularity
-    baseline on the same test users and draw the figures. Returns (run folder, summary).
+    baseline on the same test users and draw the figures; with ``cfg.refit``, train again on
+    training + validation for the selected number of epochs and score the test split once
+    more (:func:`refit_run`). Returns (run folder, summary). ``name_suffix`` is appended to
+    the run folder's name (``train --seeds``).
 
     Started by ``python -m paddle.distributed.launch`` with several processes
     (``scripts/train_multi_gpu.sh``), each process is one data-parallel rank: rank 0
@@ -158,6 +179,11 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
     if resume and overwrite:
         raise SrgnnError("--resume and --overwrite exclude each other; choose one")
     rank, world_size = distributed_context()
+    if world_size > 1 and not model_class(cfg.model).trainable:
+        raise SrgnnError(f"model {cfg.model} is counted, not trained: run it in one process")
+    if world_size > 1 and cfg.refit:
+        raise SrgnnError("--refit runs in one process; train data-parallel without it, then add the refit with "
+                         "'train --resume --refit' in one process")
     if world_size > 1:
         device = select_parallel_device(cfg.device)
         paddle.distributed.init_parallel_env()
@@ -170,7 +196,7 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
     kernels = select_kernels(cfg.kernels, device, host_threads(cfg.cpu_threads), notice=log)
     data = load_data(cfg, data_dir)
     cfg = cfg.replace(n_items=data.n_items)
-    run_dir = run_dir_for(cfg, exp_dir)
+    run_dir = run_dir_for(cfg, exp_dir, name_suffix)
     if rank == 0:
         _prepare_run_dir(cfg, run_dir, resume, overwrite)
     if world_size > 1:
@@ -203,7 +229,41 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
             visualdl.close()
         if rank == 0:
             summary = finalize_run(cfg, data, data_dir, run_dir, summary, model, log)
+        if cfg.refit and "test_refit" not in summary:
+            summary = refit_run(cfg, data, trainer, kernels, int(summary["best_epoch"]), progress, log)
     return run_dir, summary
+
+
+def refit_run(cfg: Config, data: PreparedData, trainer: Trainer, kernels, epochs: int, progress: bool = True,
+              log: Callable[[str], None] = print) -> Dict[str, Any]:
+    """Train a fresh model (same seed) on training + validation (``data.train_all``) for
+    ``epochs`` epochs, the number validation selected, without validation; score the test
+    split once with it and record the scores in ``trainer``'s finished run (``test_refit``
+    row and summary keys, :meth:`~srgnn_paddle.training.Trainer.record_refit`). A counted
+    model (``trainable = False``) is counted again on training + validation.
+
+    The refit is a run of its own in ``<run>/refit/`` (weights, checkpoint, one log row per
+    epoch), so an interrupted refit continues with ``train --resume``.
+    """
+    refit_dir = trainer.run_dir / REFIT_DIR
+    refit_cfg = cfg.replace(epochs=max(epochs, 1), refit=False, select_on="valid")  # the test set once
+    seed_everything(cfg.seed)
+    with paddle.utils.unique_name.guard():  # the names the checkpoint's Adam state is keyed by
+        model = build_model(refit_cfg)
+        refit = Trainer(refit_cfg, model, data.train_all, None, refit_dir,
+                        lambda: make_evaluator(cfg, data.test, model, kernels, progress), kernels,
+                        item_counts=data.item_counts, progress=progress, log=log)
+        checkpoint = refit_dir / CHECKPOINT_FILE
+        if checkpoint.is_file() and load_state(checkpoint, "delete the refit folder").get("config") == refit_cfg.to_dict():
+            refit.load_checkpoint()
+            log(f"resuming the refit in {refit_dir} after epoch {refit.state.epoch}")
+        else:  # nothing to continue, or a refit of other settings
+            shutil.rmtree(refit_dir, ignore_errors=True)
+            refit_dir.mkdir(parents=True)
+        what = "counting" if not model.trainable else f"{refit_cfg.epochs} epoch(s)"
+        log(f"refit: {cfg.model} on {len(data.train_all)} training + validation samples, {what} -> {refit_dir}")
+        refit_summary = refit.fit()
+    return trainer.record_refit(refit_summary["test"], epochs, refit_summary["train_seconds"])
 
 
 def distributed_context() -> Tuple[int, int]:
@@ -264,13 +324,15 @@ def popularity_baseline(cfg: Config, data: PreparedData) -> Dict[str, float]:
 def finalize_run(cfg: Config, data: PreparedData, data_dir: Path, run_dir: Path, summary: Dict[str, Any],
                  model: Recommender, log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Add the popularity baseline and the data folder to ``summary.json``; draw
-    ``curves.png`` and (unless ``cfg.tsne`` is off) ``tsne.png`` from the best weights."""
+    ``curves.png`` (trained models) and, unless ``cfg.tsne`` is off, ``tsne.png`` from the
+    best weights (models with item vectors)."""
     if "popularity_test" not in summary:
         baseline = {key: float(value) for key, value in popularity_baseline(cfg, data).items()}
         summary = {**summary, "data_dir": str(data_dir.resolve()), "popularity_test": baseline}
         atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
-    curves_figure(run_dir / LOG_FILE, run_dir / CURVES_FILE)
-    if cfg.tsne:
+    if model.trainable:  # a counted model has no epochs to draw
+        curves_figure(run_dir / LOG_FILE, run_dir / CURVES_FILE)
+    if cfg.tsne and model.inner_product:  # item vectors to map
         model.set_state_dict(load_state(run_dir / MODEL_FILE, "train the run again"))
         start = time.time()
         draw_tsne(cfg, model, data_dir, data.item_counts, run_dir / TSNE_FILE, cfg.tsne_max_items)
@@ -333,6 +395,8 @@ def tsne_run(run_dir: Path, data_dir: Optional[Path] = None, out: Optional[Path]
     data folder has ``items.csv``, else by training-popularity decile); returns the PNG."""
     run_dir = Path(run_dir)
     cfg, summary = load_run(run_dir)
+    if not model_class(cfg.model).inner_product:
+        raise SrgnnError(f"{run_dir}: model {cfg.model} has no item vectors to map; t-SNE applies to embedding models")
     if data_dir is None and summary.get("data_dir") and Path(summary["data_dir"]).is_dir():
         data_dir = Path(summary["data_dir"])
     counts = None
@@ -360,3 +424,97 @@ def draw_tsne(cfg: Config, model: Recommender, data_dir: Optional[Path], counts:
               max_items: int) -> Path:
     """:func:`model_tsne_plot` written as a PNG to ``out``; returns the path."""
     return save_png(model_tsne_plot(cfg, model, data_dir, counts, max_items), out)
+
+
+# ---------------------------------------------------------------------------- predict
+PREDICTION_COLUMN = "prediction"
+
+
+def predict_run(run_dir: Path, input_path: Path, out: Path, topk: int = 20, data_dir: Optional[Path] = None,
+                use_refit: bool = False, progress: bool = True, log: Callable[[str], None] = print) -> Dict[str, int]:
+    """Write the ``topk`` best next items of every session of a sessions CSV (``session``
+    column; a ``label`` column is not needed and not copied) to ``out``, with the original
+    item ids.
+
+    Session ids are encoded through the data folder's ``item_map.csv`` (ids are used as they
+    are when the folder has none); ids unknown to it are dropped from the session (the paper's
+    preprocessing drops test clicks on unseen items too), and a session with no known item
+    gets the most popular training items. ``out`` holds the input's columns but ``label``,
+    then ``prediction``, the items as ``[id, id, ...]``, best first. ``use_refit`` scores with
+    the refit model (``train --refit``) instead of the selected one.
+
+    Returns ``{'sessions', 'unknown_items', 'empty_sessions'}``.
+    """
+    run_dir = Path(run_dir)
+    cfg, summary = load_run(run_dir)
+    weights = run_dir / REFIT_DIR if use_refit else run_dir
+    if use_refit and not (weights / MODEL_FILE).is_file():
+        raise SrgnnError(f"{weights / MODEL_FILE}: not found; the run has no refit model (train it with --refit)")
+    if not 1 <= topk < cfg.n_items:
+        raise SrgnnError(f"--topk must be between 1 and {cfg.n_items - 1} (the run's items), got {topk}")
+    data_dir = run_data_dir(run_dir, summary, data_dir)
+    rows = read_sessions_csv(input_path, need_label=False)
+    lengths = np.fromiter((len(x) for x in rows.sessions), dtype=np.int64, count=len(rows.sessions))
+    flat = np.fromiter((i for x in rows.sessions for i in x), dtype=np.int64, count=int(lengths.sum()))
+    originals, codes = _encode_items(data_dir, cfg.n_items, flat)
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    known = codes > 0
+    known_lengths = np.bincount(owner[known], minlength=len(lengths))
+    filled = np.flatnonzero(known_lengths > 0)
+    top = np.zeros((len(lengths), topk), dtype=np.int64)
+    if len(filled):
+        sequences = np.split(codes[known], np.cumsum(known_lengths)[:-1])
+        sequences = [sequences[r].tolist() for r in filled]
+        dataset = SessionDataset(sequences, [seq[-1] for seq in sequences], cfg.n_items,
+                                 max_length=cfg.max_length if cfg.protocol == "notebook" else 0,
+                                 source=str(input_path))
+        device = select_device(cfg.device)
+        model = load_model(cfg, weights)
+        model.eval()
+        loader = make_loader(dataset, cfg.eval_batch_size, graph="packed" if model.batch_layout == "session_graph"
+                             else None)
+        parts = []
+        with select_kernels(cfg.kernels, device, host_threads(cfg.cpu_threads)) as kernels, \
+                kernels.attach(model), paddle.no_grad():
+            for batch in tqdm(loader, desc="predict", leave=False, disable=not progress):
+                parts.append(top_items(model.full_scores(batch).numpy(), topk))
+        top[filled] = np.concatenate(parts)
+    empty = np.flatnonzero(known_lengths == 0)
+    if len(empty):  # nothing known to score from: the training popularity ranking
+        counts = load_data(cfg, data_dir).item_counts.astype(np.float64)
+        top[empty] = top_items(counts[None, :], topk)[0]
+    header = [c for c in rows.header if c != LABEL_COLUMN]
+    keep = [i for i, c in enumerate(rows.header) if c != LABEL_COLUMN]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header + [PREDICTION_COLUMN])
+    for fields, items in zip(rows.fields, originals[top].tolist()):
+        writer.writerow([fields[i] for i in keep] + ["[" + ", ".join(map(str, items)) + "]"])
+    atomic_write_text(out, buffer.getvalue())
+    n_unknown = int((~known).sum())
+    if n_unknown or len(empty):
+        log(f"note: {n_unknown} item id(s) of {input_path} are unknown to {data_dir} and were dropped; "
+            f"{len(empty)} session(s) had no known item and got the most popular training items")
+    return {"sessions": len(lengths), "unknown_items": n_unknown, "empty_sessions": int(len(empty))}
+
+
+def _encode_items(data_dir: Path, n_items: int, ids: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Through ``item_map.csv`` (or as they are when the folder has none): ``(originals
+    [n_items], codes [len(ids)])``, the original id of every encoded id (entry 0, the
+    padding, unused) and the encoded id of every original id in ``ids`` (0: unknown)."""
+    frame = read_item_map(data_dir)
+    if frame is None:
+        return np.arange(n_items, dtype=np.int64), np.where((ids >= 1) & (ids < n_items), ids, 0)
+    path = data_dir / ITEM_MAP_FILE
+    encoded = frame["item_id"].to_numpy()
+    bad = np.flatnonzero((encoded < 1) | (encoded >= n_items))
+    if bad.size:
+        raise SrgnnError(f"{path}: line {int(bad[0]) + 2}: item_id {int(encoded[bad[0]])} is outside "
+                         f"1..{n_items - 1}, the run's items; pass the data folder the run was trained on")
+    index = pd.Index(frame["original_item_id"])
+    if not index.is_unique:
+        raise SrgnnError(f"{path}: an original_item_id appears twice; prepare the folder again")
+    originals = np.zeros(n_items, dtype=frame["original_item_id"].dtype)
+    originals[encoded] = frame["original_item_id"].to_numpy()
+    position = index.get_indexer(ids)
+    return originals, np.where(position >= 0, encoded[np.maximum(position, 0)], 0)

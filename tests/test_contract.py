@@ -11,7 +11,7 @@ import pytest
 
 from srgnn_paddle import cli
 from srgnn_paddle.config import Config, load_config
-from srgnn_paddle.data import Batch, build_packed_graph
+from srgnn_paddle.data import Batch, SessionTable, build_packed_graph
 from srgnn_paddle.kernels import HostKernels, Kernels
 from srgnn_paddle.models import BATCH_LAYOUTS, MODELS, Recommender, build_model, model_class
 from srgnn_paddle.errors import SrgnnError
@@ -20,6 +20,8 @@ from srgnn_paddle.synthetic import generate_synthetic
 N_ITEMS, D = 40, 8
 HISTORY = np.array([[3, 5, 7, 0], [9, 9, 2, 4], [11, 0, 0, 0], [6, 1, 8, 0], [30, 31, 32, 33]])
 TARGET = np.array([[4], [7], [12], [2], [39]])
+#: training sessions for the models that count (trainable = False) instead of training
+SESSIONS = [[3, 5, 7, 4], [9, 2, 4, 7], [11, 12], [6, 1, 8, 2], [30, 31, 32, 33, 39], [5, 7, 9], [2, 4]]
 
 
 def _batch(model: Recommender) -> Batch:
@@ -34,22 +36,51 @@ class ContractChecks:
 
     @pytest.fixture(params=[True, False], ids=["score_padding", "paper_scoring"])
     def model(self, request) -> Recommender:
-        paddle.seed(7)
-        cfg = Config(model=self.model_name, n_items=N_ITEMS, embedding_dim=D, score_padding=request.param)
-        return build_model(cfg)
+        return self.build(request.param, seed=7)
+
+    def build(self, score_padding: bool, seed: int) -> Recommender:
+        """A fresh model (seeded), counted on :data:`SESSIONS` when it is not trained."""
+        paddle.seed(seed)
+        cfg = Config(model=self.model_name, n_items=N_ITEMS, embedding_dim=D, score_padding=score_padding)
+        model = build_model(cfg)
+        if not model.trainable:
+            model.fit(SessionTable.from_lists(SESSIONS))
+        return model
 
     def test_declarations(self, model):
         assert MODELS[model.name] is type(model) and model.display_name
         assert model.batch_layout in BATCH_LAYOUTS and isinstance(model.inner_product, bool)
-        assert model.n_items == N_ITEMS and model.embedding_dim == D and model.n_parameters() > 0
+        assert isinstance(model.trainable, bool) and model.n_items == N_ITEMS
+        if model.trainable:
+            assert model.n_parameters() > 0
+        if model.inner_product:
+            assert model.embedding_dim == D and model.trainable
 
     def test_shapes(self, model):
         batch = _batch(model)
-        user = model.encode(batch)
-        assert user.shape == [len(HISTORY), D] and user.dtype == paddle.float32
-        assert model.item_embeddings().shape == [N_ITEMS, D]
+        if model.inner_product:
+            user = model.encode(batch)
+            assert user.shape == [len(HISTORY), D] and user.dtype == paddle.float32
+            assert model.item_embeddings().shape == [N_ITEMS, D]
         assert model.targets(batch).numpy().tolist() == TARGET.reshape(-1).tolist()
         assert model.full_scores(batch).shape == [len(HISTORY), N_ITEMS]
+
+    def test_saved_state_gives_the_same_scores(self, model, tmp_path):
+        paddle.save(model.state_dict(), str(tmp_path / "model.pdparams"))
+        other = build_model(Config(model=self.model_name, n_items=N_ITEMS, embedding_dim=D,
+                                   score_padding=model.score_padding))  # other weights, or nothing counted
+        other.set_state_dict(paddle.load(str(tmp_path / "model.pdparams")))
+        model.eval(), other.eval()
+        np.testing.assert_array_equal(other.full_scores(_batch(model)).numpy(), model.full_scores(_batch(model)).numpy())
+
+    def test_ranks_are_the_same_with_either_kernels(self, model):
+        batch = _batch(model)
+        with paddle.no_grad():
+            plain = Kernels().target_ranks(model, batch)
+            with HostKernels(2) as host, host.attach(model):
+                fast = host.target_ranks(model, batch)
+        assert plain.shape == (len(HISTORY),) and plain.min() >= 1
+        np.testing.assert_array_equal(fast, plain)
 
     def test_full_scores_are_inner_products_with_padding_masked(self, model):
         if not model.inner_product:
@@ -64,6 +95,8 @@ class ContractChecks:
             assert (scores[:, 0] < -1e8).all()
 
     def test_loss_is_the_softmax_cross_entropy_and_has_gradients(self, model):
+        if not model.trainable:
+            pytest.skip("counted, not trained")
         batch = _batch(model)
         scores = model.full_scores(batch).numpy().astype(np.float64)
         log_p = scores - scores.max(axis=1, keepdims=True)
@@ -76,6 +109,8 @@ class ContractChecks:
         assert grads and any(float(paddle.abs(p.grad).sum()) > 0 for p in grads)
 
     def test_host_kernels_compute_the_same_loss_and_gradients(self, model):
+        if not model.trainable:
+            pytest.skip("counted, not trained")
         results = []
         for kernels in (Kernels(), HostKernels(2)):
             with kernels, kernels.attach(model):
@@ -93,6 +128,22 @@ class ContractChecks:
 
 class TestSRGNN(ContractChecks):
     model_name = "srgnn"
+
+
+class TestPOP(ContractChecks):
+    model_name = "pop"
+
+
+class TestSPOP(ContractChecks):
+    model_name = "spop"
+
+
+class TestItemKNN(ContractChecks):
+    model_name = "itemknn"
+
+
+class TestSKNN(ContractChecks):
+    model_name = "sknn"
 
 
 def test_every_registered_model_has_its_contract_tests():

@@ -9,14 +9,21 @@
 * :mod:`~srgnn_paddle.data.loaders`: :func:`make_loader`, whole :class:`Batch` es with the
   layout a model asks for.
 """
-from srgnn_paddle.data.datasets import SeqnenceDataset, SequenceDataset, SessionDataset, SubsetDataset, split_validation
+from srgnn_paddle.data.datasets import (
+    SeqnenceDataset,
+    SequenceDataset,
+    SessionDataset,
+    SessionTable,
+    SubsetDataset,
+    split_validation,
+)
 from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_graph, build_session_graph
 from srgnn_paddle.data.interactions import SPLIT_FILES, infer_n_items, read_interactions, validate_item_ids
 from srgnn_paddle.data.loaders import Batch, BatchLoader, BatchView, collate_batch, make_loader
 from srgnn_paddle.data.sessions import augment_prefixes, load_session_pickles
 
 __all__ = [
-    "SeqnenceDataset", "SequenceDataset", "SessionDataset", "SubsetDataset", "split_validation",
+    "SeqnenceDataset", "SequenceDataset", "SessionDataset", "SessionTable", "SubsetDataset", "split_validation",
     "PackedGraph", "SessionGraph", "build_packed_graph", "build_session_graph",
     "SPLIT_FILES", "infer_n_items", "read_interactions", "validate_item_ids",
     "Batch", "BatchLoader", "BatchView", "collate_batch", "make_loader",

@@ -6,6 +6,7 @@ works per sample in a plain ``paddle.io.DataLoader``.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -18,6 +19,51 @@ from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.data.interactions import COLUMNS, MIN_TRAIN_ITEMS, _integer_column, validate_item_ids
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class SessionTable:
+    """Item sequences as flat arrays: sequence ``s`` is ``items[offsets[s]:offsets[s + 1]]``
+    (time-ordered; sequences in dataset order, which for the paper's data is date order).
+    What the count baselines (:meth:`~srgnn_paddle.models.Recommender.fit`) learn from.
+
+    Attributes:
+        items: ``[N]`` int64 item ids.
+        offsets: ``[S + 1]`` int64, ``offsets[0] = 0``, ``offsets[S] = N``.
+    """
+
+    items: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def from_lists(cls, sequences: Sequence[Sequence[int]]) -> "SessionTable":
+        """From a list of item-id lists."""
+        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        items = np.fromiter((i for s in sequences for i in s), dtype=np.int64, count=int(lengths.sum()))
+        return cls(items, np.r_[0, np.cumsum(lengths)].astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def lengths(self) -> np.ndarray:
+        """``[S]`` items per sequence."""
+        return np.diff(self.offsets)
+
+    def owners(self) -> np.ndarray:
+        """``[N]`` the sequence of every entry of :attr:`items`."""
+        return np.repeat(np.arange(len(self), dtype=np.int64), self.lengths())
+
+    def to_lists(self) -> List[List[int]]:
+        """The sequences as Python lists."""
+        values = self.items.tolist()
+        bounds = self.offsets.tolist()
+        return [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _gather_ranges(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``values[starts[0]:starts[0] + lengths[0]]``, then the next range, ... concatenated."""
+    within = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return values[np.repeat(starts, lengths) + within]
 
 
 def _group_sequences(df: pd.DataFrame) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -129,6 +175,14 @@ class SequenceDataset(paddle.io.Dataset):
         hist, mask, target = self.make_batch([index])
         return hist[0], mask[0], target[0]
 
+    def sessions(self, indices: Optional[np.ndarray] = None) -> SessionTable:
+        """The whole item sequence of every kept user (or of the users ``indices``), what
+        the count baselines learn from."""
+        idx = np.arange(len(self)) if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
+        lengths = self.lengths[idx]
+        return SessionTable(_gather_ranges(self.items, self.starts[idx], lengths),
+                            np.r_[0, np.cumsum(lengths)].astype(np.int64))
+
     def get_test_gd(self) -> Dict[int, List[int]]:
         """``{user_id: items[int(0.8 len):]}`` for every kept user, in dataset order."""
         k = (self.lengths * 4) // 5  # int(0.8 * len) in every phase, no random draw
@@ -176,9 +230,50 @@ class SessionDataset(paddle.io.Dataset):
         self.lengths = lengths
         self.max_length = int(max_length)
         self.n_items = int(n_items)
+        self._groups: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def session_groups(self) -> np.ndarray:
+        """``[P]`` int64: pairs that come from one session share a number (0, 1, ...).
+
+        Prefix augmentation writes a session's pairs one after another, longest prefix
+        first, so pair ``j`` continues pair ``j - 1``'s session when its prefix plus label
+        is pair ``j - 1``'s prefix. Pairs that are not augmented sessions (each its own
+        session) get numbers of their own.
+        """
+        if self._groups is None:
+            lengths, starts = self.lengths, self.starts
+            follows = np.zeros(len(lengths), dtype=bool)
+            cand = np.flatnonzero(lengths[1:] == lengths[:-1] - 1) + 1
+            cand = cand[self.labels[cand] == self.items[starts[cand - 1] + lengths[cand]]]
+            same = (_gather_ranges(self.items, starts[cand], lengths[cand])
+                    == _gather_ranges(self.items, starts[cand - 1], lengths[cand]))
+            owner = np.repeat(np.arange(len(cand)), lengths[cand])
+            differs = np.bincount(owner[~same], minlength=len(cand)) > 0
+            follows[cand[~differs]] = True
+            self._groups = np.cumsum(~follows) - 1
+        return self._groups
+
+    def sessions(self, indices: Optional[np.ndarray] = None) -> SessionTable:
+        """The sessions behind the pairs ``indices`` (default: all), each once, in order.
+
+        A session is its longest chosen pair's prefix followed by that pair's label (its
+        shorter pairs are prefixes of it, see :meth:`session_groups`); so a session whose
+        last pair was held out for validation ends one item earlier. Prefixes are whole
+        (``max_length`` cuts batches only).
+        """
+        idx = np.arange(len(self)) if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
+        groups = self.session_groups()[idx]
+        order = np.lexsort((-self.lengths[idx], groups))
+        first = np.r_[True, groups[order][1:] != groups[order][:-1]] if len(order) else np.zeros(0, bool)
+        chosen = idx[order][first]
+        lengths = self.lengths[chosen] + 1
+        offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+        items = _gather_ranges(np.r_[self.items, 0], self.starts[chosen], lengths)  # last slot: the label's
+        items[offsets[1:] - 1] = self.labels[chosen]
+        return SessionTable(items, offsets)
 
     def make_batch(self, indices: Sequence[int], rng: Optional[np.random.Generator] = None):
         """``(history [B, Lb] int64, mask [B, Lb] float32, target [B] int64)``, padded to the
@@ -218,6 +313,11 @@ class SubsetDataset(paddle.io.Dataset):
 
     def make_batch(self, indices: Sequence[int], rng: Optional[np.random.Generator] = None):
         return self.base.make_batch(self.indices[np.asarray(indices, dtype=np.int64)], rng)
+
+    def sessions(self) -> SessionTable:
+        """The base dataset's sessions as far as these samples hold them
+        (:meth:`SessionDataset.sessions`, :meth:`SequenceDataset.sessions`)."""
+        return self.base.sessions(self.indices)
 
     def __getitem__(self, index: int):
         return self.base[int(self.indices[index])]

@@ -144,3 +144,26 @@ def infer_n_items(data_dir: Union[str, Path], frames: Mapping[str, pd.DataFrame]
 
     check_id_density(ids, locate)
     return int(ids.max()) + 1
+
+
+ITEM_MAP_FILE = "item_map.csv"  # written by 'prepare': original_item_id,item_id
+
+
+def read_item_map(data_dir: Union[str, Path]) -> Optional[pd.DataFrame]:
+    """``item_map.csv`` of a prepared folder (columns ``original_item_id, item_id``; original
+    ids as integers when every one is, else as text), or None when the folder has none (the
+    published DIGINETICA pickles: ids are used as they are)."""
+    path = Path(data_dir) / ITEM_MAP_FILE
+    if not path.is_file():
+        return None
+    try:
+        frame = pd.read_csv(path, dtype={"original_item_id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise SrgnnError(f"{path}: cannot be read as CSV ({type(exc).__name__}); prepare the folder again") from None
+    if list(frame.columns) != ["original_item_id", "item_id"] or frame["original_item_id"].isna().any():
+        raise SrgnnError(f"{path}: needs the columns original_item_id,item_id, filled in; prepare the folder again")
+    frame["item_id"] = _integer_column(frame["item_id"], path, "item_id")
+    originals = frame["original_item_id"].str.strip()
+    if originals.str.fullmatch(r"-?\d{1,18}").all():
+        frame["original_item_id"] = originals.astype(np.int64)
+    return frame

@@ -98,6 +98,19 @@ def _item_vectors(model) -> np.ndarray:
     return table.numpy()
 
 
+def top_items(scores: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` best items of each row of ``scores [B, n_items]``, best first, item 0 (the
+    padding) never listed; equal scores: the smaller id first. ``-> [B, k]`` int64."""
+    scores = np.array(scores, dtype=np.float64)
+    scores[:, 0] = -np.inf
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]  # the k-th largest score of each row
+    rows, cols = np.nonzero(scores >= kth[:, None])  # the candidates, ties at the boundary included
+    order = np.lexsort((cols, -scores[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    within = np.arange(len(rows)) - np.searchsorted(rows, np.arange(len(scores)))[rows]
+    return cols[within < k].reshape(len(scores), k).astype(np.int64)
+
+
 def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: str = "flat",
                 nlist: int = 0, nprobe: int = 8) -> Tuple[Dict[int, List[int]], Dict[int, List[int]]]:
     """The notebook's ``get_predict``: Faiss top-N items for every user of a loader.
@@ -105,7 +118,9 @@ def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: 
     Args:
         model: a :class:`~srgnn_paddle.models.Recommender` that scores by inner product, or a
             notebook-style layer with ``output_items()`` and ``forward(item_seq, mask, None,
-            train=False)`` returning ``{'user_emb': [B, D]}``.
+            train=False)`` returning ``{'user_emb': [B, D]}``. A Recommender that does not
+            score by inner product (the count baselines) is ranked from its ``full_scores``
+            (:func:`top_items`) instead of Faiss.
         test_data: batches of users: :func:`srgnn_paddle.data.make_loader`'s, or the notebook's
             ``(item_seq, mask, targets)`` tuples, ``targets`` the ground-truth lists.
         hidden_size: embedding size ``D``.
@@ -115,7 +130,7 @@ def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: 
         the ground-truth lists and the top-N item ids.
     """
     if isinstance(model, Recommender) and not model.inner_product:
-        raise ValueError(f"{type(model).__name__} does not score by inner product; Faiss retrieval does not apply")
+        return _predict_from_scores(model, test_data, topN)
     was_training = model.training
     model.eval()
     try:
@@ -137,6 +152,19 @@ def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: 
     finally:
         if was_training:
             model.train()
+    return test_gd, preds
+
+
+def _predict_from_scores(model: Recommender, test_data, topN: int) -> Tuple[Dict[int, List[int]], Dict[int, List[int]]]:
+    """:func:`get_predict` for a model without item vectors: the top N of ``full_scores``."""
+    test_gd: Dict[int, List[int]] = {}
+    preds: Dict[int, List[int]] = {}
+    with paddle.no_grad():
+        for batch in test_data:
+            top = top_items(model.full_scores(batch).numpy(), topN)
+            for gt, row in zip(batch.target, top):
+                test_gd[len(test_gd)] = list(gt)
+                preds[len(preds)] = row
     return test_gd, preds
 
 

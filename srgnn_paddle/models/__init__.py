@@ -10,11 +10,21 @@ from typing import Any, Dict, Type
 from srgnn_paddle.config import Config
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.models.base import BATCH_LAYOUTS, Recommender, softmax_cross_entropy
+from srgnn_paddle.models.counts import CountModel
+from srgnn_paddle.models.itemknn import ItemKNN
+from srgnn_paddle.models.pop import POP
+from srgnn_paddle.models.sknn import SKNN
+from srgnn_paddle.models.spop import SPOP
 from srgnn_paddle.models.srgnn import GNN, SRGNN
 
 #: ``train --model NAME`` -> the model's class.
 MODELS: Dict[str, Type[Recommender]] = {
     SRGNN.name: SRGNN,
+    # training-free baselines (trainable = False): statistics counted once, no epochs
+    POP.name: POP,
+    SPOP.name: SPOP,
+    ItemKNN.name: ItemKNN,
+    SKNN.name: SKNN,
 }
 
 
@@ -31,5 +41,5 @@ def build_model(cfg: Config, **options: Any) -> Recommender:
     return model_class(cfg.model).from_config(cfg, **options)
 
 
-__all__ = ["MODELS", "BATCH_LAYOUTS", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "model_class",
-           "build_model"]
+__all__ = ["MODELS", "BATCH_LAYOUTS", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "CountModel", "POP",
+           "SPOP", "ItemKNN", "SKNN", "model_class", "build_model"]

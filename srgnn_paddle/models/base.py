@@ -15,6 +15,11 @@ A model is a ``paddle.nn.Layer`` subclass of :class:`Recommender` that
 * may override :meth:`~Recommender.calculate_loss` (default: full-catalogue softmax
   cross-entropy) and :meth:`~Recommender.full_scores`.
 
+Models without gradient training (the count baselines: popularity, item-KNN, session-KNN)
+declare ``trainable = False`` and implement :meth:`~Recommender.fit` (their statistics from
+the training sessions) and :meth:`~Recommender.full_scores`; the trainer calls ``fit`` once
+instead of the epochs and scores them with the same evaluators.
+
 Models are written with plain Paddle layers only. The CPU speed-ups (numpy GEMMs, the
 numpy softmax, the optimiser) are chosen by the trainer in one place,
 :mod:`srgnn_paddle.kernels`, and reach a model only as the ``cross_entropy`` argument of
@@ -22,13 +27,16 @@ numpy softmax, the optimiser) are chosen by the trainer in one place,
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
 
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
+
+if TYPE_CHECKING:
+    from srgnn_paddle.data.datasets import SessionTable
 
 #: What a model can ask the loader for: padded histories with their packed session graphs,
 #: padded histories alone, or (user, item) pairs.
@@ -73,6 +81,8 @@ class Recommender(nn.Layer):
         display_name: the run folder's prefix (``SRGNN`` -> ``SRGNN_<lr>_<batch>_<dim>``).
         batch_layout: one of :data:`BATCH_LAYOUTS`.
         inner_product: scores are ``encode(batch) @ item_embeddings().T``.
+        trainable: trained by gradient steps (the epochs); ``False``: statistics counted
+            once by :meth:`fit` (no optimiser, no epochs).
 
     Instance attributes (set by each model's constructor):
         n_items: rows of the item table (ids ``1..n_items-1``, 0 = padding).
@@ -86,6 +96,7 @@ class Recommender(nn.Layer):
     display_name: ClassVar[str] = ""
     batch_layout: ClassVar[str] = "sequence"
     inner_product: ClassVar[bool] = True
+    trainable: ClassVar[bool] = True
 
     n_items: int
     embedding_dim: int
@@ -95,6 +106,18 @@ class Recommender(nn.Layer):
     def from_config(cls, cfg: Config, **options: Any) -> "Recommender":
         """The model for ``cfg`` (``cfg.n_items`` already set from the data)."""
         return cls(cfg, **options)
+
+    @classmethod
+    def run_name(cls, cfg: Config) -> str:
+        """The run folder's name: ``<display_name>_<lr>_<batch_size>_<embedding_dim>``
+        (``SRGNN_0.0001_256_16`` for the notebook's run)."""
+        return f"{cls.display_name}_{cfg.lr}_{cfg.batch_size}_{cfg.embedding_dim}"
+
+    def fit(self, sessions: "SessionTable") -> None:
+        """``trainable = False`` models only: compute the statistics from the training
+        sessions (:class:`~srgnn_paddle.data.datasets.SessionTable`); the trainer calls it once
+        in place of the epochs."""
+        raise NotImplementedError(f"{type(self).__name__} is trained by gradient steps, not fit()")
 
     def encode(self, batch: Any) -> paddle.Tensor:
         """Session/user vectors of a batch (:class:`~srgnn_paddle.data.Batch`): ``[B, D]``."""

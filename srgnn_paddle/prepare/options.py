@@ -7,10 +7,13 @@ from typing import Optional, Sequence
 
 from srgnn_paddle.errors import SrgnnError
 
-FORMATS = ("movielens", "amazon-seq", "interactions-csv", "diginetica", "yoochoose")
+FORMATS = ("movielens", "amazon-seq", "interactions-csv", "diginetica", "yoochoose", "sessions-csv")
 PROTOCOLS = ("notebook", "paper")
 MOVIELENS_LAYOUTS = ("auto", "dat", "csv", "udata")
 CLICK_FORMATS = ("diginetica", "yoochoose")
+#: labelled sessions (the course data's ``train_sessions.csv``: ``session``, ``label``)
+SESSION_FORMATS = ("sessions-csv",)
+SESSIONS_DEFAULTS = {"min_item_count": 5, "seed": 2024, "test_portion": 0.2}
 DEFAULT_TEST_DAYS = {"diginetica": 7, "yoochoose": 1}
 YOOCHOOSE_FRACTIONS = (4, 64)
 SPLIT_NAMES = ("train", "valid", "test")
@@ -44,6 +47,8 @@ class PrepareOptions:
             date into training. The published script drops them (its training set is
             ``date < split`` and its test set ``date > split``); the default does the same so
             that the published files are reproduced.
+        test_portion: sessions-csv: share of the labelled rows held out (seeded by ``seed``)
+            as the test split (default 0.2, the course report's hold-out).
     """
 
     protocol: Optional[str] = None
@@ -59,18 +64,21 @@ class PrepareOptions:
     sep: Optional[str] = None
     test_days: Optional[int] = None
     keep_split_day: bool = False
+    test_portion: Optional[float] = None
 
 
 def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
     """Check that every option given applies to ``fmt`` and its protocol; fill defaults."""
     if fmt not in FORMATS:
         raise SrgnnError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    protocol = opts.protocol or ("paper" if fmt in CLICK_FORMATS else "notebook")
+    protocol = opts.protocol or ("paper" if fmt in CLICK_FORMATS + SESSION_FORMATS else "notebook")
     if protocol not in PROTOCOLS:
         raise SrgnnError(f"unknown protocol {protocol!r}; choose notebook or paper")
-    if protocol == "paper" and fmt not in CLICK_FORMATS:
-        raise SrgnnError(f"--protocol paper needs a session click log ({', '.join(CLICK_FORMATS)}); "
-                         f"{fmt} has users, not sessions: use --protocol notebook")
+    if protocol == "paper" and fmt not in CLICK_FORMATS + SESSION_FORMATS:
+        raise SrgnnError(f"--protocol paper needs a session click log ({', '.join(CLICK_FORMATS)}) or "
+                         f"labelled sessions (sessions-csv); {fmt} has users, not sessions: use --protocol notebook")
+    if protocol == "notebook" and fmt in SESSION_FORMATS:
+        raise SrgnnError(f"{fmt} holds anonymous sessions with their next item, not users: use --protocol paper")
 
     def refuse(names: Sequence[str], why: str) -> None:
         for name in names:
@@ -82,7 +90,12 @@ def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
         refuse(("user_col", "item_col", "time_col", "rating_col", "sep"), "applies to interactions-csv only")
     if fmt != "movielens":
         refuse(("layout",), "applies to movielens only")
-    if protocol == "paper":
+    if fmt not in SESSION_FORMATS:
+        refuse(("test_portion",), "applies to sessions-csv only")
+    if fmt in SESSION_FORMATS:
+        refuse(("rating_threshold", "min_user_count"), "applies to the notebook protocol only")
+        refuse(("test_days", "keep_split_day"), "applies to dated click logs (diginetica, yoochoose) only")
+    elif protocol == "paper":
         refuse(("rating_threshold", "min_user_count", "seed"), "applies to the notebook protocol only")
     else:
         refuse(("test_days", "keep_split_day"), "applies to the paper protocol only")
@@ -97,7 +110,13 @@ def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
         out.item_col = opts.item_col or "item_id"
         out.time_col = opts.time_col or "timestamp"
         out.sep = _unescape_sep(opts.sep if opts.sep is not None else ",")
-    if protocol == "paper":
+    if fmt in SESSION_FORMATS:
+        for key, default in SESSIONS_DEFAULTS.items():
+            if getattr(opts, key) is None:
+                setattr(out, key, default)
+        if not 0.0 < out.test_portion < 1.0:
+            raise SrgnnError(f"--test_portion must be between 0 and 1 (exclusive), got {out.test_portion}")
+    elif protocol == "paper":
         out.min_item_count = PAPER_MIN_ITEM_COUNT if opts.min_item_count is None else opts.min_item_count
         out.test_days = DEFAULT_TEST_DAYS[fmt] if opts.test_days is None else opts.test_days
         if out.test_days < 1:

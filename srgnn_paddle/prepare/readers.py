@@ -424,6 +424,120 @@ def _read_yoochoose(path: Path) -> pd.DataFrame:
     return frame
 
 
+# ---------------------------------------------------------------------------- labelled sessions
+SESSION_COLUMN = "session"
+LABEL_COLUMN = "label"
+_ITEM_ID = re.compile(r"-?\d{1,18}")
+
+
+@dataclass
+class SessionRows:
+    """The rows of a sessions CSV (``sessions-csv``; ``predict``'s input).
+
+    Attributes:
+        header: the column names, in file order.
+        fields: every row's fields as text (what ``predict`` copies to its output).
+        sessions: every row's item ids (original ids, in order).
+        labels: ``[R]`` int64 next items, or None when the file has no label column.
+        lines: ``[R]`` the file line of each row.
+    """
+
+    header: List[str]
+    fields: List[List[str]]
+    sessions: List[List[int]]
+    labels: Optional[np.ndarray]
+    lines: np.ndarray
+
+
+def parse_session(text: str) -> List[int]:
+    """Item ids from ``[1, 2, 3]`` (a list, commas or spaces between the ids), ``1 2 3`` or
+    ``[]``; ValueError saying what is wrong otherwise."""
+    body = text.strip()
+    if body.startswith("[") or body.endswith("]"):
+        if not (body.startswith("[") and body.endswith("]")) or len(body) < 2:
+            raise ValueError("is not a list of item ids: brackets do not pair up")
+        body = body[1:-1].strip()
+        if not body:
+            return []
+        tokens = [t.strip() for t in body.split(",")] if "," in body else body.split()
+    elif "," in body:
+        raise ValueError("is not a list of item ids: ids separated by commas need brackets, [1, 2, 3]")
+    else:
+        tokens = body.split()
+    for token in tokens:
+        if not token:
+            raise ValueError("is not a list of item ids: an empty entry between commas")
+        if "[" in token or "]" in token:
+            raise ValueError("is not a list of item ids: nested or stray brackets")
+        if not _ITEM_ID.fullmatch(token):
+            raise ValueError(f"holds {token!r}, not an integer item id")
+    return [int(t) for t in tokens]
+
+
+def read_sessions_csv(path: Union[str, Path], need_label: bool = True) -> SessionRows:
+    """Read a CSV with a ``session`` column (item ids as ``[1, 2, 3]`` or ``1 2 3``) and a
+    ``label`` column (the next item's id; required with ``need_label``, else optional and
+    read when present, which must then be filled in on every row). Other columns are kept as
+    text. Blank lines are skipped.
+
+    Raises:
+        SrgnnError: one line naming the file, the line and its text for a missing column, a
+            row with a wrong number of fields, bad list syntax, a non-integer id or a
+            missing label.
+    """
+    path = check_input(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SrgnnError(f"{path}: not UTF-8 text (byte {exc.start}); pass the sessions CSV") from None
+    lines = text.splitlines()
+    reader = csv.reader(lines)
+    header = next((row for row in reader if row), None)
+    if header is None:
+        raise SrgnnError(f"{path}: holds only blank lines; pass the sessions CSV")
+    header = [name.strip() for name in header]
+    if SESSION_COLUMN not in header or (need_label and LABEL_COLUMN not in header):
+        wanted = f"{SESSION_COLUMN},{LABEL_COLUMN}" if need_label else SESSION_COLUMN
+        raise SrgnnError(f"{path}: line {reader.line_num}: the header {_short(lines[reader.line_num - 1])!r} "
+                         f"lacks the column(s) {wanted}; the first line must name the columns")
+    at_session = header.index(SESSION_COLUMN)
+    at_label = header.index(LABEL_COLUMN) if LABEL_COLUMN in header else None
+    fields: List[List[str]] = []
+    sessions: List[List[int]] = []
+    labels: List[int] = []
+    numbers: List[int] = []
+    for row in reader:
+        if not row or (len(row) == 1 and not row[0].strip()):  # a blank line
+            continue
+        number = reader.line_num
+
+        def fail(what: str) -> NoReturn:
+            raise SrgnnError(f"{path}: line {number}: {what} (line: {_short(lines[number - 1])!r}); "
+                             f"fix or remove the line")
+
+        if len(row) != len(header):
+            fail(f"{len(row)} field(s), the header has {len(header)} (quote a session that holds commas: "
+                 f"\"[1, 2, 3]\")")
+        try:
+            sessions.append(parse_session(row[at_session]))
+        except ValueError as exc:
+            fail(f"column '{SESSION_COLUMN}' {exc}")
+        if at_label is not None:
+            label = row[at_label].strip()
+            if not label:
+                fail(f"missing {LABEL_COLUMN}")
+            if not _ITEM_ID.fullmatch(label):
+                fail(f"{LABEL_COLUMN} {label!r} is not an integer item id")
+            labels.append(int(label))
+        fields.append(row)
+        numbers.append(number)
+    if not fields:
+        raise SrgnnError(f"{path}: no data rows after the header; pass the sessions CSV")
+    return SessionRows(header=header, fields=fields, sessions=sessions,
+                       labels=np.asarray(labels, dtype=np.int64) if at_label is not None else None,
+                       lines=np.asarray(numbers, dtype=np.int64))
+
+
 def read_frame(fmt: str, source: Path, opts: PrepareOptions) -> Tuple[pd.DataFrame, Optional[str]]:
     """The canonical frame of ``source`` and, for MovieLens, the layout read."""
     if fmt == "movielens":

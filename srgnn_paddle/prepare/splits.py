@@ -234,6 +234,97 @@ def _cut(flat: np.ndarray, lengths: np.ndarray) -> List[List[int]]:
 def _iso(seconds: int) -> str:
     """Unix seconds as ``YYYY-MM-DD HH:MM:SS`` (UTC)."""
     return pd.Timestamp(seconds, unit="s").strftime("%Y-%m-%d %H:%M:%S")
+# ============================================================================ labelled sessions
+#: sessions-csv: rows whose ``session`` holds fewer items are dropped (the course report drops
+#: single-item sessions)
+MIN_SESSION_ITEMS = 2
+
+
+@dataclass
+class SessionsSplit:
+    """A sessions CSV split for the paper protocol.
+
+    Attributes:
+        train_sessions: training rows as whole sequences ``session + [label]`` (encoded ids).
+        test: test rows as ``(sessions, labels)`` (encoded ids, unknown items removed).
+        item_ids: original item id of encoded id ``i`` at position ``i - 1``.
+        stats: counts for ``meta.json``.
+    """
+
+    train_sessions: List[List[int]]
+    test: Tuple[List[List[int]], List[int]]
+    item_ids: np.ndarray
+    stats: Dict[str, Any] = field(default_factory=dict)
+
+
+def sessions_split(sessions: Sequence[Sequence[int]], labels: np.ndarray, *, min_item_count: int = 5,
+                   test_portion: float = 0.2, seed: int = 2024, source: str = "input") -> SessionsSplit:
+    """Filter, split and encode labelled sessions (rows ``session``, ``label``; original ids).
+
+    Steps (the course report's preprocessing, then the paper's encoding): drop rows whose
+    session holds fewer than :data:`MIN_SESSION_ITEMS` items; count every item over the kept
+    rows (session items and labels); drop items seen fewer than ``min_item_count`` times from
+    the sessions, rows whose label is such an item, and rows left with fewer than
+    :data:`MIN_SESSION_ITEMS` session items; hold out ``round(test_portion * rows)`` rows
+    (at least 1) chosen by ``numpy.random.default_rng(seed).permutation`` as the test split,
+    the others (in file order) are training rows. Item ids are encoded ``1..n`` over the
+    training rows only, in order of first appearance (session then label, row by row), as
+    the paper numbers items; test rows lose the items never seen in training, and a test row
+    is dropped when its label is such an item or no session item is left.
+
+    Raises:
+        SrgnnError: naming the step that left nothing.
+    """
+    lengths = np.fromiter((len(s) for s in sessions), dtype=np.int64, count=len(sessions))
+    stats: Dict[str, Any] = {"read": {"rows": int(len(lengths))}}
+    keep_rows = np.flatnonzero(lengths >= MIN_SESSION_ITEMS)
+    _require(len(keep_rows) > 0, source, f"every session holds fewer than {MIN_SESSION_ITEMS} items")
+    stats["after_session_length"] = {"rows": int(len(keep_rows))}
+    row_lengths = lengths[keep_rows] + 1  # session items then the label
+    flat = np.concatenate([np.asarray(list(sessions[r]) + [int(labels[r])], dtype=np.int64) for r in keep_rows])
+    owner = np.repeat(np.arange(len(keep_rows)), row_lengths)
+    is_label = np.zeros(len(flat), dtype=bool)
+    is_label[np.cumsum(row_lengths) - 1] = True
+    frequent = _occurrences(pd.Series(flat)) >= min_item_count
+    label_ok = np.ones(len(keep_rows), dtype=bool)
+    label_ok[owner[is_label & ~frequent]] = False
+    session_left = np.bincount(owner[~is_label & frequent], minlength=len(keep_rows))
+    good = label_ok & (session_left >= MIN_SESSION_ITEMS)
+    _require(good.any(), source, f"no row keeps a label and {MIN_SESSION_ITEMS} session items seen "
+                                 f"{min_item_count} or more times (--min_item_count)")
+    kept = frequent & good[owner]
+    rows_flat, rows_owner = flat[kept], owner[kept]
+    row_ids = np.flatnonzero(good)  # positions in keep_rows
+    stats["filtered"] = {"rows": int(len(row_ids)), "items": int(len(np.unique(rows_flat)))}
+
+    n_test = max(1, int(round(test_portion * len(row_ids))))
+    _require(n_test < len(row_ids), source, f"only {len(row_ids)} row(s) left, too few to hold out a test split")
+    order = np.random.default_rng(seed).permutation(len(row_ids))
+    in_test = np.zeros(len(keep_rows), dtype=bool)
+    in_test[row_ids[order[:n_test]]] = True
+    train_mask = ~in_test[rows_owner]
+    train_lengths = np.bincount(rows_owner[train_mask], minlength=len(keep_rows))[row_ids[~in_test[row_ids]]]
+    codes, item_ids = pd.factorize(pd.Series(rows_flat[train_mask]))  # by first appearance
+    train = _cut(codes + 1, train_lengths)
+
+    test_flat, test_owner = rows_flat[~train_mask], rows_owner[~train_mask]
+    mapped = pd.Index(item_ids).get_indexer(test_flat) + 1  # 0: never seen in training
+    test_is_label = np.r_[test_owner[1:] != test_owner[:-1], True]
+    label_known = np.zeros(len(keep_rows), dtype=bool)
+    label_known[test_owner[test_is_label & (mapped > 0)]] = True
+    items_left = np.bincount(test_owner[~test_is_label & (mapped > 0)], minlength=len(keep_rows))
+    usable = label_known & (items_left >= 1)
+    _require(usable[in_test].any(), source, "no test row keeps its label and an item seen in training")
+    use = usable[test_owner] & (mapped > 0)
+    test_rows = _cut(mapped[use], np.bincount(test_owner[use], minlength=len(keep_rows))[in_test & usable])
+    test = ([row[:-1] for row in test_rows], [row[-1] for row in test_rows])
+    stats["split"] = {"test_portion": test_portion, "seed": seed, "held_out_rows": int(n_test),
+                      "test_rows_dropped": int(n_test - len(test_rows))}
+    stats["train"] = {"rows": len(train), "sequences": int(sum(len(t) - 1 for t in train))}
+    stats["test"] = {"rows": len(test_rows)}
+    return SessionsSplit(train_sessions=train, test=test, item_ids=np.asarray(item_ids), stats=stats)
+
+
 def yoochoose_fraction(train_sessions: Sequence[List[int]], fraction: int) -> Tuple[List[List[int]], Tuple[List[List[int]], List[int]]]:
     """The most recent ``1/fraction`` of the augmented training sequences, as published.
 

@@ -14,9 +14,16 @@ from srgnn_paddle.data.interactions import SPLIT_FILES
 from srgnn_paddle.data.sessions import augment_prefixes, write_session_pickles
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_directory
-from srgnn_paddle.prepare.options import MIN_SESSION_LENGTH, PrepareOptions, SPLIT_NAMES, YOOCHOOSE_FRACTIONS, resolve_options
-from srgnn_paddle.prepare.readers import check_input, read_frame
-from srgnn_paddle.prepare.splits import notebook_split, paper_split, yoochoose_fraction
+from srgnn_paddle.prepare.options import (
+    MIN_SESSION_LENGTH,
+    SESSION_FORMATS,
+    SPLIT_NAMES,
+    YOOCHOOSE_FRACTIONS,
+    PrepareOptions,
+    resolve_options,
+)
+from srgnn_paddle.prepare.readers import check_input, read_frame, read_sessions_csv
+from srgnn_paddle.prepare.splits import MIN_SESSION_ITEMS, notebook_split, paper_split, sessions_split, yoochoose_fraction
 
 
 # ============================================================================ writing
@@ -161,6 +168,39 @@ def _prepare_paper(frame: pd.DataFrame, fmt: str, opts: PrepareOptions, meta: Di
     return meta
 
 
+def _prepare_sessions(source: Path, opts: PrepareOptions, meta: Dict[str, Any], out: Path,
+                      overwrite: bool) -> Dict[str, Any]:
+    """Read labelled sessions, run :func:`sessions_split` and write the paper layout: training
+    rows as whole sequences (``all_train_seq.txt``) and their prefix augmentation
+    (``train.txt``); held-out rows as they are, one ``(session, label)`` pair each
+    (``test.txt``); ``item_map.csv`` and ``meta.json``."""
+    rows = read_sessions_csv(source, need_label=True)
+    result = sessions_split(rows.sessions, rows.labels, min_item_count=opts.min_item_count,
+                            test_portion=opts.test_portion, seed=opts.seed, source=str(source))
+    train = augment_prefixes(result.train_sessions)
+    n_items = len(result.item_ids)
+    train_stats = _session_stats(result.train_sessions, train)
+    test_stats = {"sessions": len(result.test[0]),
+                  "clicks": int(sum(map(len, result.test[0])) + len(result.test[1])), **_pairs_stats(result.test)}
+    meta.update({
+        "filters": {"min_session_items": MIN_SESSION_ITEMS, "min_item_count": opts.min_item_count},
+        "split": result.stats["split"],
+        "encoding": "items 1..n in order of first appearance in the training rows; test items never seen in "
+                    "training are removed (predict drops them too)",
+        "n_items": n_items + 1,
+        "items": n_items,
+        "counts": {"read": result.stats["read"], "after_session_length": result.stats["after_session_length"],
+                   "filtered": result.stats["filtered"], "train": train_stats, "test": test_stats},
+        **_paper_totals(train_stats, test_stats),
+        "files": ["all_train_seq.txt", "train.txt", "test.txt", "item_map.csv", "meta.json"],
+    })
+    with _output_folder(out, overwrite) as tmp:
+        write_session_pickles(tmp, result.train_sessions, train, result.test)
+        _write_csv(_id_map(result.item_ids, "item_id"), tmp / "item_map.csv")
+        _write_json(meta, tmp / "meta.json")
+    return meta
+
+
 @contextlib.contextmanager
 def _output_folder(out: Path, overwrite: bool) -> Iterator[Path]:
     """:func:`atomic_directory`, reporting a folder that appeared meanwhile as an SrgnnError."""
@@ -191,12 +231,14 @@ def prepare_dataset(fmt: str, input_path: Union[str, Path], output: Union[str, P
     opts = resolve_options(fmt, options or PrepareOptions())
     source = check_input(input_path)
     out = _check_output(output, overwrite, source)
+    meta: Dict[str, Any] = {"format": fmt, "protocol": opts.protocol,
+                            "source": {"path": str(source.resolve()), "bytes": source.stat().st_size,
+                                       "sha256": _sha256(source)}}
+    if fmt in SESSION_FORMATS:
+        return _prepare_sessions(source, opts, meta, out, overwrite)
     frame, layout = read_frame(fmt, source, opts)
-    meta: Dict[str, Any] = {"format": fmt}
     if layout is not None:
-        meta["layout"] = layout
-    meta["protocol"] = opts.protocol
-    meta["source"] = {"path": str(source.resolve()), "bytes": source.stat().st_size, "sha256": _sha256(source)}
+        meta = {"format": fmt, "layout": layout, **{k: v for k, v in meta.items() if k != "format"}}
     if opts.protocol == "paper":
         return _prepare_paper(frame, fmt, opts, meta, out, overwrite, str(source))
     return _prepare_notebook(frame, opts, meta, out, overwrite, str(source))
@@ -214,7 +256,18 @@ def format_summary(meta: Dict[str, Any], output: Union[str, Path]) -> str:
     fmt = meta["format"] + (f" ({meta['layout']})" if "layout" in meta else "")
     lines = [f"prepared {fmt} -> {output} [{meta['protocol']} protocol]"]
     counts = meta["counts"]
-    if meta["protocol"] == "notebook":
+    if meta["format"] in SESSION_FORMATS:
+        s = meta["split"]
+        lines.append(f"  read {_n(counts['read']['rows'])} rows; {_n(counts['after_session_length']['rows'])} with "
+                     f">= {meta['filters']['min_session_items']} session items; {_n(counts['filtered']['rows'])} "
+                     f"after dropping items seen < {meta['filters']['min_item_count']} times")
+        lines.append(f"  test: {_n(s['held_out_rows'])} rows held out (test_portion {s['test_portion']}, seed "
+                     f"{s['seed']}), {_n(s['test_rows_dropped'])} dropped (label or every item unseen in training)")
+        lines.append(f"  train {_n(counts['train']['sessions'])} rows -> {_n(counts['train']['sequences'])} "
+                     f"sequences; test {_n(counts['test']['sequences'])} sequences")
+        lines.append(f"  items {_n(meta['items'])} (n_items = {_n(meta['n_items'])} with padding); average "
+                     f"length {meta['avg_length']:.2f}")
+    elif meta["protocol"] == "notebook":
         def row(name: str, c: Dict[str, int]) -> str:
             return (f"  {name:<10} {_n(c['interactions']):>12} interactions {_n(c['users']):>9} users"
                     + (f" {_n(c['items']):>9} items" if "items" in c else ""))

@@ -4,8 +4,12 @@ resume, for any model of the contract (:class:`~srgnn_paddle.models.Recommender`
 Every file is written to a temporary name and renamed. All random draws of an epoch are
 derived from ``(seed, epoch)``, so a resumed run continues exactly as an uninterrupted one
 would. The trainer reaches the model only through the contract (``calculate_loss``,
-``encode``, ``item_embeddings``, ``targets``) and computes with the kernels of
-:mod:`srgnn_paddle.kernels`.
+``encode``, ``item_embeddings``, ``targets``; ``fit`` for the models with ``trainable =
+False``, whose statistics are counted once in place of the epochs) and computes with the
+kernels of :mod:`srgnn_paddle.kernels`.
+
+Without a validation evaluator (the refit of ``--refit``) every epoch is kept: the trainer
+runs ``cfg.epochs`` epochs and scores the test split with the last weights.
 """
 from __future__ import annotations
 
@@ -86,7 +90,8 @@ class Trainer:
         model: a fresh model of the contract.
         train_dataset: a dataset with ``make_batch`` (see :mod:`srgnn_paddle.data`).
         evaluator: :class:`~srgnn_paddle.evaluation.RecallEvaluator` or
-            :class:`~srgnn_paddle.evaluation.NextItemEvaluator` on the validation split.
+            :class:`~srgnn_paddle.evaluation.NextItemEvaluator` on the validation split, or
+            None: no validation, ``cfg.epochs`` epochs, the last weights are kept (refit).
         run_dir: the run folder (created by the caller).
         test_evaluator_factory: builds the test evaluator; called once, after training (or
             every epoch with ``select_on: test``).
@@ -105,7 +110,7 @@ class Trainer:
             :class:`~srgnn_paddle.training.visualdl.VisualDLWriter`.
     """
 
-    def __init__(self, cfg: Config, model: Recommender, train_dataset, evaluator, run_dir: Path,
+    def __init__(self, cfg: Config, model: Recommender, train_dataset, evaluator: Optional[Any], run_dir: Path,
                  test_evaluator_factory: Callable[[], Any], kernels: Kernels,
                  item_counts: Optional[np.ndarray] = None, progress: bool = True,
                  log: Callable[[str], None] = print, rank: int = 0, world_size: int = 1,
@@ -121,14 +126,16 @@ class Trainer:
         self.test_evaluator_factory = test_evaluator_factory
         self.progress = progress
         self.log = log
+        self.train_dataset = train_dataset
         graph = "packed" if model.batch_layout == "session_graph" else None
         self.loader = make_loader(train_dataset, cfg.batch_size, shuffle=True, seed=cfg.seed, graph=graph,
                                   num_workers=cfg.num_workers, rank=rank, world_size=world_size)
-        if cfg.lr_dc_step > 0:
-            self.scheduler = paddle.optimizer.lr.StepDecay(cfg.lr, step_size=cfg.lr_dc_step, gamma=cfg.lr_dc)
-        else:
-            self.scheduler = None
-        self.optimizer = kernels.optimizer(model.parameters(), self.scheduler or cfg.lr, cfg.weight_decay)
+        self.scheduler: Optional[paddle.optimizer.lr.LRScheduler] = None
+        self.optimizer: Optional[paddle.optimizer.Optimizer] = None
+        if model.trainable:  # counted models have nothing to optimise
+            if cfg.lr_dc_step > 0:
+                self.scheduler = paddle.optimizer.lr.StepDecay(cfg.lr, step_size=cfg.lr_dc_step, gamma=cfg.lr_dc)
+            self.optimizer = kernels.optimizer(model.parameters(), self.scheduler or cfg.lr, cfg.weight_decay)
         self.stopper = EarlyStopping(cfg.patience)
         self.state = RunState()
         sampler = None
@@ -147,7 +154,7 @@ class Trainer:
         """Write the state after the last completed epoch (atomically)."""
         save_state({
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer else None,
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "stopper": self.stopper.state_dict(),
             "state": {"epoch": self.state.epoch, "rows": self.state.rows,
@@ -159,7 +166,8 @@ class Trainer:
         """Restore everything from ``checkpoint.pdckpt`` (for ``--resume``)."""
         payload = load_state(self.run_dir / CHECKPOINT_FILE, "start over with --overwrite")
         self.model.set_state_dict(payload["model"])
-        self.optimizer.set_state_dict(payload["optimizer"])
+        if self.optimizer is not None:
+            self.optimizer.set_state_dict(payload["optimizer"])
         if self.scheduler is not None and payload.get("scheduler"):
             self.scheduler.set_state_dict(payload["scheduler"])
         self.stopper.set_state_dict(payload["stopper"])
@@ -168,13 +176,17 @@ class Trainer:
 
     def write_log(self) -> None:
         """``log.csv``: the notebook's columns first, then epoch, loss, seconds, lr."""
-        cols = self.evaluator.columns() + ["phase", "epoch", "loss", "seconds", "lr"]
+        cols = self.metric_columns() + ["phase", "epoch", "loss", "seconds", "lr"]
         frame = pd.DataFrame(self.state.rows)
         for c in cols:
             if c not in frame.columns:
                 frame[c] = np.nan
         extra = [c for c in frame.columns if c not in cols]
         atomic_write_text(self.run_dir / LOG_FILE, frame[cols + extra].to_csv(index=False))
+
+    def metric_columns(self) -> List[str]:
+        """The protocol's metric columns (from the validation evaluator, or the test one)."""
+        return (self.evaluator or self.test_evaluator()).columns()
 
     def save_best(self) -> None:
         save_state(self.model.state_dict(), self.run_dir / MODEL_FILE)
@@ -222,7 +234,7 @@ class Trainer:
         return bool(value.numpy()[0])
 
     def current_lr(self) -> float:
-        return float(self.optimizer.get_lr())
+        return float(self.optimizer.get_lr()) if self.optimizer is not None else math.nan
 
     # -- the run
     def fit(self) -> Dict[str, Any]:
@@ -232,6 +244,9 @@ class Trainer:
             return self.finish()
 
     def _fit_epochs(self) -> None:
+        if not self.model.trainable:
+            self._fit_statistics()
+            return
         cfg = self.cfg
         epochs = tqdm(range(self.state.epoch + 1, cfg.epochs + 1), desc="epochs", initial=self.state.epoch,
                       total=cfg.epochs, disable=not self.progress)
@@ -242,22 +257,28 @@ class Trainer:
             lr = self.current_lr()
             loss = self.train_epoch(epoch)
             if not math.isfinite(loss):
-                if self.stopper.best_epoch == 0:
+                kept = self.stopper.best_epoch if self.evaluator is not None else self.state.epoch
+                if kept == 0:
                     raise SrgnnError(f"training loss became NaN/inf in epoch {epoch}, before any epoch finished, "
                                      f"so there are no weights to keep; lower --lr and start again")
                 raise SrgnnError(
                     f"training loss became NaN/inf in epoch {epoch}; the best weights "
-                    f"(epoch {self.stopper.best_epoch}) are kept in {self.run_dir / MODEL_FILE}; "
+                    f"(epoch {kept}) are kept in {self.run_dir / MODEL_FILE}; "
                     f"lower --lr and start again with --overwrite"
                 )
             seconds = time.time() - start
             if self.rank != 0:
                 self.end_epoch_worker(epoch, seconds)
                 continue
-            metrics = self.evaluator(self.model, desc=f"valid {epoch}")
-            improved = self.stopper.update(epoch, self.evaluator.score(metrics))
-            row = {**metrics, "phase": "valid", "epoch": epoch, "loss": loss, "seconds": round(seconds, 3), "lr": lr}
-            self.state.rows.append(row)
+            if self.evaluator is None:  # refit: every epoch is kept
+                metrics, improved = {}, True
+                self.state.rows.append({"phase": "train", "epoch": epoch, "loss": loss,
+                                        "seconds": round(seconds, 3), "lr": lr})
+            else:
+                metrics = self.evaluator(self.model, desc=f"valid {epoch}")
+                improved = self.stopper.update(epoch, self.evaluator.score(metrics))
+                self.state.rows.append({**metrics, "phase": "valid", "epoch": epoch, "loss": loss,
+                                        "seconds": round(seconds, 3), "lr": lr})
             if cfg.select_on == "test":
                 test_metrics = self.test_evaluator()(self.model, desc=f"test {epoch}")
                 self.state.rows.append({**test_metrics, "phase": "test_epoch", "epoch": epoch, "loss": loss,
@@ -268,16 +289,42 @@ class Trainer:
                 self.scheduler.step()
             self.state.epoch = epoch
             self.state.train_seconds += seconds
-            self.state.finished = self.stopper.should_stop(epoch) or epoch == cfg.epochs
+            self.state.finished = (self.evaluator is not None and self.stopper.should_stop(epoch)) or epoch == cfg.epochs
             if self.world_size > 1:
                 self._broadcast_flag(self.state.finished)
             self.save_checkpoint()
             self.write_log()
             for hook in self.epoch_hooks:
                 hook(epoch, loss, lr, metrics)
-            shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in self.evaluator.columns()[:3])
-            self.log(f"epoch {epoch}: loss {loss:.4f}, {shown}, {seconds:.1f}s"
-                     + ("  *best*" if improved else ""))
+            shown = "".join(f", {k} {metrics[k]:.4f}" for k in self.metric_columns()[:3] if k in metrics)
+            self.log(f"epoch {epoch}: loss {loss:.4f}{shown}, {seconds:.1f}s"
+                     + ("  *best*" if improved and self.evaluator is not None else ""))
+
+    def _fit_statistics(self) -> None:
+        """A model with ``trainable = False``: count its statistics from the training
+        sessions once (logged as epoch 0, ``seconds`` the counting time), score the
+        validation split when there is an evaluator, keep the result as the best weights."""
+        if self.state.finished:
+            return
+        start = time.time()
+        self.model.fit(self.train_dataset.sessions())
+        seconds = time.time() - start
+        row: Dict[str, Any] = {"phase": "train", "epoch": 0, "loss": np.nan, "seconds": round(seconds, 3),
+                               "lr": np.nan}
+        if self.evaluator is not None:
+            metrics = self.evaluator(self.model, desc="valid")
+            self.stopper.update(0, self.evaluator.score(metrics))
+            row = {**metrics, **row, "phase": "valid"}
+            shown = "".join(f", {k} {metrics[k]:.4f}" for k in self.metric_columns()[:3])
+        else:
+            shown = ""
+        self.state.rows.append(row)
+        self.save_best()
+        self.state.train_seconds = seconds
+        self.state.finished = True
+        self.save_checkpoint()
+        self.write_log()
+        self.log(f"{self.cfg.model}: counted from {len(self.train_dataset)} training samples in {seconds:.1f}s{shown}")
 
     def end_epoch_worker(self, epoch: int, seconds: float) -> None:
         """A data-parallel rank other than 0 after its epoch: step the schedule and take
@@ -302,7 +349,7 @@ class Trainer:
             return json.loads((self.run_dir / SUMMARY_FILE).read_text())
         self.model.set_state_dict(paddle.load(str(self.run_dir / MODEL_FILE)))
         test_metrics = self.test_evaluator()(self.model, desc="test")
-        best = self.stopper.best_epoch
+        best = self.stopper.best_epoch if self.evaluator is not None else self.state.epoch
         self.state.rows.append({**test_metrics, "phase": "test", "epoch": best, "loss": np.nan,
                                 "seconds": np.nan, "lr": np.nan})
         summary: Dict[str, Any] = {
@@ -314,18 +361,33 @@ class Trainer:
             "best_epoch": best,
             "epochs_run": self.state.epoch,
             "train_seconds": round(self.state.train_seconds, 2),
-            "valid": next(r for r in self.state.rows if r["phase"] == "valid" and r["epoch"] == best),
+            "valid": next((r for r in self.state.rows if r["phase"] == "valid" and r["epoch"] == best), None),
             "test": test_metrics,
         }
         epoch_rows = [r for r in self.state.rows if r["phase"] == "test_epoch"]
         if epoch_rows:  # the official script's habit: best of each metric over epochs, on test
             summary["test_best_over_epochs"] = {
-                key: max(r[key] for r in epoch_rows) for key in self.evaluator.columns()
+                key: max(r[key] for r in epoch_rows) for key in self.metric_columns()
             }
             summary["test_best_over_epochs_epochs"] = {
-                key: max(epoch_rows, key=lambda r: r[key])["epoch"] for key in self.evaluator.columns()
+                key: max(epoch_rows, key=lambda r: r[key])["epoch"] for key in self.metric_columns()
             }
         self.state.finished = True
+        self.save_checkpoint()
+        self.write_log()
+        atomic_write_text(self.run_dir / SUMMARY_FILE, json.dumps(_plain(summary), indent=2))
+        return summary
+
+    def record_refit(self, test_metrics: Dict[str, float], epochs: int, seconds: float) -> Dict[str, Any]:
+        """Add the refit model's test scores (trained ``epochs`` epochs on training +
+        validation, ``seconds`` of training) to this finished run: a ``test_refit`` row in
+        ``log.csv`` and ``test_refit`` / ``refit_epochs`` / ``refit_train_seconds`` in
+        ``summary.json``. Returns the summary."""
+        summary = json.loads((self.run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+        self.state.rows = [r for r in self.state.rows if r["phase"] != "test_refit"]
+        self.state.rows.append({**test_metrics, "phase": "test_refit", "epoch": epochs, "loss": np.nan,
+                                "seconds": round(seconds, 3), "lr": np.nan})
+        summary.update(test_refit=test_metrics, refit_epochs=epochs, refit_train_seconds=round(seconds, 2))
         self.save_checkpoint()
         self.write_log()
         atomic_write_text(self.run_dir / SUMMARY_FILE, json.dumps(_plain(summary), indent=2))

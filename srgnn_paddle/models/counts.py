@@ -1,0 +1,104 @@
+"""What the training-free baselines share: statistics counted from the training sessions
+instead of trained weights, and full-catalogue scores computed with numpy / scipy.sparse.
+
+A :class:`CountModel` is a :class:`~srgnn_paddle.models.base.Recommender` with
+``trainable = False``: the trainer calls :meth:`~CountModel.fit` once on the training
+sessions, then scores it with the same evaluators (:meth:`~CountModel.full_scores`, ranks
+counted like a neural model's). Its statistics are numpy arrays in :attr:`CountModel.stats`;
+``state_dict`` / ``set_state_dict`` carry them as tensors, so ``model.pdparams``, ``evaluate``
+and ``predict`` work as for the neural models.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Dict, Mapping
+
+import numpy as np
+import paddle
+import scipy.sparse as sp
+
+from srgnn_paddle.config import Config
+from srgnn_paddle.data.datasets import SessionTable
+from srgnn_paddle.models.base import PADDING_SCORE, Recommender
+
+
+def session_item_matrix(sessions: SessionTable, n_items: int, binary: bool = True) -> sp.csr_matrix:
+    """``[S, n_items]`` CSR: how often each session holds each item (1/0 with ``binary``),
+    column indices sorted."""
+    data = np.ones(len(sessions.items), dtype=np.float64)
+    matrix = sp.csr_matrix((data, (sessions.owners(), sessions.items)), shape=(len(sessions), n_items))
+    matrix.sum_duplicates()
+    if binary:
+        matrix.data[:] = 1.0
+    return matrix
+
+
+def history_matrix(history: np.ndarray, mask: np.ndarray, n_items: int, binary: bool = False) -> sp.csr_matrix:
+    """``[B, n_items]`` CSR of a batch's histories (``history [B, L]``, ``mask [B, L]``):
+    each item's count in the row's history (1/0 with ``binary``)."""
+    rows, cols = np.nonzero(np.asarray(mask) > 0)
+    items = np.asarray(history)[rows, cols]
+    matrix = sp.csr_matrix((np.ones(len(items)), (rows, items)), shape=(len(history), n_items))
+    matrix.sum_duplicates()
+    if binary:
+        matrix.data[:] = 1.0
+    return matrix
+
+
+def last_items(history: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``[B]`` the last real item of each right-padded history ``[B, L]``."""
+    lengths = (np.asarray(mask) > 0).sum(axis=1)
+    return np.asarray(history)[np.arange(len(history)), np.maximum(lengths - 1, 0)]
+
+
+class CountModel(Recommender):
+    """Base of the baselines without training: no parameters, :meth:`fit` counts.
+
+    Subclasses implement :meth:`fit` (fill :attr:`stats`) and :meth:`scores`.
+    """
+
+    trainable: ClassVar[bool] = False
+    inner_product: ClassVar[bool] = False
+    batch_layout: ClassVar[str] = "sequence"
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        self.n_items = int(cfg.n_items)
+        self.embedding_dim = 0
+        self.score_padding = False
+        self.stats: Dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_config(cls, cfg: Config, **options: Any) -> "CountModel":
+        """The model for ``cfg``; ``options`` (gradient settings of the trainable models) do
+        not apply to counts and are ignored."""
+        return cls(cfg)
+
+    @classmethod
+    def run_name(cls, cfg: Config) -> str:
+        """Just the display name: learning rate, batch size and dimension do not apply."""
+        return cls.display_name
+
+    # -- state: the counted arrays
+    def state_dict(self, *args: Any, **kwargs: Any) -> Dict[str, paddle.Tensor]:
+        """:attr:`stats` as tensors (what ``model.pdparams`` holds)."""
+        return {name: paddle.to_tensor(value) for name, value in self.stats.items()}
+
+    def set_state_dict(self, state_dict: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+        """Restore :attr:`stats` from :meth:`state_dict`'s output (tensors or arrays)."""
+        self.stats = {name: np.asarray(value.numpy() if isinstance(value, paddle.Tensor) else value)
+                      for name, value in state_dict.items()}
+
+    # -- scoring
+    def scores(self, history: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``[B, n_items]`` float32 scores of every item for each history (``[B, L]``), a
+        new array (sums are taken in float64 and rounded once)."""
+        raise NotImplementedError
+
+    def full_scores(self, batch: Any) -> paddle.Tensor:
+        """:meth:`scores` of the batch as a float32 tensor ``[B, n_items]``, the padding
+        column at ``-1e9``."""
+        if not self.stats:
+            raise RuntimeError(f"{type(self).__name__} has no statistics: call fit() or set_state_dict() first")
+        scores = self.scores(np.asarray(batch.history), np.asarray(batch.mask))
+        scores[:, 0] = PADDING_SCORE
+        return paddle.to_tensor(scores)
