@@ -3,7 +3,7 @@ resume, for any model of the contract (:class:`~srgnn_paddle.models.Recommender`
 
 Every file is written to a temporary name and renamed. All random draws of an epoch are
 derived from ``(seed, epoch)``, so a resumed run continues exactly as an uninterrupted one
-would. The trainer reaches the model only through the contract (``calculate_loss``,
+would. The trainer reaches the model only through the contract (``calculate_loss``, ``loss_inputs``,
 ``encode``, ``item_embeddings``, ``targets``) and computes with the kernels of
 :mod:`srgnn_paddle.kernels`.
 """
@@ -47,7 +47,7 @@ class Objective(nn.Layer):
     in ``paddle.DataParallel``, whose forward arms the gradient all-reduce).
 
     Full softmax: the model's ``calculate_loss`` with the kernels' cross-entropy; sampled
-    softmax: the contract's ``encode`` / ``item_embeddings`` / ``targets`` and
+    softmax: the contract's ``loss_inputs`` / ``item_embeddings`` and
     :func:`~srgnn_paddle.training.losses.sampled_softmax_loss`.
     """
 
@@ -61,8 +61,9 @@ class Objective(nn.Layer):
         """Scalar mean loss of ``batch``; ``(epoch, step)`` seed the sampled negatives."""
         if self.sampler is None:
             return self.model.calculate_loss(batch, self.kernels.cross_entropy)
-        return sampled_softmax_loss(self.model.encode(batch), self.model.item_embeddings(),
-                                    self.model.targets(batch), self.sampler.draw(epoch, step), self.sampler.log_q)
+        vectors, targets = self.model.loss_inputs(batch)
+        return sampled_softmax_loss(vectors, self.model.item_embeddings(), targets, self.sampler.draw(epoch, step),
+                                    self.sampler.log_q)
 
 
 @dataclass
