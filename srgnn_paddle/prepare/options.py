@@ -11,6 +11,10 @@ FORMATS = ("movielens", "amazon-seq", "interactions-csv", "diginetica", "yoochoo
 PROTOCOLS = ("notebook", "paper")
 MOVIELENS_LAYOUTS = ("auto", "dat", "csv", "udata")
 CLICK_FORMATS = ("diginetica", "yoochoose")
+#: formats with whole user histories that ``--protocol paper`` splits leave-last-out per user
+LEAVE_LAST_OUT_FORMATS = ("amazon-seq",)
+TRAIN_PAIRS = ("prefixes", "last")
+MIN_LEAVE_LAST_OUT_ITEMS = 3  # one training item, the validation item, the test item
 DEFAULT_TEST_DAYS = {"diginetica": 7, "yoochoose": 1}
 YOOCHOOSE_FRACTIONS = (4, 64)
 SPLIT_NAMES = ("train", "valid", "test")
@@ -28,7 +32,9 @@ class PrepareOptions:
 
     Attributes:
         protocol: ``notebook`` or ``paper``; default ``paper`` for the click logs
-            (diginetica, yoochoose), ``notebook`` otherwise.
+            (diginetica, yoochoose), ``notebook`` otherwise. ``paper`` for ``amazon-seq``
+            splits each user leave-last-out (see
+            :func:`~srgnn_paddle.prepare.splits.leave_last_out_split`).
         rating_threshold: notebook: keep interactions with rating >= this (formats with
             ratings only).
         min_item_count: minimum interactions per item (notebook default 1; paper default 5,
@@ -44,6 +50,10 @@ class PrepareOptions:
             date into training. The published script drops them (its training set is
             ``date < split`` and its test set ``date > split``); the default does the same so
             that the published files are reproduced.
+        train_pairs: amazon-seq, paper: the training pairs written to ``train.txt``:
+            ``prefixes`` (default; every prefix of each user's training items with its next
+            item, the paper's augmentation) or ``last`` (one pair per user, the training
+            items' last one after the rest: no augmentation).
     """
 
     protocol: Optional[str] = None
@@ -59,6 +69,7 @@ class PrepareOptions:
     sep: Optional[str] = None
     test_days: Optional[int] = None
     keep_split_day: bool = False
+    train_pairs: Optional[str] = None
 
 
 def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
@@ -68,9 +79,10 @@ def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
     protocol = opts.protocol or ("paper" if fmt in CLICK_FORMATS else "notebook")
     if protocol not in PROTOCOLS:
         raise SrgnnError(f"unknown protocol {protocol!r}; choose notebook or paper")
-    if protocol == "paper" and fmt not in CLICK_FORMATS:
-        raise SrgnnError(f"--protocol paper needs a session click log ({', '.join(CLICK_FORMATS)}); "
-                         f"{fmt} has users, not sessions: use --protocol notebook")
+    if protocol == "paper" and fmt not in CLICK_FORMATS + LEAVE_LAST_OUT_FORMATS:
+        raise SrgnnError(f"--protocol paper needs a session click log ({', '.join(CLICK_FORMATS)}) or user "
+                         f"sequences ({', '.join(LEAVE_LAST_OUT_FORMATS)}); {fmt} has timed user interactions: "
+                         f"use --protocol notebook")
 
     def refuse(names: Sequence[str], why: str) -> None:
         for name in names:
@@ -86,6 +98,10 @@ def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
         refuse(("rating_threshold", "min_user_count", "seed"), "applies to the notebook protocol only")
     else:
         refuse(("test_days", "keep_split_day"), "applies to the paper protocol only")
+    if fmt in LEAVE_LAST_OUT_FORMATS:
+        refuse(("test_days", "keep_split_day"), "applies to the click logs only (amazon-seq is split leave-last-out)")
+    if not (protocol == "paper" and fmt in LEAVE_LAST_OUT_FORMATS):
+        refuse(("train_pairs",), f"applies to --protocol paper with {', '.join(LEAVE_LAST_OUT_FORMATS)} only")
 
     out = PrepareOptions(**{**opts.__dict__, "protocol": protocol})
     if fmt == "movielens":
@@ -97,7 +113,12 @@ def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
         out.item_col = opts.item_col or "item_id"
         out.time_col = opts.time_col or "timestamp"
         out.sep = _unescape_sep(opts.sep if opts.sep is not None else ",")
-    if protocol == "paper":
+    if protocol == "paper" and fmt in LEAVE_LAST_OUT_FORMATS:
+        out.min_item_count = 1 if opts.min_item_count is None else opts.min_item_count
+        out.train_pairs = opts.train_pairs or "prefixes"
+        if out.train_pairs not in TRAIN_PAIRS:
+            raise SrgnnError(f"unknown --train_pairs {out.train_pairs!r}; choose one of {', '.join(TRAIN_PAIRS)}")
+    elif protocol == "paper":
         out.min_item_count = PAPER_MIN_ITEM_COUNT if opts.min_item_count is None else opts.min_item_count
         out.test_days = DEFAULT_TEST_DAYS[fmt] if opts.test_days is None else opts.test_days
         if out.test_days < 1:
