@@ -3,13 +3,15 @@
     PYTHONPATH=. python benchmarks/bench_paper.py --data_dir /work/shared/data/diginetica
         [--config configs/paper_diginetica.yaml] [--max_steps 200] [--test_batches 20]
         [--kernels auto|host|paddle] [--adam kernels|paddle] [--cpu_threads N] [--json]
+        [--model srgnn|gru4rec|...] [--targets last|all]
 
 Loads the paper layout (``all_train_seq.txt``/``train.txt`` and ``test.txt``) as
 ``srgnn-paddle train`` does (10% of the training pairs held out), runs ``--max_steps``
 training steps of the toolkit's step (the first one untimed) with a per-part breakdown
 (data: batch + graph from the loader; encode; loss; backward; optimizer), and scores
 ``--test_batches`` test batches with the paper evaluator's work (full-catalogue scores,
-ranks counted by the run's kernels). Epoch and test-pass seconds are **extrapolated** from
+ranks counted by the run's kernels); ``--model`` and ``--targets`` as in ``train`` (the
+"encode" part is then the model's ``loss_inputs``). Epoch and test-pass seconds are **extrapolated** from
 those samples (``0`` runs everything, and the figures are then measured). ``--kernels``
 chooses the kernels as ``train --kernels`` does; ``--adam paddle`` replaces the kernels'
 optimiser with ``paddle.optimizer.Adam`` (to measure what :class:`HostAdam` saves).
@@ -49,18 +51,21 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--adam", default="kernels", choices=("kernels", "paddle"),
                         help="kernels: the kernels' optimiser (HostAdam with host kernels); paddle: paddle.optimizer.Adam")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
+    parser.add_argument("--model", default="srgnn", help="the model to time (as train --model)")
+    parser.add_argument("--targets", default="last", choices=("last", "all"), help="as train --targets")
     args = parser.parse_args(argv)
     args.cpu_threads = host_threads(args.cpu_threads)
 
-    cfg = load_config(args.config, {"device": args.device, "cpu_threads": args.cpu_threads, "kernels": args.kernels})
+    cfg = load_config(args.config, {"device": args.device, "cpu_threads": args.cpu_threads, "kernels": args.kernels,
+                                    "model": args.model, "targets": args.targets})
     device = select_device(cfg.device)
     data = load_paper_data(cfg, args.data_dir)
     cfg = cfg.replace(n_items=data.n_items)
     with select_kernels(cfg.kernels, device, cfg.cpu_threads) as kernels:
         result = run(args, cfg, data, kernels)
     result["device"] = device
-    print(f"device {device} ({kernels.name} kernels, {args.adam} Adam, CPU threads {cfg.cpu_threads}); "
-          f"{len(data.train)} training pairs, {result['steps_per_epoch']} steps of {cfg.batch_size}, "
+    print(f"{cfg.model} (targets {cfg.targets}) on {device} ({kernels.name} kernels, {args.adam} Adam, CPU threads "
+          f"{cfg.cpu_threads}); {len(data.train)} training samples, {result['steps_per_epoch']} steps of {cfg.batch_size}, "
           f"{data.n_items} items, D {cfg.embedding_dim}, step {cfg.step}")
     label = f"extrapolated from {result['timed_steps']} steps" if result["epoch_extrapolated"] else "measured"
     print(f"step {result['step_ms']:.1f} ms = " + ", ".join(f"{k} {v:.1f}" for k, v in result["step_ms_parts"].items()))
@@ -84,7 +89,8 @@ def run(args: argparse.Namespace, cfg, data, kernels: Kernels) -> Dict[str, Any]
 
 
 def _time(args: argparse.Namespace, cfg, data, kernels: Kernels, model, optimizer) -> Dict[str, Any]:
-    loader = make_loader(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed)
+    loader = make_loader(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed,
+                         graph="packed" if model.batch_layout == "session_graph" else None)
     loader.batch_view.set_epoch(1)
     total_steps = len(loader)
     steps = min(args.max_steps, total_steps) if args.max_steps else total_steps
@@ -96,9 +102,9 @@ def _time(args: argparse.Namespace, cfg, data, kernels: Kernels, model, optimize
         t0 = time.perf_counter()
         batch = next(iterator)
         t1 = time.perf_counter()
-        user_emb = model.encode(batch)
+        user_emb, targets = model.loss_inputs(batch)
         t2 = time.perf_counter()
-        loss = kernels.cross_entropy(user_emb, model.item_embeddings(), model.targets(batch), not model.score_padding)
+        loss = kernels.cross_entropy(user_emb, model.item_embeddings(), targets, not model.score_padding)
         t3 = time.perf_counter()
         loss.backward()
         t4 = time.perf_counter()
@@ -128,7 +134,7 @@ def _time(args: argparse.Namespace, cfg, data, kernels: Kernels, model, optimize
     test_seconds = (time.perf_counter() - start) * n_test_batches / test_limit
 
     return {
-        "kernels": kernels.name, "adam": args.adam, "cpu_threads": cfg.cpu_threads, "batch_size": cfg.batch_size,
+        "model": cfg.model, "targets": cfg.targets, "kernels": kernels.name, "adam": args.adam, "cpu_threads": cfg.cpu_threads, "batch_size": cfg.batch_size,
         "embedding_dim": cfg.embedding_dim, "n_items": data.n_items, "train_pairs": len(data.train),
         "steps_per_epoch": total_steps, "timed_steps": timed_steps,
         "step_ms": step_total_ms, "step_ms_parts": step_ms,

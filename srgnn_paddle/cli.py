@@ -21,6 +21,7 @@ from srgnn_paddle.prepare import (
     FORMATS,
     MOVIELENS_LAYOUTS,
     PROTOCOLS,
+    TRAIN_PAIRS,
     PrepareOptions,
     format_summary,
     prepare_dataset,
@@ -298,8 +299,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="dataset folder to create (refused if it exists, see --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
     p.add_argument("--protocol", choices=PROTOCOLS, default=None,
-                   help="notebook: user CSV triple; paper: session pickles (diginetica/yoochoose/sessions-csv; "
-                        "their default)")
+                   help="notebook: user CSV triple; paper: session pickles (diginetica/yoochoose/sessions-csv: "
+                        "their default; amazon-seq: leave-last-out per user, with valid.txt)")
     p.add_argument("--layout", choices=MOVIELENS_LAYOUTS, default=None,
                    help="movielens: ratings.dat (dat), ratings.csv (csv) or u.data (udata); default: from the file")
     p.add_argument("--rating_threshold", type=float, default=None,
@@ -318,6 +319,9 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sep", default=None, help="interactions-csv: field separator (default ','; '\\t' or tab for tab)")
     p.add_argument("--test_days", type=int, default=None,
                    help="paper: days at the end that form the test set (diginetica 7, yoochoose 1)")
+    p.add_argument("--train_pairs", choices=TRAIN_PAIRS, default=None,
+                   help="amazon-seq with --protocol paper: train.txt holds every prefix of each user's training "
+                        "items (prefixes, default: the paper's augmentation) or only the longest one (last)")
     p.add_argument("--keep_split_day", action="store_true",
                    help="paper: put sessions dated exactly on the split date into training "
                         "(the published script drops them)")
@@ -332,6 +336,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         min_user_count=args.min_user_count, seed=args.seed, layout=args.layout, user_col=args.user_col,
         item_col=args.item_col, time_col=args.time_col, rating_col=args.rating_col, sep=args.sep,
         test_days=args.test_days, keep_split_day=args.keep_split_day, test_portion=args.test_portion,
+        train_pairs=args.train_pairs,
     )
     meta = prepare_dataset(args.format, args.input, args.output, options, overwrite=args.overwrite)
     print(format_summary(meta, args.output))

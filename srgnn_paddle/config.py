@@ -24,6 +24,7 @@ LOSSES = ("softmax", "sampled_softmax")
 NEGATIVE_SAMPLERS = ("uniform", "popularity")
 INDEXES = ("flat", "ivf")
 SELECT_ON = ("valid", "test")
+TARGETS = ("last", "all")
 
 
 def _option(default: Any, help: str, choices: Optional[Sequence[str]] = None) -> Any:
@@ -54,7 +55,8 @@ class Config:
                                         "items 1..n-1 only (the paper)")
     # data
     max_length: int = _option(20, "keep at most this many most recent items of a history")
-    valid_portion: float = _option(0.1, "paper protocol: share of the training pairs held out for validation")
+    valid_portion: float = _option(0.1, "paper protocol: share of the training pairs held out for validation "
+                                              "(not used when the data folder has valid.txt)")
     num_workers: int = _option(0, "threads that build batches ahead of the training step (0 = none)")
     # optimisation
     lr: float = _option(1e-4, "Adam's learning rate")
@@ -83,6 +85,17 @@ class Config:
                                    "for the softmax, dense GEMMs, Adam and ranking: faster there), auto (host on "
                                    "the CPU, paddle elsewhere)", KERNEL_CHOICES)
     cpu_threads: int = _option(0, "host threads for kernels 'host'; 0 = every core")
+    # session models (issue 13): GRU4Rec, NARM, STAMP, GRUwATT, GGNNwATT and the training targets
+    targets: str = _option("last", "last: one target per training sample (the paper's prefix pairs, the notebook's "
+                                   "drawn position); all: every position of a training sequence predicts its next "
+                                   "item, in one forward pass with a mask (the course report's augmentation; paper "
+                                   "protocol: one sample per training session)", TARGETS)
+    hidden_size: int = _option(0, "GRU4Rec, NARM, GRUwATT: size of the GRU state; 0 = embedding_dim")
+    dropout: float = _option(0.0, "GRU4Rec, GRUwATT, GGNNwATT: dropout on the item embeddings (NARM has its "
+                                  "published 0.25 / 0.5, STAMP and SR-GNN none)")
+    session_max_length: int = _option(0, "paper protocol: keep the last N items of every prefix (0 = all, the "
+                                         "paper's); with targets all, longer training sessions are cut into "
+                                         "pieces of N positions")
     # outputs
     tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
     tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")
@@ -133,7 +146,8 @@ class Config:
             if getattr(self, key) < 1:
                 raise SrgnnError(f"{source}: '{key}' must be >= 1, got {getattr(self, key)}")
         for key in ("patience", "n_items", "num_workers", "lr_dc_step", "num_negatives",
-                    "ivf_nlist", "ivf_nprobe", "cpu_threads", "tsne_max_items", "sknn_sample_size"):
+                    "ivf_nlist", "ivf_nprobe", "cpu_threads", "tsne_max_items", "sknn_sample_size", "hidden_size",
+                    "session_max_length"):
             if getattr(self, key) < 0:
                 raise SrgnnError(f"{source}: '{key}' must be >= 0, got {getattr(self, key)}")
         if not self.lr > 0:
@@ -142,6 +156,8 @@ class Config:
             raise SrgnnError(f"{source}: 'itemknn_lambda' must be >= 0, got {self.itemknn_lambda}")
         if not 0.0 <= self.valid_portion < 1.0:
             raise SrgnnError(f"{source}: 'valid_portion' must be in [0, 1), got {self.valid_portion}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise SrgnnError(f"{source}: 'dropout' must be in [0, 1), got {self.dropout}")
         if self.loss == "sampled_softmax" and self.num_negatives < 1:
             raise SrgnnError(f"{source}: loss 'sampled_softmax' needs 'num_negatives' >= 1")
 

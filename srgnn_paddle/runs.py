@@ -36,6 +36,8 @@ from srgnn_paddle.data import (
     read_interactions,
     split_validation,
 )
+from srgnn_paddle.data.datasets import NextItemsDataset, SessionPositionsDataset
+from srgnn_paddle.data.sessions import TEST_FILE, TRAIN_SESSIONS_FILE, VALID_FILE
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.data.interactions import ITEM_MAP_FILE, read_item_map
 from srgnn_paddle.evaluation import evaluate_fixed_ranking, hit_rank_sums, make_evaluator, top_by_count, top_items
@@ -90,6 +92,8 @@ def load_notebook_data(cfg: Config, data_dir: Path) -> PreparedData:
             )
     opts = {"max_length": cfg.max_length, "n_items": n_items, "seed": cfg.seed}
     train = SequenceDataset(opts, frames["train"], "train", source=str(data_dir / SPLIT_FILES["train"]))
+    if cfg.targets == "all":
+        train = NextItemsDataset(train)
     valid = SequenceDataset(opts, frames["valid"], "test", source=str(data_dir / SPLIT_FILES["valid"]))
     test = SequenceDataset(opts, frames["test"], "test", source=str(data_dir / SPLIT_FILES["test"]))
     counts = np.bincount(frames["train"]["item_id"].to_numpy(), minlength=n_items)
@@ -102,20 +106,48 @@ def load_notebook_data(cfg: Config, data_dir: Path) -> PreparedData:
 
 def load_paper_data(cfg: Config, data_dir: Path) -> PreparedData:
     """The paper's layout (``train.txt`` or ``all_train_seq.txt``, and ``test.txt``, see
-    :mod:`srgnn_paddle.data.sessions`); ``valid_portion`` of the training pairs is held out by a
-    seeded split."""
+    :mod:`srgnn_paddle.data.sessions`). Validation: ``valid.txt`` when the folder has one,
+    else ``valid_portion`` of the training pairs held out by a seeded split. Prefixes keep
+    their last ``session_max_length`` items (0 = all).
+
+    ``targets: all`` trains one sample per training session
+    (:class:`~srgnn_paddle.data.datasets.SessionPositionsDataset`): the sessions of
+    ``all_train_seq.txt`` when the folder has its own ``valid.txt`` (nothing to hold out),
+    else the sessions recovered from the training pairs, the held-out ones' positions
+    masked."""
     pickles = load_session_pickles(data_dir)
     n_items = cfg.n_items or pickles.n_items
     check_table_memory(n_items, cfg.embedding_dim, data_dir)
     seqs, labels = pickles.train
-    full = SessionDataset(seqs, labels, n_items, max_length=0, source=str(data_dir / "train"))
-    test = SessionDataset(*pickles.test, n_items, source=str(data_dir / "test.txt"))  # validated now
-    train_idx, valid_idx = split_validation(len(full), cfg.valid_portion, cfg.seed)
-    if len(valid_idx) == 0:
-        raise SrgnnError(f"{data_dir}: valid_portion {cfg.valid_portion} leaves no validation pairs")
+    max_length = cfg.session_max_length
+    full = SessionDataset(seqs, labels, n_items, max_length=max_length, source=str(data_dir / "train"))
+    test = SessionDataset(*pickles.test, n_items, max_length=max_length, source=str(data_dir / TEST_FILE))
+    if pickles.valid is not None:
+        train_idx = np.arange(len(full))
+        valid = SessionDataset(*pickles.valid, n_items, max_length=max_length, source=str(data_dir / VALID_FILE))
+    else:
+        train_idx, valid_idx = split_validation(len(full), cfg.valid_portion, cfg.seed)
+        if len(valid_idx) == 0:
+            raise SrgnnError(f"{data_dir}: valid_portion {cfg.valid_portion} leaves no validation pairs")
+        valid = SubsetDataset(full, valid_idx)
+    train = SubsetDataset(full, train_idx)
+    if cfg.targets == "all":
+        sessions = [s for s in pickles.train_sessions or [] if len(s) >= 2]
+        if pickles.valid is not None and sessions:
+            whole = SessionDataset([s[:-1] for s in sessions], [s[-1] for s in sessions], n_items,
+                                   source=str(data_dir / TRAIN_SESSIONS_FILE))
+            train = SessionPositionsDataset(whole, np.arange(len(whole)), max_length, chains=np.arange(len(whole) + 1))
+        else:
+            train = SessionPositionsDataset(full, train_idx, max_length)
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_items)
-    return PreparedData(SubsetDataset(full, train_idx), SubsetDataset(full, valid_idx), test, n_items, counts,
-                        train_all=full if cfg.refit else None)
+    train_all = None
+    if cfg.refit:  # every training pair, the validation pairs included
+        if pickles.valid is not None:
+            train_all = SessionDataset(list(seqs) + list(pickles.valid[0]), list(labels) + list(pickles.valid[1]),
+                                       n_items, max_length=max_length, source=str(data_dir / "train+valid"))
+        else:
+            train_all = full
+    return PreparedData(train, valid, test, n_items, counts, train_all=train_all)
 
 
 def load_data(cfg: Config, data_dir: Path) -> PreparedData:

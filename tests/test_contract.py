@@ -12,6 +12,7 @@ import pytest
 from srgnn_paddle import cli
 from srgnn_paddle.config import Config, load_config
 from srgnn_paddle.data import Batch, SessionTable, build_packed_graph
+from srgnn_paddle.data.datasets import next_item_targets
 from srgnn_paddle.kernels import HostKernels, Kernels
 from srgnn_paddle.models import BATCH_LAYOUTS, MODELS, Recommender, build_model, model_class
 from srgnn_paddle.errors import SrgnnError
@@ -24,9 +25,22 @@ TARGET = np.array([[4], [7], [12], [2], [39]])
 SESSIONS = [[3, 5, 7, 4], [9, 2, 4, 7], [11, 12], [6, 1, 8, 2], [30, 31, 32, 33, 39], [5, 7, 9], [2, 4]]
 
 
-def _batch(model: Recommender) -> Batch:
-    graph = build_packed_graph(HISTORY) if model.batch_layout == "session_graph" else None
-    return Batch(HISTORY, (HISTORY > 0).astype("float32"), TARGET, graph)
+def _batch(model: Recommender, history: np.ndarray = HISTORY, target: np.ndarray = TARGET,
+           position_targets: np.ndarray | None = None) -> Batch:
+    graph = build_packed_graph(history) if model.batch_layout == "session_graph" else None
+    return Batch(history, (history > 0).astype("float32"), target, graph, position_targets)
+
+
+def _prefix_pairs(history: np.ndarray, target: np.ndarray):
+    """Every (prefix, next item) pair of the padded rows, as separate samples: the prefix
+    augmentation of the sessions ``history[b] + [target[b]]`` (row by row, shortest first)."""
+    prefixes, labels = [], []
+    for row, label in zip(history, target.reshape(-1)):
+        items = [int(i) for i in row if i > 0] + [int(label)]
+        for end in range(1, len(items)):
+            prefixes.append(items[:end] + [0] * (history.shape[1] - end))
+            labels.append(items[end])
+    return np.array(prefixes, dtype=np.int64), np.array(labels, dtype=np.int64)
 
 
 class ContractChecks:
@@ -39,12 +53,18 @@ class ContractChecks:
         return self.build(request.param, seed=7)
 
     def build(self, score_padding: bool, seed: int) -> Recommender:
-        """A fresh model (seeded), counted on :data:`SESSIONS` when it is not trained."""
+        """A fresh model (seeded), counted on :data:`SESSIONS` when it is not trained; in
+        training mode with its dropout layers at p = 0 (NARM's published dropouts would make
+        repeated calls different functions; eval mode would not do: Paddle's fused GRU has no
+        backward there)."""
         paddle.seed(seed)
         cfg = Config(model=self.model_name, n_items=N_ITEMS, embedding_dim=D, score_padding=score_padding)
         model = build_model(cfg)
         if not model.trainable:
             model.fit(SessionTable.from_lists(SESSIONS))
+        for layer in model.sublayers():
+            if isinstance(layer, nn.Dropout):
+                layer.p = 0.0
         return model
 
     def test_declarations(self, model):
@@ -108,13 +128,41 @@ class ContractChecks:
         grads = [p for p in model.parameters() if p.grad is not None]
         assert grads and any(float(paddle.abs(p.grad).sum()) > 0 for p in grads)
 
-    def test_host_kernels_compute_the_same_loss_and_gradients(self, model):
+    def test_encode_positions_is_the_encoding_of_every_prefix(self, model):
         if not model.trainable:
             pytest.skip("counted, not trained")
+        positions = model.encode_positions(_batch(model)).numpy()
+        assert positions.shape == (*HISTORY.shape, D)
+        for b, row in enumerate(HISTORY):
+            n = int((row > 0).sum())
+            prefixes = np.array([[*row[:t + 1], *[0] * (n - t - 1)] for t in range(n)])
+            alone = model.encode(_batch(model, prefixes, np.zeros(n))).numpy()  # each prefix as a sample
+            np.testing.assert_allclose(positions[b, :n], alone, rtol=1e-4, atol=1e-5, err_msg=f"row {b}")
+            assert not positions[b, n:].any()
+
+    def test_targets_all_is_the_mean_loss_of_the_prefix_pairs(self, model):
+        if not model.trainable:
+            pytest.skip("counted, not trained")
+        mask = (HISTORY > 0).astype("float32")
+        all_positions = _batch(model, position_targets=next_item_targets(HISTORY, mask, TARGET))
+        prefixes, labels = _prefix_pairs(HISTORY, TARGET)
+        assert len(labels) == int(mask.sum())  # one pair per position
+        loss = model.calculate_loss(all_positions)
+        expected = model.calculate_loss(_batch(model, prefixes, labels))
+        assert float(loss) == pytest.approx(float(expected), rel=1e-4)
+        loss.backward()
+        assert any(float(paddle.abs(p.grad).sum()) > 0 for p in model.parameters() if p.grad is not None)
+
+    @pytest.mark.parametrize("targets", ["last", "all"])
+    def test_host_kernels_compute_the_same_loss_and_gradients(self, model, targets):
+        if not model.trainable:
+            pytest.skip("counted, not trained")
+        mask = (HISTORY > 0).astype("float32")
+        position_targets = next_item_targets(HISTORY, mask, TARGET) if targets == "all" else None
         results = []
         for kernels in (Kernels(), HostKernels(2)):
             with kernels, kernels.attach(model):
-                loss = model.calculate_loss(_batch(model), kernels.cross_entropy)
+                loss = model.calculate_loss(_batch(model, position_targets=position_targets), kernels.cross_entropy)
                 loss.backward()
             results.append((float(loss), {n: p.grad.numpy().copy() for n, p in model.named_parameters()
                                           if p.grad is not None}))
@@ -128,6 +176,26 @@ class ContractChecks:
 
 class TestSRGNN(ContractChecks):
     model_name = "srgnn"
+
+
+class TestGRU4Rec(ContractChecks):
+    model_name = "gru4rec"
+
+
+class TestNARM(ContractChecks):
+    model_name = "narm"
+
+
+class TestSTAMP(ContractChecks):
+    model_name = "stamp"
+
+
+class TestGRUwATT(ContractChecks):
+    model_name = "gruwatt"
+
+
+class TestGGNNwATT(ContractChecks):
+    model_name = "ggnnwatt"
 
 
 class TestPOP(ContractChecks):

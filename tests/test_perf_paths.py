@@ -437,6 +437,9 @@ def test_bench_paper_json(tmp_path):
     res = _run_bench("bench_paper.py", "--data_dir", str(tmp_path), "--max_steps", "2", "--test_batches", "1")
     assert {"epoch_seconds", "test_seconds", "step_ms_parts", "train_samples_per_s"} <= set(res)
     assert set(res["step_ms_parts"]) == {"data", "encode", "loss", "backward", "optimizer"}
+    res = _run_bench("bench_paper.py", "--data_dir", str(tmp_path), "--max_steps", "2", "--test_batches", "1",
+                     "--model", "narm", "--targets", "all")
+    assert (res["model"], res["targets"]) == ("narm", "all") and res["train_pairs"] < len(augment_prefixes(sessions)[1])
 
 
 def test_bench_scale_json():

@@ -563,7 +563,10 @@ def test_paper_empty_after_filtering(tmp_path, capsys):
 @pytest.mark.parametrize("args, needle", [
     (["movielens", "--sep", ";"], "--sep applies to interactions-csv only"),
     (["diginetica", "--min_user_count", "3"], "notebook protocol only"),
-    (["amazon-seq", "--protocol", "paper"], "use --protocol notebook"),
+    (["movielens", "--protocol", "paper"], "use --protocol notebook"),
+    (["amazon-seq", "--protocol", "paper", "--test_days", "3"], "click logs only"),
+    (["amazon-seq", "--train_pairs", "last"], "applies to --protocol paper with amazon-seq only"),
+    (["diginetica", "--train_pairs", "last"], "applies to --protocol paper with amazon-seq only"),
     (["amazon-seq", "--test_days", "3"], "paper protocol only"),
     (["amazon-seq", "--layout", "dat"], "movielens only"),
     (["amazon-seq", "--rating_threshold", "3"], "has no ratings"),

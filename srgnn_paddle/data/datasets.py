@@ -322,3 +322,151 @@ class SubsetDataset(paddle.io.Dataset):
     def __getitem__(self, index: int):
         return self.base[int(self.indices[index])]
 
+
+
+# ---------------------------------------------------------------------------- targets: all
+def next_item_targets(history: np.ndarray, mask: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The next item of every position of right-padded histories (``targets: all``).
+
+    Args:
+        history: ``[B, L]`` int64 item ids, right-padded with 0.
+        mask: ``[B, L]``, nonzero on real entries.
+        target: ``[B]`` or ``[B, 1]`` the item after each history.
+    Returns:
+        ``[B, L]`` int64: ``history[b, t + 1]`` at real positions before the last,
+        ``target[b]`` at the last real position, 0 on padding. For ``[1, 2, 3, 4]`` and
+        target 5: ``[2, 3, 4, 5]`` (the course report's ``TrainDataset``).
+    """
+    real = np.asarray(mask) > 0
+    out = np.zeros(real.shape, dtype=np.int64)
+    out[:, :-1] = np.where(real[:, 1:], history[:, 1:], 0)
+    last = real.sum(axis=1) - 1
+    out[np.arange(len(out)), last] = np.asarray(target, dtype=np.int64).reshape(-1)
+    return out
+
+
+class NextItemsDataset(paddle.io.Dataset):
+    """``targets: all`` for the notebook protocol: the samples of a training
+    :class:`SequenceDataset` (a drawn target position per user and epoch, its window of up
+    to ``max_length`` items), each position of the window trained to predict its next item
+    (:func:`next_item_targets`)."""
+
+    def __init__(self, base) -> None:
+        super().__init__()
+        self.base = base
+        self.phase = getattr(base, "phase", "train")
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def make_batch(self, indices: Sequence[int], rng: Optional[np.random.Generator] = None):
+        """``(history [B, L], mask [B, L], target [B, 1], position_targets [B, L])``."""
+        hist, mask, target = self.base.make_batch(indices, rng)
+        return hist, mask, target, next_item_targets(hist, mask, target)
+
+    def __getitem__(self, index: int):
+        return tuple(part[0] for part in self.make_batch([index]))
+
+
+def prefix_chains(pairs: "SessionDataset") -> np.ndarray:
+    """Group consecutive ``(prefix, next item)`` pairs into the sessions they came from.
+
+    Pair ``i + 1`` continues pair ``i`` when its prefix plus its label is pair ``i``'s
+    prefix (what :func:`~srgnn_paddle.data.sessions.augment_prefixes` writes: a session's
+    longest prefix first, then ever shorter ones).
+
+    Returns:
+        ``[C + 1]`` int64 offsets: chain ``c`` is pairs ``offsets[c]..offsets[c + 1] - 1``,
+        its first pair (the head) the longest prefix.
+    """
+    n = len(pairs.labels)
+    lengths, starts, items, labels = pairs.lengths, pairs.starts, pairs.items, pairs.labels
+    same_shape = (lengths[1:] == lengths[:-1] - 1) & (labels[1:] == items[starts[:-1] + lengths[:-1] - 1])
+    candidates = np.flatnonzero(same_shape)
+    size = lengths[candidates + 1]
+    owner = np.repeat(candidates, size)
+    offset = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
+    differs = items[starts[owner + 1] + offset] != items[starts[owner] + offset]
+    continues = np.zeros(max(n - 1, 0), dtype=bool)
+    continues[candidates] = True
+    continues[np.unique(owner[differs])] = False
+    return np.r_[0, np.flatnonzero(~continues) + 1, n].astype(np.int64)
+
+
+class SessionPositionsDataset(paddle.io.Dataset):
+    """``targets: all`` for the paper protocol: one sample per training session, every
+    position trained to predict its next item.
+
+    A session is a chain of training pairs (by default found by :func:`prefix_chains`, which
+    is exact for prefix-augmented pairs); the chain's head (its longest prefix ``[s1..sn]``
+    and label ``s(n+1)``) becomes the sample ``[s1..sn]`` with position targets
+    ``[s2..s(n+1)]`` (the course report's ``TrainDataset``), so the ``(prefix, target)``
+    pairs it trains are the prefix augmentation's. Positions whose own pair is in the chain
+    but not among ``train_indices`` (the pairs held out for validation) are not targets.
+
+    Args:
+        pairs: the training pairs (a :class:`SessionDataset`).
+        train_indices: the pairs to train on.
+        max_length: cut sessions into consecutive pieces of at most this many positions
+            (0 = whole sessions); a position then sees its piece's items up to itself.
+        chains: ``[C + 1]`` offsets grouping the pairs into sessions (see
+            :func:`prefix_chains`); ``None`` = :func:`prefix_chains` of ``pairs``. Pass
+            ``np.arange(len(pairs) + 1)`` when every pair is a whole session (its prefix
+            plus its label).
+    """
+
+    def __init__(self, pairs: SessionDataset, train_indices: np.ndarray, max_length: int = 0,
+                 chains: Optional[np.ndarray] = None) -> None:
+        super().__init__()
+        chains = prefix_chains(pairs) if chains is None else np.asarray(chains, dtype=np.int64)
+        heads = chains[:-1]
+        head_length = pairs.lengths[heads]  # positions of each session sample
+        # tokens of session c: its head prefix and the head's label (n_c + 1 items)
+        token_offsets = np.r_[0, np.cumsum(head_length + 1)].astype(np.int64)
+        owner = np.repeat(np.arange(len(heads)), head_length + 1)
+        within = np.arange(int(token_offsets[-1])) - token_offsets[owner]
+        self.tokens = np.where(within < head_length[owner],
+                               pairs.items[pairs.starts[heads][owner] + np.minimum(within, head_length[owner] - 1)],
+                               pairs.labels[heads][owner]).astype(np.int64)
+        # trained[position]: False for a position whose pair is held out
+        trained = np.ones(int(token_offsets[-1]), dtype=bool)
+        held_out = np.ones(len(pairs.labels), dtype=bool)
+        held_out[np.asarray(train_indices, dtype=np.int64)] = False
+        pair_chain = np.repeat(np.arange(len(heads)), np.diff(chains))
+        rank = np.arange(len(pairs.labels)) - chains[pair_chain]  # 0 = the head
+        position = head_length[pair_chain] - 1 - rank  # pair with prefix length t + 1 -> position t
+        trained[token_offsets[pair_chain[held_out]] + position[held_out]] = False
+        self.trained = trained
+        # samples: (session, first position, end position), pieces of max_length positions
+        piece = int(max_length) if max_length else int(head_length.max())
+        n_pieces = (head_length + piece - 1) // piece
+        session = np.repeat(np.arange(len(heads)), n_pieces)
+        first = (np.arange(int(n_pieces.sum())) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)) * piece
+        end = np.minimum(first + piece, head_length[session])
+        start = token_offsets[session] + first
+        running = np.r_[0, np.cumsum(trained)]
+        targets = running[start + end - first] - running[start]  # trained positions of each piece
+        self.starts = start[targets > 0]
+        self.lengths = (end - first)[targets > 0]
+        self.n_sessions = len(heads)
+        self.n_targets = int(targets.sum())
+        self.phase = "train"
+        if len(self.starts) == 0:
+            raise SrgnnError("targets all: no training position left (every pair is held out)")
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def make_batch(self, indices: Sequence[int], rng: Optional[np.random.Generator] = None):
+        """``(history [B, Lb], mask [B, Lb], target [B], position_targets [B, Lb])``: the
+        pieces padded to the longest of the batch; ``target`` is each piece's last next item."""
+        idx = np.asarray(indices, dtype=np.int64)
+        starts, lengths = self.starts[idx], self.lengths[idx]
+        width = int(lengths.max())
+        hist, mask = _pad_windows(self.tokens, starts, starts + lengths, width)
+        following, _ = _pad_windows(self.tokens, starts + 1, starts + lengths + 1, width)
+        kept, _ = _pad_windows(self.trained.astype(np.int64), starts, starts + lengths, width)
+        return hist, mask, self.tokens[starts + lengths], following * kept
+
+    def __getitem__(self, index: int):
+        return tuple(part[0] for part in self.make_batch([index]))

@@ -30,12 +30,16 @@ class Batch:
     graph:   the batch's session graphs: a :class:`~srgnn_paddle.data.graph.PackedGraph`
              (``graph='packed'``), the notebook's :class:`~srgnn_paddle.data.graph.SessionGraph`
              (``graph='dense'``) or ``None``.
+    position_targets: ``targets: all`` training batches only: ``[B, L]`` int64, the item
+             each position of ``history`` is trained to predict (its next item), 0 where a
+             position is not a target (padding, held-out pairs); ``None`` otherwise.
     """
 
     history: np.ndarray
     mask: np.ndarray
     target: Any
     graph: Optional[Union[PackedGraph, SessionGraph]] = None
+    position_targets: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.history)
@@ -103,14 +107,14 @@ class BatchView:
         order = self.order() if order is None else order
         idx = order[b * self.batch_size: (b + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, b, 1])
-        hist, mask, target = self.dataset.make_batch(idx, rng)
+        hist, mask, target, *position_targets = self.dataset.make_batch(idx, rng)
         if self.graph == "packed":
             graph = build_packed_graph(hist)
         elif self.graph == "dense":
             graph = build_session_graph(hist)
         else:
             graph = None
-        return Batch(hist, mask, target, graph)
+        return Batch(hist, mask, target, graph, position_targets[0] if position_targets else None)
 
 
 class BatchLoader:
@@ -150,7 +154,9 @@ def make_loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0, 
 
     Args:
         dataset: a dataset with ``make_batch`` (:class:`SequenceDataset`,
-            :class:`SessionDataset`, :class:`SubsetDataset`).
+            :class:`SessionDataset`, :class:`SubsetDataset`, and for ``targets: all``
+            :class:`NextItemsDataset` / :class:`SessionPositionsDataset`, whose batches also
+            carry ``position_targets``).
         graph: ``'packed'`` (:func:`~srgnn_paddle.data.graph.build_packed_graph`, the fast
             layout), ``'dense'`` (the notebook's, :func:`~srgnn_paddle.data.graph.build_session_graph`)
             or ``None``.

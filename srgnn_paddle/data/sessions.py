@@ -6,7 +6,11 @@ Layout of a paper-protocol dataset folder (as published with SR-GNN):
   (``1..n``, time-ordered, sessions sorted by date);
 * ``train.txt``: a pickled tuple ``(sequences, labels)``, the prefix augmentation of
   ``all_train_seq.txt`` (:func:`augment_prefixes`);
-* ``test.txt``: the same tuple for the test sessions.
+* ``test.txt``: the same tuple for the test sessions;
+* ``valid.txt`` (optional, not in the published folders): the same tuple for a validation
+  split of the folder's own (e.g. ``prepare amazon-seq --protocol paper``: each user's
+  second-to-last item). Without it, training holds out ``valid_portion`` of the training
+  pairs for validation.
 
 The files are plain pickles (protocol 4) that load with :func:`pickle.load`. The readers
 here use a restricted unpickler that accepts only lists, tuples and integers, so opening a
@@ -30,6 +34,7 @@ from srgnn_paddle.errors import SrgnnError
 TRAIN_SESSIONS_FILE = "all_train_seq.txt"
 TRAIN_FILE = "train.txt"
 TEST_FILE = "test.txt"
+VALID_FILE = "valid.txt"
 PICKLE_PROTOCOL = 4
 
 Sessions = List[List[int]]
@@ -176,12 +181,14 @@ class SessionPickles:
             :func:`augment_prefixes` from ``train_sessions`` when that file is absent.
         test: ``(sequences, labels)`` from ``test.txt``.
         n_items: largest item id + 1 (row 0 is padding).
+        valid: ``(sequences, labels)`` from ``valid.txt``, or ``None`` when the folder has none.
     """
 
     train_sessions: Optional[Sessions]
     train: Pairs
     test: Pairs
     n_items: int
+    valid: Optional[Pairs] = None
 
 
 def load_session_pickles(folder: Union[str, Path]) -> SessionPickles:
@@ -206,16 +213,19 @@ def load_session_pickles(folder: Union[str, Path]) -> SessionPickles:
     else:
         train = augment_prefixes(train_sessions)
     test = read_sequence_pairs(root / TEST_FILE)
+    valid = read_sequence_pairs(root / VALID_FILE) if (root / VALID_FILE).is_file() else None
     if train_path.is_file():
         _check_density(train_path, *train)
     else:
         _check_density(sessions_path, train_sessions, [])
     _check_density(root / TEST_FILE, *test)
+    if valid is not None:
+        _check_density(root / VALID_FILE, *valid)
     n_items = 1 + max(
-        max((max(seq) for seq in train[0]), default=0), max(train[1], default=0),
-        max((max(seq) for seq in test[0]), default=0), max(test[1], default=0),
+        max(max((max(seq) for seq in pairs[0]), default=0), max(pairs[1], default=0))
+        for pairs in (train, test, valid) if pairs is not None
     )
-    return SessionPickles(train_sessions=train_sessions, train=train, test=test, n_items=n_items)
+    return SessionPickles(train_sessions=train_sessions, train=train, test=test, n_items=n_items, valid=valid)
 
 
 def _check_density(path: Path, sequences: Sequence[Sequence[int]], labels: Sequence[int]) -> None:
@@ -243,10 +253,14 @@ def write_pickle(path: Union[str, Path], obj: Any) -> None:
         pickle.dump(obj, handle, protocol=PICKLE_PROTOCOL)
 
 
-def write_session_pickles(folder: Union[str, Path], train_sessions: Sessions, train: Pairs, test: Pairs) -> None:
-    """Write the published layout (``all_train_seq.txt``, ``train.txt``, ``test.txt``) into ``folder``."""
+def write_session_pickles(folder: Union[str, Path], train_sessions: Sessions, train: Pairs, test: Pairs,
+                          valid: Optional[Pairs] = None) -> None:
+    """Write the published layout (``all_train_seq.txt``, ``train.txt``, ``test.txt``) into
+    ``folder``, and ``valid.txt`` when ``valid`` is given."""
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     write_pickle(root / TRAIN_SESSIONS_FILE, train_sessions)
     write_pickle(root / TRAIN_FILE, (train[0], train[1]))
     write_pickle(root / TEST_FILE, (test[0], test[1]))
+    if valid is not None:
+        write_pickle(root / VALID_FILE, (valid[0], valid[1]))

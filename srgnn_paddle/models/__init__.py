@@ -11,15 +11,25 @@ from srgnn_paddle.config import Config
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.models.base import BATCH_LAYOUTS, Recommender, softmax_cross_entropy
 from srgnn_paddle.models.counts import CountModel
+from srgnn_paddle.models.ggnnwatt import GGNNwATT
+from srgnn_paddle.models.gru4rec import GRU4Rec
+from srgnn_paddle.models.gruwatt import GRUwATT
 from srgnn_paddle.models.itemknn import ItemKNN
+from srgnn_paddle.models.narm import NARM
 from srgnn_paddle.models.pop import POP
 from srgnn_paddle.models.sknn import SKNN
 from srgnn_paddle.models.spop import SPOP
 from srgnn_paddle.models.srgnn import GNN, SRGNN
+from srgnn_paddle.models.stamp import STAMP
 
 #: ``train --model NAME`` -> the model's class.
 MODELS: Dict[str, Type[Recommender]] = {
     SRGNN.name: SRGNN,
+    GRU4Rec.name: GRU4Rec,
+    NARM.name: NARM,
+    STAMP.name: STAMP,
+    GRUwATT.name: GRUwATT,
+    GGNNwATT.name: GGNNwATT,
     # training-free baselines (trainable = False): statistics counted once, no epochs
     POP.name: POP,
     SPOP.name: SPOP,
@@ -41,5 +51,5 @@ def build_model(cfg: Config, **options: Any) -> Recommender:
     return model_class(cfg.model).from_config(cfg, **options)
 
 
-__all__ = ["MODELS", "BATCH_LAYOUTS", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "CountModel", "POP",
-           "SPOP", "ItemKNN", "SKNN", "model_class", "build_model"]
+__all__ = ["MODELS", "BATCH_LAYOUTS", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec", "NARM",
+           "STAMP", "GRUwATT", "GGNNwATT", "CountModel", "POP", "SPOP", "ItemKNN", "SKNN", "model_class", "build_model"]

@@ -12,8 +12,11 @@ A model is a ``paddle.nn.Layer`` subclass of :class:`Recommender` that
 * implements :meth:`~Recommender.encode` (``[B, D]`` session/user vectors) and
   :meth:`~Recommender.item_embeddings` (``[n_items, D]``, row ``c`` is item ``c``, row 0
   padding);
-* may override :meth:`~Recommender.calculate_loss` (default: full-catalogue softmax
-  cross-entropy) and :meth:`~Recommender.full_scores`.
+* may override :meth:`~Recommender.encode_positions` (``[B, L, D]``, the vector of every
+  prefix of the histories, for ``targets: all``; default: each prefix encoded as a
+  sample of its own, exact for any model, one pass for a causal one),
+  :meth:`~Recommender.calculate_loss` (default: full-catalogue softmax cross-entropy of
+  :meth:`~Recommender.loss_inputs`) and :meth:`~Recommender.full_scores`.
 
 Models without gradient training (the count baselines: popularity, item-KNN, session-KNN)
 declare ``trainable = False`` and implement :meth:`~Recommender.fit` (their statistics from
@@ -27,13 +30,15 @@ numpy softmax, the optimiser) are chosen by the trainer in one place,
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Tuple
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
+from srgnn_paddle.data.loaders import Batch
 
 if TYPE_CHECKING:
     from srgnn_paddle.data.datasets import SessionTable
@@ -110,8 +115,9 @@ class Recommender(nn.Layer):
     @classmethod
     def run_name(cls, cfg: Config) -> str:
         """The run folder's name: ``<display_name>_<lr>_<batch_size>_<embedding_dim>``
-        (``SRGNN_0.0001_256_16`` for the notebook's run)."""
-        return f"{cls.display_name}_{cfg.lr}_{cfg.batch_size}_{cfg.embedding_dim}"
+        (``SRGNN_0.0001_256_16`` for the notebook's run), ``_all`` appended for ``targets: all``."""
+        suffix = "_all" if cfg.targets == "all" else ""
+        return f"{cls.display_name}_{cfg.lr}_{cfg.batch_size}_{cfg.embedding_dim}{suffix}"
 
     def fit(self, sessions: "SessionTable") -> None:
         """``trainable = False`` models only: compute the statistics from the training
@@ -133,12 +139,47 @@ class Recommender(nn.Layer):
         target = target if isinstance(target, paddle.Tensor) else paddle.to_tensor(target)
         return target.astype("int64").reshape([-1])
 
+    def encode_positions(self, batch: Any) -> paddle.Tensor:
+        """The vector of every prefix of the batch's histories: ``[B, L, D]``, row ``[b, t]``
+        is what :meth:`encode` gives for ``history[b, :t + 1]`` alone (zeros on padding).
+
+        This default encodes each real prefix as a sample of its own, in one call of
+        :meth:`encode` on a batch of ``P`` prefixes (``P`` = real entries of the batch): exact
+        for any model, at the cost of prefix augmentation. Causal models (a GRU read left
+        to right) override it with one pass over the histories.
+        """
+        history = np.asarray(batch.history)
+        real = np.asarray(batch.mask) > 0
+        rows, cols = np.nonzero(real)  # [P] each
+        width = int(cols.max()) + 1
+        prefixes = np.where(np.arange(width)[None, :] <= cols[:, None], history[rows, :width], 0)  # [P, W]
+        vectors = self.encode(Batch(prefixes, (prefixes > 0).astype("float32"), None))  # [P, D]
+        slot = np.zeros(history.shape, dtype=np.int64)  # 0: the zero row, p + 1: prefix p
+        slot[rows, cols] = np.arange(1, len(rows) + 1)
+        padded = paddle.concat([paddle.zeros([1, vectors.shape[1]], dtype=vectors.dtype), vectors])  # [P + 1, D]
+        return paddle.gather(padded, paddle.to_tensor(slot.reshape(-1))).reshape([*history.shape, -1])
+
+    def loss_inputs(self, batch: Any) -> Tuple[paddle.Tensor, paddle.Tensor]:
+        """The ``(vectors [N, D], targets [N] int64)`` a batch is trained on: ``encode`` and
+        ``targets`` (``N = B``), or, when the batch carries ``position_targets``
+        (``targets: all``), the :meth:`encode_positions` rows of its ``N`` target positions."""
+        position_targets = getattr(batch, "position_targets", None)
+        if position_targets is None:
+            return self.encode(batch), self.targets(batch)
+        flat = np.asarray(position_targets, dtype=np.int64).reshape(-1)
+        keep = paddle.to_tensor(np.flatnonzero(flat > 0))
+        vectors = self.encode_positions(batch)  # [B, L, D]
+        vectors = paddle.gather(vectors.reshape([-1, vectors.shape[-1]]), keep)  # [N, D]
+        return vectors, paddle.gather(paddle.to_tensor(flat), keep)
+
     def calculate_loss(self, batch: Any, cross_entropy: Optional[CrossEntropy] = None) -> paddle.Tensor:
         """The training loss of a batch (scalar): by default the full-catalogue softmax
-        cross-entropy of the targets. ``cross_entropy`` is the kernel the trainer chose
+        cross-entropy of :meth:`loss_inputs` (with ``targets: all`` the mean over the
+        batch's target positions). ``cross_entropy`` is the kernel the trainer chose
         (:func:`softmax_cross_entropy`, plain Paddle, when not given)."""
         cross_entropy = cross_entropy or softmax_cross_entropy
-        return cross_entropy(self.encode(batch), self.item_embeddings(), self.targets(batch), not self.score_padding)
+        vectors, targets = self.loss_inputs(batch)
+        return cross_entropy(vectors, self.item_embeddings(), targets, not self.score_padding)
 
     def full_scores(self, batch: Any) -> paddle.Tensor:
         """Scores of every item for every row of a batch: ``[B, n_items]`` (column ``c`` is

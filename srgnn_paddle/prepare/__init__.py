@@ -24,7 +24,9 @@ Protocols:
   ``user_map.csv`` and ``meta.json``. Click logs use the session as the user.
 * ``paper`` (default for the click logs): the SR-GNN preprocessing
   (:func:`paper_split`), written as the published pickles (:mod:`srgnn_paddle.data.sessions`),
-  plus ``item_map.csv`` and ``meta.json``.
+  plus ``item_map.csv`` and ``meta.json``. For ``amazon-seq`` (user sequences without
+  dates): leave-last-out per user (:func:`leave_last_out_split`), the same pickles plus
+  ``valid.txt`` and ``user_map.csv``.
 
 The output folder is built in a temporary folder and renamed into place only when every
 file is written, so a failed run leaves nothing behind. Every problem with the input is
@@ -34,10 +36,10 @@ Stage 2 of the pipeline: :mod:`~srgnn_paddle.prepare.readers` (raw formats),
 :mod:`~srgnn_paddle.prepare.splits` (the protocols), :mod:`~srgnn_paddle.prepare.writers`
 (the output folder), :mod:`~srgnn_paddle.prepare.options`.
 """
-from srgnn_paddle.prepare.options import FORMATS, MOVIELENS_LAYOUTS, PROTOCOLS, PrepareOptions
+from srgnn_paddle.prepare.options import FORMATS, MOVIELENS_LAYOUTS, PROTOCOLS, TRAIN_PAIRS, PrepareOptions
 from srgnn_paddle.prepare.readers import read_raw
-from srgnn_paddle.prepare.splits import notebook_split, paper_split, yoochoose_fraction
+from srgnn_paddle.prepare.splits import leave_last_out_split, notebook_split, paper_split, yoochoose_fraction
 from srgnn_paddle.prepare.writers import format_summary, prepare_dataset
 
-__all__ = ["FORMATS", "MOVIELENS_LAYOUTS", "PROTOCOLS", "PrepareOptions", "read_raw", "notebook_split",
-           "paper_split", "yoochoose_fraction", "format_summary", "prepare_dataset"]
+__all__ = ["FORMATS", "MOVIELENS_LAYOUTS", "PROTOCOLS", "TRAIN_PAIRS", "PrepareOptions", "read_raw", "notebook_split",
+           "leave_last_out_split", "paper_split", "yoochoose_fraction", "format_summary", "prepare_dataset"]

@@ -14,6 +14,10 @@ CLICK_FORMATS = ("diginetica", "yoochoose")
 #: labelled sessions (the course data's ``train_sessions.csv``: ``session``, ``label``)
 SESSION_FORMATS = ("sessions-csv",)
 SESSIONS_DEFAULTS = {"min_item_count": 5, "seed": 2024, "test_portion": 0.2}
+#: formats with whole user histories that ``--protocol paper`` splits leave-last-out per user
+LEAVE_LAST_OUT_FORMATS = ("amazon-seq",)
+TRAIN_PAIRS = ("prefixes", "last")
+MIN_LEAVE_LAST_OUT_ITEMS = 3  # one training item, the validation item, the test item
 DEFAULT_TEST_DAYS = {"diginetica": 7, "yoochoose": 1}
 YOOCHOOSE_FRACTIONS = (4, 64)
 SPLIT_NAMES = ("train", "valid", "test")
@@ -31,7 +35,9 @@ class PrepareOptions:
 
     Attributes:
         protocol: ``notebook`` or ``paper``; default ``paper`` for the click logs
-            (diginetica, yoochoose), ``notebook`` otherwise.
+            (diginetica, yoochoose), ``notebook`` otherwise. ``paper`` for ``amazon-seq``
+            splits each user leave-last-out (see
+            :func:`~srgnn_paddle.prepare.splits.leave_last_out_split`).
         rating_threshold: notebook: keep interactions with rating >= this (formats with
             ratings only).
         min_item_count: minimum interactions per item (notebook default 1; paper default 5,
@@ -49,6 +55,10 @@ class PrepareOptions:
             that the published files are reproduced.
         test_portion: sessions-csv: share of the labelled rows held out (seeded by ``seed``)
             as the test split (default 0.2, the course report's hold-out).
+        train_pairs: amazon-seq, paper: the training pairs written to ``train.txt``:
+            ``prefixes`` (default; every prefix of each user's training items with its next
+            item, the paper's augmentation) or ``last`` (one pair per user, the training
+            items' last one after the rest: no augmentation).
     """
 
     protocol: Optional[str] = None
@@ -65,6 +75,7 @@ class PrepareOptions:
     test_days: Optional[int] = None
     keep_split_day: bool = False
     test_portion: Optional[float] = None
+    train_pairs: Optional[str] = None
 
 
 def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
@@ -74,9 +85,10 @@ def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
     protocol = opts.protocol or ("paper" if fmt in CLICK_FORMATS + SESSION_FORMATS else "notebook")
     if protocol not in PROTOCOLS:
         raise SrgnnError(f"unknown protocol {protocol!r}; choose notebook or paper")
-    if protocol == "paper" and fmt not in CLICK_FORMATS + SESSION_FORMATS:
-        raise SrgnnError(f"--protocol paper needs a session click log ({', '.join(CLICK_FORMATS)}) or "
-                         f"labelled sessions (sessions-csv); {fmt} has users, not sessions: use --protocol notebook")
+    if protocol == "paper" and fmt not in CLICK_FORMATS + SESSION_FORMATS + LEAVE_LAST_OUT_FORMATS:
+        raise SrgnnError(f"--protocol paper needs a session click log ({', '.join(CLICK_FORMATS)}), labelled "
+                         f"sessions (sessions-csv) or user sequences ({', '.join(LEAVE_LAST_OUT_FORMATS)}); {fmt} "
+                         f"has timed user interactions: use --protocol notebook")
     if protocol == "notebook" and fmt in SESSION_FORMATS:
         raise SrgnnError(f"{fmt} holds anonymous sessions with their next item, not users: use --protocol paper")
 
@@ -99,6 +111,10 @@ def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
         refuse(("rating_threshold", "min_user_count", "seed"), "applies to the notebook protocol only")
     else:
         refuse(("test_days", "keep_split_day"), "applies to the paper protocol only")
+    if fmt in LEAVE_LAST_OUT_FORMATS:
+        refuse(("test_days", "keep_split_day"), "applies to the click logs only (amazon-seq is split leave-last-out)")
+    if not (protocol == "paper" and fmt in LEAVE_LAST_OUT_FORMATS):
+        refuse(("train_pairs",), f"applies to --protocol paper with {', '.join(LEAVE_LAST_OUT_FORMATS)} only")
 
     out = PrepareOptions(**{**opts.__dict__, "protocol": protocol})
     if fmt == "movielens":
@@ -116,6 +132,11 @@ def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
                 setattr(out, key, default)
         if not 0.0 < out.test_portion < 1.0:
             raise SrgnnError(f"--test_portion must be between 0 and 1 (exclusive), got {out.test_portion}")
+    elif protocol == "paper" and fmt in LEAVE_LAST_OUT_FORMATS:
+        out.min_item_count = 1 if opts.min_item_count is None else opts.min_item_count
+        out.train_pairs = opts.train_pairs or "prefixes"
+        if out.train_pairs not in TRAIN_PAIRS:
+            raise SrgnnError(f"unknown --train_pairs {out.train_pairs!r}; choose one of {', '.join(TRAIN_PAIRS)}")
     elif protocol == "paper":
         out.min_item_count = PAPER_MIN_ITEM_COUNT if opts.min_item_count is None else opts.min_item_count
         out.test_days = DEFAULT_TEST_DAYS[fmt] if opts.test_days is None else opts.test_days

@@ -1,5 +1,6 @@
-"""The two protocols' splits: the notebook's 8:1:1 user split and the SR-GNN paper's
-session preprocessing (last days as test, prefix augmentation, YOOCHOOSE fractions)."""
+"""The two protocols' splits: the notebook's 8:1:1 user split, the SR-GNN paper's
+session preprocessing (last days as test, prefix augmentation, YOOCHOOSE fractions) and,
+for user sequences without dates, the paper protocol's leave-last-out split per user."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,7 +11,8 @@ import pandas as pd
 
 from srgnn_paddle.data.sessions import augment_prefixes
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.prepare.options import MIN_SESSION_LENGTH, PAPER_MIN_ITEM_COUNT, SECONDS_PER_DAY, SPLIT_NAMES
+from srgnn_paddle.prepare.options import (MIN_LEAVE_LAST_OUT_ITEMS, MIN_SESSION_LENGTH, PAPER_MIN_ITEM_COUNT,
+                                          SECONDS_PER_DAY, SPLIT_NAMES)
 
 
 # ============================================================================ notebook protocol
@@ -352,3 +354,78 @@ def yoochoose_fraction(train_sessions: Sequence[List[int]], fraction: int) -> Tu
     extra = len(sequences) - keep
     return sessions, (sequences[extra:], labels[extra:])
 
+
+
+# ============================================================================ leave-last-out (paper protocol)
+@dataclass
+class LeaveLastOutSplit:
+    """User sequences split leave-last-out, as paper-protocol pairs.
+
+    Attributes:
+        train_sessions: each user's training items (all but the last two), those with at
+            least 2 items (``all_train_seq.txt``).
+        train: ``(sequences, labels)``: the prefix augmentation of ``train_sessions``, or
+            with ``train_pairs='last'`` each session's one pair ``(s[:-1], s[-1])``.
+        valid: ``(s[:n-2], s[n-2])`` of every user ``s`` of ``n`` items (its second-to-last item).
+        test: ``(s[:n-1], s[n-1])`` of every user (its last item).
+        item_ids: original item id of encoded id ``i`` at position ``i - 1``.
+        user_ids: original id of each kept user, in file order (the order of ``valid`` and ``test``).
+        stats: counts for ``meta.json``.
+    """
+
+    train_sessions: List[List[int]]
+    train: Tuple[List[List[int]], List[int]]
+    valid: Tuple[List[List[int]], List[int]]
+    test: Tuple[List[List[int]], List[int]]
+    item_ids: np.ndarray
+    user_ids: np.ndarray
+    stats: Dict[str, Any] = field(default_factory=dict)
+
+
+def leave_last_out_split(frame: pd.DataFrame, *, min_item_count: int = 1, train_pairs: str = "prefixes",
+                         source: str = "input") -> LeaveLastOutSplit:
+    """The paper protocol for time-ordered user sequences (columns ``user, item, time``).
+
+    Steps: items with fewer than ``min_item_count`` interactions are dropped (counted
+    once), then users left with fewer than 3 items; items are encoded ``1..n`` in the order
+    of their original ids (every kept item, so an item seen only as a validation or test
+    target is in the catalogue but never trained as a positive); users keep their file
+    order. A user ``s_1..s_n`` gives the test pair ``(s_1..s_(n-1), s_n)``, the validation
+    pair ``(s_1..s_(n-2), s_(n-1))`` and the training session ``s_1..s_(n-2)``, which
+    yields training pairs only when it has 2 items or more: all its prefixes with their next
+    item (``train_pairs='prefixes'``, :func:`augment_prefixes`) or its one longest prefix
+    (``'last'``). No item of a user's validation or test pair is ever a training target, and
+    the validation pair's history is the training session itself.
+
+    Raises:
+        SrgnnError: naming the filter that left no user, or no training pair.
+    """
+    codes, users = pd.factorize(frame["user"])  # users by first appearance
+    order = np.lexsort((np.arange(len(frame)), frame["time"].to_numpy(), codes))
+    codes, items = codes[order], frame["item"].to_numpy()[order]
+    stats: Dict[str, Any] = {"read": {"interactions": int(len(frame)), "users": int(len(users)),
+                                      "items": int(pd.Series(items).nunique())}}
+    keep = _occurrences(pd.Series(items)) >= min_item_count
+    _require(keep.any(), source, f"no item has {min_item_count} or more interactions (--min_item_count)")
+    codes, items = codes[keep], items[keep]
+    keep = np.bincount(codes, minlength=len(users))[codes] >= MIN_LEAVE_LAST_OUT_ITEMS
+    _require(keep.any(), source, f"no user has {MIN_LEAVE_LAST_OUT_ITEMS} items (a training item, the "
+                                 f"validation item and the test item)")
+    codes, items = codes[keep], items[keep]
+    item_codes, item_ids = pd.factorize(pd.Series(items), sort=True)
+    kept_users = np.unique(codes)
+    lengths = np.bincount(codes)[kept_users]
+    sequences = _cut(item_codes + 1, lengths)
+    sessions = [seq[:-2] for seq in sequences if len(seq) - 2 >= MIN_SESSION_LENGTH]
+    if train_pairs == "prefixes":
+        train = augment_prefixes(sessions)
+    else:
+        train = ([seq[:-1] for seq in sessions], [seq[-1] for seq in sessions])
+    _require(len(train[1]) > 0, source, f"no user has {MIN_LEAVE_LAST_OUT_ITEMS + 1} items, so there is no "
+                                        f"training pair (each user's last two items are validation and test)")
+    valid = ([seq[:-2] for seq in sequences], [seq[-2] for seq in sequences])
+    test = ([seq[:-1] for seq in sequences], [seq[-1] for seq in sequences])
+    stats["filtered"] = {"interactions": int(len(items)), "users": int(len(kept_users)), "items": int(len(item_ids)),
+                         "users_dropped": int(len(users) - len(kept_users))}
+    return LeaveLastOutSplit(train_sessions=sessions, train=train, valid=valid, test=test,
+                             item_ids=np.asarray(item_ids), user_ids=np.asarray(users)[kept_users], stats=stats)

@@ -15,6 +15,8 @@ from srgnn_paddle.data.sessions import augment_prefixes, write_session_pickles
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_directory
 from srgnn_paddle.prepare.options import (
+    LEAVE_LAST_OUT_FORMATS,
+    MIN_LEAVE_LAST_OUT_ITEMS,
     MIN_SESSION_LENGTH,
     SESSION_FORMATS,
     SPLIT_NAMES,
@@ -23,7 +25,14 @@ from srgnn_paddle.prepare.options import (
     resolve_options,
 )
 from srgnn_paddle.prepare.readers import check_input, read_frame, read_sessions_csv
-from srgnn_paddle.prepare.splits import MIN_SESSION_ITEMS, notebook_split, paper_split, sessions_split, yoochoose_fraction
+from srgnn_paddle.prepare.splits import (
+    MIN_SESSION_ITEMS,
+    leave_last_out_split,
+    notebook_split,
+    paper_split,
+    sessions_split,
+    yoochoose_fraction,
+)
 
 
 # ============================================================================ writing
@@ -201,6 +210,39 @@ def _prepare_sessions(source: Path, opts: PrepareOptions, meta: Dict[str, Any], 
     return meta
 
 
+def _prepare_leave_last_out(frame: pd.DataFrame, opts: PrepareOptions, meta: Dict[str, Any], out: Path,
+                            overwrite: bool, source: str) -> Dict[str, Any]:
+    """Run :func:`leave_last_out_split` and write the paper layout with ``valid.txt``, the
+    id maps and ``meta.json``."""
+    result = leave_last_out_split(frame, min_item_count=opts.min_item_count, train_pairs=opts.train_pairs,
+                                  source=source)
+    n_items = len(result.item_ids)
+    train = {"sessions": len(result.train_sessions), "items": int(sum(map(len, result.train_sessions))),
+             "train_pairs": opts.train_pairs, **_pairs_stats(result.train)}
+    meta.update({
+        "filters": {"min_item_count": opts.min_item_count, "min_user_items": MIN_LEAVE_LAST_OUT_ITEMS},
+        "split": {"method": "leave-last-out per user",
+                  "test": "each user's last item after the rest (test.txt)",
+                  "valid": "each user's second-to-last item after the items before it (valid.txt)",
+                  "train": "the items before those two (all_train_seq.txt, sessions of 2 items or more); "
+                           + ("train.txt holds every prefix with its next item" if opts.train_pairs == "prefixes"
+                              else "train.txt holds each session's longest prefix with its last item")},
+        "n_items": n_items + 1,
+        "items": n_items,
+        "users": len(result.user_ids),
+        "counts": {"read": result.stats["read"], "filtered": result.stats["filtered"], "train": train,
+                   "valid": _pairs_stats(result.valid), "test": _pairs_stats(result.test)},
+        "files": ["all_train_seq.txt", "train.txt", "valid.txt", "test.txt", "item_map.csv", "user_map.csv",
+                  "meta.json"],
+    })
+    with _output_folder(out, overwrite) as tmp:
+        write_session_pickles(tmp, result.train_sessions, result.train, result.test, valid=result.valid)
+        _write_csv(_id_map(result.item_ids, "item_id"), tmp / "item_map.csv")
+        _write_csv(_id_map(result.user_ids, "user_id"), tmp / "user_map.csv")
+        _write_json(meta, tmp / "meta.json")
+    return meta
+
+
 @contextlib.contextmanager
 def _output_folder(out: Path, overwrite: bool) -> Iterator[Path]:
     """:func:`atomic_directory`, reporting a folder that appeared meanwhile as an SrgnnError."""
@@ -239,6 +281,8 @@ def prepare_dataset(fmt: str, input_path: Union[str, Path], output: Union[str, P
     frame, layout = read_frame(fmt, source, opts)
     if layout is not None:
         meta = {"format": fmt, "layout": layout, **{k: v for k, v in meta.items() if k != "format"}}
+    if opts.protocol == "paper" and fmt in LEAVE_LAST_OUT_FORMATS:
+        return _prepare_leave_last_out(frame, opts, meta, out, overwrite, str(source))
     if opts.protocol == "paper":
         return _prepare_paper(frame, fmt, opts, meta, out, overwrite, str(source))
     return _prepare_notebook(frame, opts, meta, out, overwrite, str(source))
@@ -281,6 +325,20 @@ def format_summary(meta: Dict[str, Any], output: Union[str, Path]) -> str:
             lines.append(row(name, meta["splits"][name]))
         lines.append(f"  n_items = {_n(meta['n_items'])} (ids 1..{_n(meta['items'])}, 0 = padding); "
                      f"users shuffled with seed {meta['seed']}")
+    elif meta["split"].get("method") == "leave-last-out per user":
+        def row(name: str, c: Dict[str, int]) -> str:
+            return f"  {name:<10} {_n(c['interactions']):>12} interactions {_n(c['users']):>9} users {_n(c['items']):>9} items"
+        lines.append(row("read", counts["read"]))
+        lines.append(row("filtered", counts["filtered"]) + f"  (items >= {meta['filters']['min_item_count']}, "
+                                                           f"users >= {meta['filters']['min_user_items']} items; "
+                                                           f"{_n(counts['filtered']['users_dropped'])} users dropped)")
+        t = counts["train"]
+        lines.append(f"  train      {_n(t['sessions']):>12} sessions {_n(t['items']):>12} items "
+                     f"{_n(t['sequences']):>9} pairs ({t['train_pairs']})")
+        for name in ("valid", "test"):
+            lines.append(f"  {name:<10} {_n(counts[name]['sequences']):>12} pairs (one per user: "
+                         f"{'second-to-last' if name == 'valid' else 'last'} item)")
+        lines.append(f"  items {_n(meta['items'])} (n_items = {_n(meta['n_items'])} with padding)")
     else:
         def row(name: str, c: Dict[str, int]) -> str:
             text = f"  {name:<19} {_n(c['clicks']):>11} clicks {_n(c['sessions']):>10} sessions"

@@ -4,9 +4,9 @@ resume, for any model of the contract (:class:`~srgnn_paddle.models.Recommender`
 Every file is written to a temporary name and renamed. All random draws of an epoch are
 derived from ``(seed, epoch)``, so a resumed run continues exactly as an uninterrupted one
 would. The trainer reaches the model only through the contract (``calculate_loss``,
-``encode``, ``item_embeddings``, ``targets``; ``fit`` for the models with ``trainable =
-False``, whose statistics are counted once in place of the epochs) and computes with the
-kernels of :mod:`srgnn_paddle.kernels`.
+``loss_inputs``, ``encode``, ``item_embeddings``, ``targets``; ``fit`` for the models with
+``trainable = False``, whose statistics are counted once in place of the epochs) and
+computes with the kernels of :mod:`srgnn_paddle.kernels`.
 
 Without a validation evaluator (the refit of ``--refit``) every epoch is kept: the trainer
 runs ``cfg.epochs`` epochs and scores the test split with the last weights.
@@ -54,7 +54,7 @@ class Objective(nn.Layer):
     in ``paddle.DataParallel``, whose forward arms the gradient all-reduce).
 
     Full softmax: the model's ``calculate_loss`` with the kernels' cross-entropy; sampled
-    softmax: the contract's ``encode`` / ``item_embeddings`` / ``targets`` and
+    softmax: the contract's ``loss_inputs`` / ``item_embeddings`` and
     :func:`~srgnn_paddle.training.losses.sampled_softmax_loss`.
     """
 
@@ -68,8 +68,9 @@ class Objective(nn.Layer):
         """Scalar mean loss of ``batch``; ``(epoch, step)`` seed the sampled negatives."""
         if self.sampler is None:
             return self.model.calculate_loss(batch, self.kernels.cross_entropy)
-        return sampled_softmax_loss(self.model.encode(batch), self.model.item_embeddings(),
-                                    self.model.targets(batch), self.sampler.draw(epoch, step), self.sampler.log_q)
+        vectors, targets = self.model.loss_inputs(batch)
+        return sampled_softmax_loss(vectors, self.model.item_embeddings(), targets, self.sampler.draw(epoch, step),
+                                    self.sampler.log_q)
 
 
 @dataclass
