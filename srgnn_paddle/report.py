@@ -47,9 +47,13 @@ PUBLISHED: Dict[Tuple[str, str], Dict[str, Any]] = {
     },
 }
 
-#: Test metrics reported per protocol (from summary.json's ``test``).
-TEST_METRICS = {"notebook": ("recall@50", "ndcg@50", "hitrate@50"), "paper": ("P@20", "MRR@20")}
-ALL_TEST_METRICS = TEST_METRICS["notebook"] + TEST_METRICS["paper"]
+#: Test metrics reported per protocol (from summary.json's ``test``); loo: sampled (1 + 99
+#: candidates) and full-catalogue HR@10 / NDCG@10.
+TEST_METRICS = {"notebook": ("recall@50", "ndcg@50", "hitrate@50"), "paper": ("P@20", "MRR@20"),
+                "loo": ("HR@10", "NDCG@10", "full_HR@10", "full_NDCG@10")}
+#: The validation metric each protocol selects on.
+VALID_METRIC = {"paper": "P@20", "loo": "HR@10"}
+ALL_TEST_METRICS = TEST_METRICS["notebook"] + TEST_METRICS["paper"] + TEST_METRICS["loo"]
 COLUMNS = (
     ["run", "status", "dataset", "protocol", "model", "lr", "batch_size", "dim", "epochs_run", "best_epoch",
      "valid_metric", "best_valid"]
@@ -94,7 +98,7 @@ def run_row(run_dir: Path, exp_dir: Path) -> Dict[str, Any]:
     """One report row for a run folder (finished, unfinished or unreadable)."""
     row: Dict[str, Any] = {c: None for c in COLUMNS}
     row["run"] = str(run_dir.relative_to(exp_dir))
-    row["model"] = "SRGNN"
+    row["model"] = "SRGNN"  # the only model of runs saved before the config named one
     try:
         cfg = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8")) or {}
         if not isinstance(cfg, dict):
@@ -105,8 +109,10 @@ def run_row(run_dir: Path, exp_dir: Path) -> Dict[str, Any]:
     protocol = str(cfg.get("protocol", "notebook"))
     row.update(dataset=cfg.get("dataset"), protocol=protocol, lr=cfg.get("lr"), batch_size=cfg.get("batch_size"),
                dim=cfg.get("embedding_dim"))
+    if cfg.get("model"):
+        row["model"] = _display_name(str(cfg["model"])) + ("-pretrain" if cfg.get("pretrain_gmf") else "")
     top_n = cfg.get("topN", 50)
-    row["valid_metric"] = "P@20" if protocol == "paper" else f"recall@{top_n}"
+    row["valid_metric"] = VALID_METRIC.get(protocol, f"recall@{top_n}")
     summary = _read_summary(run_dir)
     if summary is None:
         row["status"] = "unfinished"
@@ -131,6 +137,13 @@ def run_row(run_dir: Path, exp_dir: Path) -> Dict[str, Any]:
             if row.get(f"test_{m}") is not None:
                 row[f"diff_{m}"] = float(row[f"test_{m}"]) - value
     return row
+
+
+def _display_name(model: str) -> str:
+    """A model's display name (``neumf`` -> ``NeuMF``); the name itself when it is not registered."""
+    from srgnn_paddle.models import MODELS
+
+    return MODELS[model].display_name if model in MODELS else model
 
 
 def _read_summary(run_dir: Path) -> Optional[Dict[str, Any]]:

@@ -11,20 +11,37 @@ import pytest
 
 from srgnn_paddle import cli
 from srgnn_paddle.config import Config, load_config
-from srgnn_paddle.data import Batch, build_packed_graph
+from srgnn_paddle.data import Batch, PairBatch, build_packed_graph
 from srgnn_paddle.kernels import HostKernels, Kernels
 from srgnn_paddle.models import BATCH_LAYOUTS, MODELS, Recommender, build_model, model_class
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.synthetic import generate_synthetic
 
-N_ITEMS, D = 40, 8
+N_ITEMS, N_USERS, D = 40, 6, 8
 HISTORY = np.array([[3, 5, 7, 0], [9, 9, 2, 4], [11, 0, 0, 0], [6, 1, 8, 0], [30, 31, 32, 33]])
 TARGET = np.array([[4], [7], [12], [2], [39]])
+USERS = np.array([0, 5, 2, 2, 1])  # pairs layout: the users of the rows, labels 1 0 1 1 0
+LABELS = np.array([1, 0, 1, 1, 0], dtype="float32")
 
 
-def _batch(model: Recommender) -> Batch:
+def _batch(model: Recommender):
+    if model.batch_layout == "pairs":
+        return PairBatch(USERS, TARGET.reshape(-1), LABELS)
     graph = build_packed_graph(HISTORY) if model.batch_layout == "session_graph" else None
     return Batch(HISTORY, (HISTORY > 0).astype("float32"), TARGET, graph)
+
+
+def _expected_loss(model: Recommender, batch) -> float:
+    """The loss a model of this layout must compute, from its own scores in float64: the
+    full softmax cross-entropy of the targets, or (pairs) the log loss of the pairs' logits."""
+    if model.batch_layout == "pairs":
+        logits = model.score_items(batch, TARGET).numpy().astype(np.float64)[:, 0]
+        p = 1.0 / (1.0 + np.exp(-logits))
+        return float(-(LABELS * np.log(p) + (1 - LABELS) * np.log(1 - p)).mean())
+    scores = model.full_scores(batch).numpy().astype(np.float64)
+    log_p = scores - scores.max(axis=1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(TARGET)), TARGET[:, 0]].mean())
 
 
 class ContractChecks:
@@ -35,21 +52,30 @@ class ContractChecks:
     @pytest.fixture(params=[True, False], ids=["score_padding", "paper_scoring"])
     def model(self, request) -> Recommender:
         paddle.seed(7)
-        cfg = Config(model=self.model_name, n_items=N_ITEMS, embedding_dim=D, score_padding=request.param)
+        cfg = Config(model=self.model_name, n_items=N_ITEMS, n_users=N_USERS, embedding_dim=D,
+                     mlp_layers="12,8,4", score_padding=request.param)
         return build_model(cfg)
 
     def test_declarations(self, model):
         assert MODELS[model.name] is type(model) and model.display_name
         assert model.batch_layout in BATCH_LAYOUTS and isinstance(model.inner_product, bool)
-        assert model.n_items == N_ITEMS and model.embedding_dim == D and model.n_parameters() > 0
+        assert model.n_items == N_ITEMS and model.n_parameters() > 0
+        assert model.embedding_dim == (D if model.batch_layout != "pairs" else model.item_embeddings().shape[1])
 
     def test_shapes(self, model):
         batch = _batch(model)
         user = model.encode(batch)
-        assert user.shape == [len(HISTORY), D] and user.dtype == paddle.float32
-        assert model.item_embeddings().shape == [N_ITEMS, D]
+        assert user.shape == [len(HISTORY), model.embedding_dim] and user.dtype == paddle.float32
+        assert model.item_embeddings().shape == [N_ITEMS, model.embedding_dim]
         assert model.targets(batch).numpy().tolist() == TARGET.reshape(-1).tolist()
         assert model.full_scores(batch).shape == [len(HISTORY), N_ITEMS]
+
+    def test_score_items_are_the_full_scores_of_those_items(self, model):
+        batch = _batch(model)
+        items = np.array([[4, 1, 39], [7, 7, 2], [12, 3, 5], [2, 9, 11], [39, 30, 1]])
+        full = model.full_scores(batch).numpy()
+        np.testing.assert_allclose(model.score_items(batch, items).numpy(), np.take_along_axis(full, items, 1),
+                                   rtol=1e-5, atol=1e-5)
 
     def test_full_scores_are_inner_products_with_padding_masked(self, model):
         if not model.inner_product:
@@ -57,18 +83,16 @@ class ContractChecks:
         batch = _batch(model)
         scores = model.full_scores(batch).numpy()
         raw = model.encode(batch).numpy() @ model.item_embeddings().numpy().T
-        np.testing.assert_allclose(scores[:, 1:], raw[:, 1:], rtol=1e-5, atol=1e-5)
+        offset = scores[:, 1:2] - raw[:, 1:2]  # a constant per row is allowed (GMF's output bias)
+        np.testing.assert_allclose(scores[:, 1:], raw[:, 1:] + offset, rtol=1e-5, atol=1e-5)
         if model.score_padding:
-            np.testing.assert_allclose(scores[:, 0], raw[:, 0], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(scores[:, 0], raw[:, 0] + offset[:, 0], rtol=1e-5, atol=1e-5)
         else:
             assert (scores[:, 0] < -1e8).all()
 
-    def test_loss_is_the_softmax_cross_entropy_and_has_gradients(self, model):
+    def test_loss_is_the_layouts_loss_and_has_gradients(self, model):
         batch = _batch(model)
-        scores = model.full_scores(batch).numpy().astype(np.float64)
-        log_p = scores - scores.max(axis=1, keepdims=True)
-        log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
-        expected = -log_p[np.arange(len(TARGET)), TARGET[:, 0]].mean()
+        expected = _expected_loss(model, batch)
         loss = model.calculate_loss(batch)
         assert loss.shape == [] and float(loss) == pytest.approx(expected, rel=1e-4)
         loss.backward()
@@ -95,13 +119,25 @@ class TestSRGNN(ContractChecks):
     model_name = "srgnn"
 
 
+class TestGMF(ContractChecks):
+    model_name = "gmf"
+
+
+class TestMLP(ContractChecks):
+    model_name = "mlp"
+
+
+class TestNeuMF(ContractChecks):
+    model_name = "neumf"
+
+
 def test_every_registered_model_has_its_contract_tests():
     tested = {cls.model_name for cls in ContractChecks.__subclasses__()}
     assert tested == set(MODELS)
 
 
 def test_unknown_model_is_one_error_line(tmp_path, capsys):
-    with pytest.raises(SrgnnError, match="unknown model 'nope'; choose one of srgnn"):
+    with pytest.raises(SrgnnError, match="unknown model 'nope'; choose one of srgnn, gmf, mlp, neumf"):
         model_class("nope")
     with pytest.raises(SrgnnError, match="'model' must be one of"):
         Config.from_dict({"model": "nope"})

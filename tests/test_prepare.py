@@ -562,7 +562,10 @@ def test_paper_empty_after_filtering(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, needle", [
     (["movielens", "--sep", ";"], "--sep applies to interactions-csv only"),
-    (["diginetica", "--min_user_count", "3"], "notebook protocol only"),
+    (["diginetica", "--min_user_count", "3"], "notebook and loo protocols only"),
+    (["diginetica", "--protocol", "loo"], "has anonymous sessions"),
+    (["amazon-seq", "--negatives", "5"], "--negatives applies to --protocol loo only"),
+    (["amazon-seq", "--protocol", "loo", "--min_user_count", "2"], "--min_user_count must be >= 3"),
     (["amazon-seq", "--protocol", "paper"], "use --protocol notebook"),
     (["amazon-seq", "--test_days", "3"], "paper protocol only"),
     (["amazon-seq", "--layout", "dat"], "movielens only"),

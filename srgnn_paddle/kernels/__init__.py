@@ -3,7 +3,8 @@
 ``kernels: paddle`` is plain Paddle throughout (what GPUs run, and the reference).
 ``kernels: host`` moves the work that Paddle's CPU kernels do slowly into numpy
 (:mod:`srgnn_paddle.kernels.host`): the full-catalogue softmax cross-entropy, the GEMMs
-of every ``nn.Linear`` layer, the Adam update and the evaluator's rank counting.
+of every ``nn.Linear`` layer, the Adam update and the evaluator's rank counting (SGD,
+``optimizer: sgd``, is Paddle's with either kernels).
 ``kernels: auto`` (the default) is ``host`` on the CPU and ``paddle`` elsewhere.
 
 Models never see this module: a run calls :func:`select_kernels` once and uses the kernels
@@ -57,10 +58,14 @@ class Kernels:
         scores = model.full_scores(batch)
         return target_ranks(scores, model.targets(batch), exclude_padding=True)
 
-    def optimizer(self, parameters: Sequence[paddle.Tensor], learning_rate, weight_decay: float
-                  ) -> paddle.optimizer.Optimizer:
-        """Adam with coupled L2 weight decay (added to the gradient, as the official SR-GNN's
-        ``torch.optim.Adam(..., weight_decay=l2)``)."""
+    def optimizer(self, parameters: Sequence[paddle.Tensor], learning_rate, weight_decay: float,
+                  name: str = "adam") -> paddle.optimizer.Optimizer:
+        """Adam (``name`` ``adam``) or plain mini-batch SGD (``sgd``), with coupled L2 weight
+        decay (added to the gradient, as the official SR-GNN's ``torch.optim.Adam(...,
+        weight_decay=l2)``)."""
+        if name == "sgd":
+            return paddle.optimizer.SGD(learning_rate=learning_rate, parameters=parameters,
+                                        weight_decay=weight_decay or None)
         return paddle.optimizer.Adam(learning_rate=learning_rate, parameters=parameters,
                                      weight_decay=weight_decay or None)
 
@@ -117,7 +122,9 @@ class HostKernels(Kernels):
         return host_target_ranks(model.encode(batch).numpy(), host_view(model.item_embeddings()),
                                  model.targets(batch).numpy(), exclude_padding=True, pool=self.pool)
 
-    def optimizer(self, parameters, learning_rate, weight_decay):
+    def optimizer(self, parameters, learning_rate, weight_decay, name="adam"):
+        if name != "adam":
+            return super().optimizer(parameters, learning_rate, weight_decay, name)
         missing = HostAdam.missing_internals()
         if missing:
             self.notice(f"note: Paddle {paddle.__version__}'s Adam lacks {', '.join(missing)}; "

@@ -10,11 +10,15 @@ from typing import Any, Dict, Type
 from srgnn_paddle.config import Config
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.models.base import BATCH_LAYOUTS, Recommender, softmax_cross_entropy
+from srgnn_paddle.models.ncf import GMF, MLP, NCF, NeuMF
 from srgnn_paddle.models.srgnn import GNN, SRGNN
 
 #: ``train --model NAME`` -> the model's class.
 MODELS: Dict[str, Type[Recommender]] = {
     SRGNN.name: SRGNN,
+    GMF.name: GMF,
+    MLP.name: MLP,
+    NeuMF.name: NeuMF,
 }
 
 
@@ -31,5 +35,5 @@ def build_model(cfg: Config, **options: Any) -> Recommender:
     return model_class(cfg.model).from_config(cfg, **options)
 
 
-__all__ = ["MODELS", "BATCH_LAYOUTS", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "model_class",
-           "build_model"]
+__all__ = ["MODELS", "BATCH_LAYOUTS", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "NCF", "GMF", "MLP",
+           "NeuMF", "model_class", "build_model"]

@@ -121,7 +121,8 @@ class Trainer:
             self.scheduler = paddle.optimizer.lr.StepDecay(cfg.lr, step_size=cfg.lr_dc_step, gamma=cfg.lr_dc)
         else:
             self.scheduler = None
-        self.optimizer = kernels.optimizer(model.parameters(), self.scheduler or cfg.lr, cfg.weight_decay)
+        self.optimizer = kernels.optimizer(model.parameters(), self.scheduler or cfg.lr, cfg.weight_decay,
+                                           cfg.optimizer)
         self.stopper = EarlyStopping(cfg.patience)
         self.state = RunState()
         sampler = None
