@@ -33,7 +33,7 @@ def test_train_help_explains_every_config_flag(capsys):
         "--loss {softmax,sampled_softmax}": "full catalogue",
         "--init {notebook,uniform}": "the paper's",
         "--index {flat,ivf}": "Faiss index for recall",
-        "--kernels {auto,paddle,host}": "(default: 'auto')",
+        "--kernels {auto,paddle,host}": "(default: 'auto'; 'paddle' with --protocol loo)",
         "--model {" + ",".join(MODELS) + "}": "(default: 'srgnn'; 'neumf' with --protocol loo)",
         "--lr FLOAT": "(default: 0.0001; 0.001 with --protocol paper; 0.001 with --protocol loo)",
         "--optimizer {adam,sgd}": "(default: 'adam')",

@@ -446,3 +446,51 @@ def test_sgd_is_built_by_either_kernels():
         (param * paddle.to_tensor([1.0, 2.0, 3.0])).sum().backward()
         optimizer.step()
         np.testing.assert_allclose(param.numpy(), [0.5, 0.0, -0.5])  # p - lr * g
+
+
+def test_fused_adam_equals_per_parameter_adam():
+    """NCF's gradients are dense, so the trainer asks for Paddle's fused (multi-tensor) Adam:
+    the same updates as one Adam op per parameter, L2 term included."""
+    from srgnn_paddle.data import PairBatch
+    from srgnn_paddle.kernels import has_sparse_gradients
+
+    weights = []
+    for dense in (False, True):
+        paddle.seed(1)
+        model = build_model(Config(model="neumf", n_items=30, n_users=9, mlp_layers="8,4"))
+        assert not has_sparse_gradients(model)
+        optimizer = Kernels().optimizer(model.parameters(), 0.01, 1e-3, "adam", dense_gradients=dense)
+        rng = np.random.default_rng(0)
+        for _ in range(5):
+            batch = PairBatch(rng.integers(0, 9, 16), rng.integers(1, 30, 16), rng.integers(0, 2, 16).astype("float32"))
+            model.calculate_loss(batch).backward()
+            optimizer.step()
+            optimizer.clear_grad()
+        weights.append({k: v.numpy().copy() for k, v in model.state_dict().items()})
+    for key, value in weights[0].items():
+        np.testing.assert_allclose(weights[1][key], value, rtol=1e-5, atol=1e-7, err_msg=key)
+
+
+def test_an_interrupted_ncf_run_resumes_as_if_uninterrupted(loo_dir, tmp_path, monkeypatch):
+    """Ctrl-C in epoch 2, then --resume: the log is the uninterrupted run's (the epoch's
+    negatives, shuffle and the fused Adam's state all come back)."""
+    from srgnn_paddle.training import Trainer
+
+    base = ["train", "--protocol", "loo", "--model", "neumf", "--data_dir", str(loo_dir), "--batch_size", "64",
+            "--lr", "0.01", "--mlp_layers", "16,8,4", "--epochs", "3", "--patience", "5", *QUIET]
+    assert cli.main(base + ["--exp_dir", str(tmp_path / "a")]) == 0
+    original = Trainer.train_epoch
+
+    def interrupted(self, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    argv = base + ["--exp_dir", str(tmp_path / "b")]
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "train_epoch", interrupted)
+        assert cli.main(argv) == 130
+    assert cli.main(argv + ["--resume"]) == 0
+    a, b = (pd.read_csv(tmp_path / x / "tiny_loo" / "NeuMF_0.01_64_8" / "log.csv").drop(columns="seconds")
+            for x in ("a", "b"))
+    pd.testing.assert_frame_equal(a, b)

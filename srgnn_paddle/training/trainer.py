@@ -26,7 +26,7 @@ from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import make_loader
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_write_text
-from srgnn_paddle.kernels import Kernels
+from srgnn_paddle.kernels import Kernels, has_sparse_gradients
 from srgnn_paddle.models.base import Recommender
 from srgnn_paddle.training.checkpoints import (
     CHECKPOINT_FILE,
@@ -122,7 +122,7 @@ class Trainer:
         else:
             self.scheduler = None
         self.optimizer = kernels.optimizer(model.parameters(), self.scheduler or cfg.lr, cfg.weight_decay,
-                                           cfg.optimizer)
+                                           cfg.optimizer, dense_gradients=not has_sparse_gradients(model))
         self.stopper = EarlyStopping(cfg.patience)
         self.state = RunState()
         sampler = None
