@@ -9,7 +9,7 @@ test split with the selected weights.
   among it and its sampled negatives, and among the full catalogue; selection on the
   sampled HR@K with NDCG@K breaking ties.
 
-Both reach the model through the contract only (:class:`~srgnn_paddle.models.Recommender`).
+All reach the model through the contract only (:class:`~srgnn_paddle.models.Recommender`).
 """
 from __future__ import annotations
 
