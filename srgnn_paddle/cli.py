@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from srgnn_paddle.config import PAPER_DEFAULTS, Config, field_choices, load_config
+from srgnn_paddle.config import PROTOCOL_DEFAULTS, Config, field_choices, load_config
 from srgnn_paddle.data.interactions import dataset_name
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.prepare import (
@@ -81,9 +81,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     choices = field_choices()
     for f in dataclasses.fields(Config):
         default = getattr(Config(), f.name)
-        paper = (f"; {PAPER_DEFAULTS[f.name]!r} with --protocol paper"
-                 if PAPER_DEFAULTS.get(f.name, default) != default else "")
-        text = f"{f.metadata['help']} (default: {default!r}{paper})"
+        others = "".join(f"; {values[f.name]!r} with --protocol {protocol}"
+                         for protocol, values in PROTOCOL_DEFAULTS.items() if values.get(f.name, default) != default)
+        text = f"{f.metadata['help']} (default: {default!r}{others})"
         if isinstance(default, bool):
             group.add_argument(f"--{f.name}", action=argparse.BooleanOptionalAction, default=None, help=text)
         elif f.name in choices:
@@ -290,8 +290,10 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "prepare",
         help="raw public data (MovieLens, Amazon, CSV, DIGINETICA, YOOCHOOSE, labelled sessions) into a dataset folder",
-        description="Turn a raw public file into the notebook's CSV triple (train_enc/valid_enc/test_enc.csv) "
-                    "or the SR-GNN paper's session pickles (all_train_seq.txt, train.txt, test.txt).",
+        description="Turn a raw public file into the notebook's CSV triple (train_enc/valid_enc/test_enc.csv), "
+                    "the SR-GNN paper's session pickles (all_train_seq.txt, train.txt, test.txt) or the NCF "
+                    "leave-one-out files (<name>.train.rating, .test.rating, .test.negative, and the validation "
+                    "split's .valid.rating, .valid.negative).",
     )
     p.add_argument("format", choices=FORMATS, help="the raw file's format")
     p.add_argument("--input", required=True,
@@ -300,17 +302,21 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
     p.add_argument("--protocol", choices=PROTOCOLS, default=None,
                    help="notebook: user CSV triple; paper: session pickles (diginetica/yoochoose/sessions-csv: "
-                        "their default; amazon-seq: leave-last-out per user, with valid.txt)")
+                        "their default; amazon-seq: leave-last-out per user, with valid.txt); loo: NCF leave-one-out "
+                        "files (users' latest interaction as test, the one before as validation, sampled negatives)")
     p.add_argument("--layout", choices=MOVIELENS_LAYOUTS, default=None,
                    help="movielens: ratings.dat (dat), ratings.csv (csv) or u.data (udata); default: from the file")
     p.add_argument("--rating_threshold", type=float, default=None,
-                   help="notebook: keep interactions with rating >= this")
+                   help="notebook, loo: keep interactions with rating >= this")
     p.add_argument("--min_item_count", type=int, default=None,
                    help="minimum interactions per item (notebook default 1, paper default 5)")
     p.add_argument("--min_user_count", type=int, default=None,
-                   help="notebook: minimum interactions per user (default 5)")
+                   help="notebook: minimum interactions per user (default 5); loo: (default 3)")
     p.add_argument("--seed", type=int, default=None,
-                   help="notebook: seed of the 8:1:1 user split; sessions-csv: of the test hold-out (default 2024)")
+                   help="notebook: seed of the 8:1:1 user split; sessions-csv: of the test hold-out; loo: of the "
+                        "sampled negatives (default 2024)")
+    p.add_argument("--negatives", type=int, default=None,
+                   help="loo: negatives sampled per validation and test item (default 99)")
     p.add_argument("--user_col", default=None, help="interactions-csv: user column (default user_id)")
     p.add_argument("--item_col", default=None, help="interactions-csv: item column (default item_id)")
     p.add_argument("--time_col", default=None,
@@ -336,7 +342,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         min_user_count=args.min_user_count, seed=args.seed, layout=args.layout, user_col=args.user_col,
         item_col=args.item_col, time_col=args.time_col, rating_col=args.rating_col, sep=args.sep,
         test_days=args.test_days, keep_split_day=args.keep_split_day, test_portion=args.test_portion,
-        train_pairs=args.train_pairs,
+        train_pairs=args.train_pairs, negatives=args.negatives,
     )
     meta = prepare_dataset(args.format, args.input, args.output, options, overwrite=args.overwrite)
     print(format_summary(meta, args.output))

@@ -16,7 +16,7 @@ import yaml
 
 from srgnn_paddle.errors import SrgnnError
 
-PROTOCOLS = ("notebook", "paper")
+PROTOCOLS = ("notebook", "paper", "loo")
 INITS = ("notebook", "uniform")
 DEVICES = ("auto", "cpu", "gpu")
 KERNEL_CHOICES = ("auto", "paddle", "host")
@@ -25,6 +25,7 @@ NEGATIVE_SAMPLERS = ("uniform", "popularity")
 INDEXES = ("flat", "ivf")
 SELECT_ON = ("valid", "test")
 TARGETS = ("last", "all")
+OPTIMIZERS = ("adam", "sgd")
 
 
 def _option(default: Any, help: str, choices: Optional[Sequence[str]] = None) -> Any:
@@ -43,7 +44,8 @@ class Config:
     dataset: str = _option("", "name of the run's dataset folder under --exp_dir; default: the data folder's "
                                "name (or 'dataset' in its meta.json)")
     protocol: str = _option("notebook", "notebook: per-user recall@N with Faiss; paper: next-item P@20/MRR@20 "
-                                        "over the full catalogue", PROTOCOLS)
+                                        "over the full catalogue; loo: leave-one-out HR@K/NDCG@K of (user, item) "
+                                        "models (GMF, MLP, NeuMF), sampled and full-catalogue", PROTOCOLS)
     n_items: int = _option(0, "rows of the item table (ids 1..n_items-1, 0 = padding); 0 = from the data")
     # model
     embedding_dim: int = _option(16, "embedding size D")
@@ -59,7 +61,7 @@ class Config:
                                               "(not used when the data folder has valid.txt)")
     num_workers: int = _option(0, "threads that build batches ahead of the training step (0 = none)")
     # optimisation
-    lr: float = _option(1e-4, "Adam's learning rate")
+    lr: float = _option(1e-4, "learning rate (of Adam, or of SGD with optimizer sgd)")
     weight_decay: float = _option(0.0, "L2 penalty added to the gradient (coupled, as torch's Adam weight_decay)")
     lr_dc_step: int = _option(0, "multiply lr by lr_dc every lr_dc_step epochs; 0 = constant lr")
     lr_dc: float = _option(0.1, "learning-rate decay factor (see lr_dc_step)")
@@ -69,10 +71,12 @@ class Config:
     seed: int = _option(2024, "seed of the initialisation, shuffling and sampling")
     loss: str = _option("softmax", "softmax: full catalogue; sampled_softmax: num_negatives shared negatives "
                                    "with the log-q correction", LOSSES)
-    num_negatives: int = _option(0, "sampled_softmax: negatives drawn per step")
+    num_negatives: int = _option(0, "sampled_softmax: negatives drawn per step; loo: negatives per positive, "
+                                    "redrawn every epoch")
     negative_sampler: str = _option("uniform", "sampled_softmax: how negatives are drawn", NEGATIVE_SAMPLERS)
     # evaluation
-    topN: int = _option(50, "notebook protocol: items retrieved per user (recall@N, ndcg@N, hitrate@N)")
+    topN: int = _option(50, "notebook protocol: items retrieved per user (recall@N, ndcg@N, hitrate@N); "
+                            "loo: the K of HR@K and NDCG@K")
     eval_batch_size: int = _option(1024, "evaluation batch size")
     index: str = _option("flat", "Faiss index for recall: flat (exact) or ivf (approximate)", INDEXES)
     ivf_nlist: int = _option(0, "ivf: number of clusters; 0 = about 4*sqrt(n_items)")
@@ -112,6 +116,20 @@ class Config:
     refit: bool = _option(False, "after validation selection, train again on training + validation for the "
                                  "selected number of epochs and score the test set once more (log.csv phase "
                                  "test_refit, summary.json test_refit; the model is kept in <run>/refit/)")
+    # neural collaborative filtering (issue 14): the loo protocol, GMF / MLP / NeuMF
+    n_users: int = _option(0, "loo: rows of the user table (user ids 0..n_users-1); 0 = from the data")
+    mlp_layers: str = _option("64,32,16,8", "MLP / NeuMF: the tower's sizes, comma-separated; the first is the "
+                                            "concatenated user + item embedding (so each is half of it), the "
+                                            "last the MLP's predictive factors")
+    optimizer: str = _option("adam", "adam, or sgd (plain mini-batch SGD: the paper's choice for NeuMF after "
+                                     "pretraining)", OPTIMIZERS)
+    pretrain_gmf: str = _option("", "NeuMF: the run folder of a trained GMF whose weights start the GMF part "
+                                    "(with --pretrain_mlp)")
+    pretrain_mlp: str = _option("", "NeuMF: the run folder of a trained MLP whose weights start the MLP part "
+                                    "(with --pretrain_gmf)")
+    pretrain_alpha: float = _option(0.5, "NeuMF pretraining: output weights = [alpha * GMF's, (1 - alpha) * MLP's]")
+    valid_full_ranking: bool = _option(False, "loo: also rank the full catalogue on the validation split every "
+                                              "epoch (the test split always is); slow for MLP / NeuMF")
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -145,7 +163,7 @@ class Config:
         for key in positive:
             if getattr(self, key) < 1:
                 raise SrgnnError(f"{source}: '{key}' must be >= 1, got {getattr(self, key)}")
-        for key in ("patience", "n_items", "num_workers", "lr_dc_step", "num_negatives",
+        for key in ("patience", "n_items", "n_users", "num_workers", "lr_dc_step", "num_negatives",
                     "ivf_nlist", "ivf_nprobe", "cpu_threads", "tsne_max_items", "sknn_sample_size", "hidden_size",
                     "session_max_length"):
             if getattr(self, key) < 0:
@@ -160,6 +178,24 @@ class Config:
             raise SrgnnError(f"{source}: 'dropout' must be in [0, 1), got {self.dropout}")
         if self.loss == "sampled_softmax" and self.num_negatives < 1:
             raise SrgnnError(f"{source}: loss 'sampled_softmax' needs 'num_negatives' >= 1")
+        self.tower_sizes(source)
+        if bool(self.pretrain_gmf) != bool(self.pretrain_mlp):
+            raise SrgnnError(f"{source}: NeuMF pretraining needs both 'pretrain_gmf' and 'pretrain_mlp' "
+                             f"(the run folders of a trained GMF and a trained MLP)")
+        if not 0.0 <= self.pretrain_alpha <= 1.0:
+            raise SrgnnError(f"{source}: 'pretrain_alpha' must be in [0, 1], got {self.pretrain_alpha}")
+
+    def tower_sizes(self, source: str = "config") -> Tuple[int, ...]:
+        """``mlp_layers`` as integers (``"64,32,16,8"`` -> ``(64, 32, 16, 8)``); SrgnnError unless
+        there are at least two positive sizes and the first is even."""
+        try:
+            sizes = tuple(int(part) for part in self.mlp_layers.split(","))
+        except ValueError:
+            sizes = ()
+        if len(sizes) < 2 or min(sizes) < 1 or sizes[0] % 2:
+            raise SrgnnError(f"{source}: 'mlp_layers' must be comma-separated positive sizes, at least two, the "
+                             f"first even (user + item embedding), e.g. 64,32,16,8; got {self.mlp_layers!r}")
+        return sizes
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain dict of every field (what is saved with a run)."""
@@ -179,8 +215,9 @@ class Config:
         return model_class(self.model).run_name(self)
 
     def dataset_folder(self) -> str:
-        """The notebook's dataset folder name: ``<dataset>_softmax`` (paper runs: ``_paper``)."""
-        suffix = "softmax" if self.protocol == "notebook" else "paper"
+        """The notebook's dataset folder name: ``<dataset>_softmax`` (paper runs: ``_paper``,
+        leave-one-out runs: ``_loo``)."""
+        suffix = {"notebook": "softmax"}.get(self.protocol, self.protocol)
         return f"{self.dataset}_{suffix}"
 
 
@@ -227,12 +264,27 @@ PAPER_DEFAULTS: Dict[str, Any] = {
 }
 
 
+#: The NCF paper's settings (He et al. 2017, and its official code's README): the starting
+#: point of every key a ``protocol: loo`` run does not set itself (``configs/ncf_*.yaml``).
+#: Kernels: plain Paddle, also on the CPU: NCF's layers are too small for the host kernels'
+#: numpy GEMMs and per-parameter Adam to pay (measured: a NeuMF step 8.2 ms with them, 3.7 ms
+#: without; docs/ncf.md, "Speed").
+LOO_DEFAULTS: Dict[str, Any] = {
+    "model": "neumf", "embedding_dim": 8, "mlp_layers": "64,32,16,8", "batch_size": 256, "lr": 1e-3,
+    "num_negatives": 4, "epochs": 20, "topN": 10, "kernels": "paddle",
+}
+
+#: The defaults of each protocol that differ from the notebook's (:class:`Config`'s own).
+PROTOCOL_DEFAULTS: Dict[str, Dict[str, Any]] = {"paper": PAPER_DEFAULTS, "loo": LOO_DEFAULTS}
+
+
 def load_config(path: Union[str, Path, None] = None, overrides: Optional[Mapping[str, Any]] = None) -> Config:
     """Load a YAML config file (if given), then apply ``overrides`` (e.g. command-line flags).
 
     Keys set by neither take the notebook's defaults, or with ``protocol: paper`` (from the
     file or the flags) the paper's official ones (:data:`PAPER_DEFAULTS`), so
-    ``train --protocol paper`` alone is the official configuration.
+    ``train --protocol paper`` alone is the official configuration; with ``protocol: loo``
+    the NCF paper's (:data:`LOO_DEFAULTS`: NeuMF, 8 factors, towers 64-32-16-8, 4 negatives).
     """
     data: Dict[str, Any] = {}
     if path is not None:
@@ -248,7 +300,7 @@ def load_config(path: Union[str, Path, None] = None, overrides: Optional[Mapping
         if not isinstance(data, dict):
             raise SrgnnError(f"{p}: must hold a mapping of key: value pairs")
     protocol = (overrides or {}).get("protocol", data.get("protocol"))
-    cfg = Config(**PAPER_DEFAULTS) if protocol == "paper" else Config()
+    cfg = Config(**PROTOCOL_DEFAULTS.get(protocol, {}))
     if path is not None:
         cfg.update(data, source=str(path))
     if overrides:

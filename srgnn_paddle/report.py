@@ -70,9 +70,13 @@ PUBLISHED: Dict[Tuple[str, str], Dict[str, Any]] = {
     },
 }
 
-#: Test metrics reported per protocol (from summary.json's ``test``).
-TEST_METRICS = {"notebook": ("recall@50", "ndcg@50", "hitrate@50"), "paper": ("P@20", "MRR@20")}
-ALL_TEST_METRICS = TEST_METRICS["notebook"] + TEST_METRICS["paper"]
+#: Test metrics reported per protocol (from summary.json's ``test``); loo: sampled (1 + 99
+#: candidates) and full-catalogue HR@10 / NDCG@10.
+TEST_METRICS = {"notebook": ("recall@50", "ndcg@50", "hitrate@50"), "paper": ("P@20", "MRR@20"),
+                "loo": ("HR@10", "NDCG@10", "full_HR@10", "full_NDCG@10")}
+#: The validation metric each protocol selects on.
+VALID_METRIC = {"paper": "P@20", "loo": "HR@10"}
+ALL_TEST_METRICS = TEST_METRICS["notebook"] + TEST_METRICS["paper"] + TEST_METRICS["loo"]
 COLUMNS = (
     ["run", "status", "dataset", "protocol", "model", "lr", "batch_size", "dim", "epochs_run", "best_epoch",
      "valid_metric", "best_valid"]
@@ -146,13 +150,12 @@ def run_row(run_dir: Path, exp_dir: Path) -> Dict[str, Any]:
         row["status"] = f"unreadable {CONFIG_FILE}"
         return row
     model = str(cfg.get("model", "srgnn"))
-    row["model"] = _display_name(model)
+    row["model"] = _display_name(model) + ("-pretrain" if cfg.get("pretrain_gmf") else "")
     protocol = str(cfg.get("protocol", "notebook"))
-    row["model"] = _display_name(str(cfg.get("model", "srgnn")))
     row.update(dataset=cfg.get("dataset"), protocol=protocol, lr=cfg.get("lr"), batch_size=cfg.get("batch_size"),
                dim=cfg.get("embedding_dim"))
     top_n = cfg.get("topN", 50)
-    row["valid_metric"] = "P@20" if protocol == "paper" else f"recall@{top_n}"
+    row["valid_metric"] = VALID_METRIC.get(protocol, f"recall@{top_n}")
     summary = _read_summary(run_dir)
     if summary is None:
         row["status"] = "unfinished"
@@ -201,13 +204,6 @@ def _fill_from_log(row: Dict[str, Any], log_csv: Path) -> None:
         return
     best = valid.loc[valid[metric].idxmax()]
     row.update(epochs_run=int(valid["epoch"].max()), best_epoch=int(best["epoch"]), best_valid=float(best[metric]))
-
-
-def _display_name(model: str) -> str:
-    """A registered model's display name (``srgnn`` -> ``SRGNN``); other names unchanged."""
-    from srgnn_paddle.models import MODELS
-
-    return MODELS[model].display_name if model in MODELS else model
 
 
 # ---------------------------------------------------------------------------- report

@@ -27,11 +27,13 @@ from tqdm import tqdm
 from srgnn_paddle.config import Config, load_config, save_config
 from srgnn_paddle.data import (
     SPLIT_FILES,
+    PairDataset,
     SequenceDataset,
     SessionDataset,
     SubsetDataset,
     infer_n_items,
     make_loader,
+    load_leave_one_out,
     load_session_pickles,
     read_interactions,
     split_validation,
@@ -41,10 +43,10 @@ from srgnn_paddle.data.sessions import TEST_FILE, TRAIN_SESSIONS_FILE, VALID_FIL
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.data.interactions import ITEM_MAP_FILE, read_item_map
 from srgnn_paddle.evaluation import evaluate_fixed_ranking, hit_rank_sums, make_evaluator, top_by_count, top_items
-from srgnn_paddle.evaluation.evaluators import NextItemEvaluator
+from srgnn_paddle.evaluation.evaluators import LeaveOneOutEvaluator, NextItemEvaluator
 from srgnn_paddle.fileio import atomic_write_text
 from srgnn_paddle.kernels import select_kernels
-from srgnn_paddle.models import Recommender, build_model, model_class
+from srgnn_paddle.models import NeuMF, Recommender, build_model, model_class
 from srgnn_paddle.plots import CURVES_FILE, POPULARITY_LABEL, TSNE_FILE, curves_figure, item_labels, save_png, tsne_plot
 from srgnn_paddle.prepare.readers import LABEL_COLUMN, read_sessions_csv
 from srgnn_paddle.runtime import gpu_available, host_threads, seed_everything, select_device
@@ -76,6 +78,7 @@ class PreparedData:
     n_items: int
     item_counts: np.ndarray
     train_all: Any = None  # training + validation, loaded for ``refit`` only
+    n_users: int = 0  # loo: rows of the user table
 
 
 def load_notebook_data(cfg: Config, data_dir: Path) -> PreparedData:
@@ -150,11 +153,48 @@ def load_paper_data(cfg: Config, data_dir: Path) -> PreparedData:
     return PreparedData(train, valid, test, n_items, counts, train_all=train_all)
 
 
+def load_loo_data(cfg: Config, data_dir: Path) -> PreparedData:
+    """The NCF files of ``data_dir`` (:func:`~srgnn_paddle.data.load_leave_one_out`, the
+    ``<name>`` chosen by ``cfg.dataset`` when the folder holds several): training pairs with
+    ``num_negatives`` negatives per positive redrawn every epoch, and the held-out splits."""
+    loo = load_leave_one_out(data_dir, cfg.dataset, cfg.seed)
+    n_items = cfg.n_items or loo.n_items
+    n_users = cfg.n_users or loo.n_users
+    if n_items < loo.n_items or n_users < loo.n_users:
+        raise SrgnnError(f"{data_dir}: the files need n_items >= {loo.n_items} and n_users >= {loo.n_users}; "
+                         f"got {n_items} and {n_users}: raise them or leave them at 0 (from the data)")
+    check_table_memory(n_items, cfg.embedding_dim, data_dir)
+    if cfg.num_negatives < 1:
+        raise SrgnnError("the loo protocol trains on sampled negatives: set --num_negatives >= 1 (the paper: 4)")
+    train = PairDataset(loo.train_users, loo.train_items, n_items, cfg.num_negatives, cfg.seed)
+    counts = np.bincount(loo.train_items, minlength=n_items)
+    return PreparedData(train, loo.valid, loo.test, n_items, counts, n_users=n_users)
+
+
 def load_data(cfg: Config, data_dir: Path) -> PreparedData:
     """Dispatch on ``cfg.protocol`` (each loader refuses an item table the machine cannot hold)."""
     if not data_dir.is_dir():
         raise SrgnnError(f"{data_dir}: data folder not found; pass an existing folder to --data_dir")
-    return load_paper_data(cfg, data_dir) if cfg.protocol == "paper" else load_notebook_data(cfg, data_dir)
+    check_model_protocol(cfg)
+    loader = {"paper": load_paper_data, "loo": load_loo_data}.get(cfg.protocol, load_notebook_data)
+    return loader(cfg, data_dir)
+
+
+def check_model_protocol(cfg: Config) -> None:
+    """The (user, item) models (batch layout ``pairs``) go with the loo protocol and the
+    sequence models with the others; the sampled softmax needs an inner-product model
+    trained on next items."""
+    pairs = model_class(cfg.model).batch_layout == "pairs"
+    if pairs and cfg.protocol != "loo":
+        raise SrgnnError(f"model {cfg.model} scores (user, item) pairs and trains on the leave-one-out files: "
+                         f"use --protocol loo (and a folder from 'prepare ... --protocol loo')")
+    if not pairs and cfg.protocol == "loo":
+        raise SrgnnError(f"the loo protocol trains (user, item) models (gmf, mlp, neumf); model {cfg.model} "
+                         f"needs --protocol notebook or paper")
+    if pairs and cfg.loss != "softmax":
+        raise SrgnnError(f"model {cfg.model} trains with the log loss on sampled pairs; drop --loss {cfg.loss}")
+    if cfg.pretrain_gmf and cfg.model != NeuMF.name:
+        raise SrgnnError(f"--pretrain_gmf / --pretrain_mlp start a NeuMF; model {cfg.model} takes no pretraining")
 
 
 def check_table_memory(n_items: int, embedding_dim: int, source: Path, share: float = MEMORY_SHARE) -> None:
@@ -227,7 +267,8 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
         log_writer_class()  # a missing VisualDL is reported before anything is written
     kernels = select_kernels(cfg.kernels, device, host_threads(cfg.cpu_threads), notice=log)
     data = load_data(cfg, data_dir)
-    cfg = cfg.replace(n_items=data.n_items)
+    cfg = cfg.replace(n_items=data.n_items, n_users=data.n_users)
+    pretrained = pretrained_parts(cfg) if cfg.pretrain_gmf and not resume else None
     run_dir = run_dir_for(cfg, exp_dir, name_suffix)
     if rank == 0:
         _prepare_run_dir(cfg, run_dir, resume, overwrite)
@@ -239,7 +280,12 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
     with kernels, paddle.utils.unique_name.guard():
         model = build_model(cfg, sparse_item_grad=world_size == 1)
         visualdl = VisualDLWriter(run_dir) if cfg.visualdl and rank == 0 else None
-        trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, model, kernels, progress), run_dir,
+        if pretrained is not None:
+            model.load_pretrained(*pretrained, alpha=cfg.pretrain_alpha)
+            log(f"NeuMF starts from GMF {cfg.pretrain_gmf} and MLP {cfg.pretrain_mlp} (alpha {cfg.pretrain_alpha})")
+        valid_evaluator = make_evaluator(cfg, data.valid, model, kernels, progress,
+                                         full_ranking=cfg.valid_full_ranking)
+        trainer = Trainer(cfg, model, data.train, valid_evaluator, run_dir,
                           lambda: make_evaluator(cfg, data.test, model, kernels, progress), kernels,
                           item_counts=data.item_counts, progress=progress, log=log, rank=rank,
                           world_size=world_size, epoch_hooks=[visualdl] if visualdl else [])
@@ -298,6 +344,23 @@ def refit_run(cfg: Config, data: PreparedData, trainer: Trainer, kernels, epochs
     return trainer.record_refit(refit_summary["test"], epochs, refit_summary["train_seconds"])
 
 
+def pretrained_parts(cfg: Config) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """The best weights of the GMF run ``cfg.pretrain_gmf`` and the MLP run
+    ``cfg.pretrain_mlp``, checked against ``cfg`` (model, data sizes, factors, tower)."""
+    states = []
+    for folder, model, same in ((cfg.pretrain_gmf, "gmf", ("embedding_dim",)),
+                                (cfg.pretrain_mlp, "mlp", ("mlp_layers",))):
+        other, _ = load_run(Path(folder))
+        if other.model != model:
+            raise SrgnnError(f"{folder}: a {other.model} run, but --pretrain_{model} needs a {model} run")
+        for key in ("n_users", "n_items") + same:
+            if getattr(other, key) != getattr(cfg, key):
+                raise SrgnnError(f"{Path(folder) / CONFIG_FILE}: {key} {getattr(other, key)!r}, but this NeuMF has "
+                                 f"{getattr(cfg, key)!r}; pretrain on the same data with the same sizes")
+        states.append(load_state(Path(folder) / MODEL_FILE, "train the run again"))
+    return states[0], states[1]
+
+
 def distributed_context() -> Tuple[int, int]:
     """``(rank, world_size)`` set by ``paddle.distributed.launch`` (``PADDLE_TRAINER_ID``,
     ``PADDLE_TRAINERS_NUM``); ``(0, 1)`` in a plain process."""
@@ -344,6 +407,8 @@ def _prepare_run_dir(cfg: Config, run_dir: Path, resume: bool, overwrite: bool) 
 def popularity_baseline(cfg: Config, data: PreparedData) -> Dict[str, float]:
     """The most popular training items given to every test user (or test prefix), scored
     with the model's own metrics on the same test split."""
+    if cfg.protocol == "loo":
+        return LeaveOneOutEvaluator(data.test, cfg).fixed_scores(data.item_counts)
     if cfg.protocol == "paper":
         ks = NextItemEvaluator.KS
         top = top_by_count(data.item_counts, max(ks))
@@ -364,7 +429,7 @@ def finalize_run(cfg: Config, data: PreparedData, data_dir: Path, run_dir: Path,
         atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     if model.trainable:  # a counted model has no epochs to draw
         curves_figure(run_dir / LOG_FILE, run_dir / CURVES_FILE)
-    if cfg.tsne and model.inner_product:  # item vectors to map
+    if cfg.tsne and model.trainable:  # item vectors to map (a counted model has none)
         model.set_state_dict(load_state(run_dir / MODEL_FILE, "train the run again"))
         start = time.time()
         draw_tsne(cfg, model, data_dir, data.item_counts, run_dir / TSNE_FILE, cfg.tsne_max_items)
@@ -413,8 +478,9 @@ def evaluate_run(run_dir: Path, data_dir: Optional[Path] = None, split: str = "t
     data_dir = run_data_dir(run_dir, summary, data_dir)
     device = select_device(cfg.device)
     data = load_data(cfg, data_dir)
-    if data.n_items != cfg.n_items:
-        raise SrgnnError(f"{data_dir}: has {data.n_items} items but the run was trained with {cfg.n_items}")
+    if data.n_items != cfg.n_items or data.n_users != cfg.n_users:
+        raise SrgnnError(f"{data_dir}: has {data.n_items} items and {data.n_users} users, but the run was trained "
+                         f"with {cfg.n_items} and {cfg.n_users}")
     model = load_model(cfg, run_dir)
     dataset = data.test if split == "test" else data.valid
     with select_kernels(cfg.kernels, device, host_threads(cfg.cpu_threads)) as kernels, kernels.attach(model):

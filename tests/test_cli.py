@@ -29,13 +29,14 @@ def test_train_help_explains_every_config_flag(capsys):
         cli.main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     for flag, words in {
-        "--protocol {notebook,paper}": "P@20/MRR@20 over the full catalogue",
+        "--protocol {notebook,paper,loo}": "P@20/MRR@20 over the full catalogue",
         "--loss {softmax,sampled_softmax}": "full catalogue",
         "--init {notebook,uniform}": "the paper's",
         "--index {flat,ivf}": "Faiss index for recall",
-        "--kernels {auto,paddle,host}": "(default: 'auto')",
-        "--model {" + ",".join(MODELS) + "}": "(default: 'srgnn')",
-        "--lr FLOAT": "(default: 0.0001; 0.001 with --protocol paper)",
+        "--kernels {auto,paddle,host}": "(default: 'auto'; 'paddle' with --protocol loo)",
+        "--model {" + ",".join(MODELS) + "}": "(default: 'srgnn'; 'neumf' with --protocol loo)",
+        "--lr FLOAT": "(default: 0.0001; 0.001 with --protocol paper; 0.001 with --protocol loo)",
+        "--optimizer {adam,sgd}": "(default: 'adam')",
     }.items():
         assert flag in text, flag
         assert words in text.rsplit(flag, 1)[1][:400], (flag, words)  # the help entry, not the usage line

@@ -11,22 +11,28 @@ import pytest
 
 from srgnn_paddle import cli
 from srgnn_paddle.config import Config, load_config
-from srgnn_paddle.data import Batch, SessionTable, build_packed_graph
+from srgnn_paddle.data import Batch, PairBatch, SessionTable, build_packed_graph
 from srgnn_paddle.data.datasets import next_item_targets
 from srgnn_paddle.kernels import HostKernels, Kernels
 from srgnn_paddle.models import BATCH_LAYOUTS, MODELS, Recommender, build_model, model_class
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.synthetic import generate_synthetic
 
-N_ITEMS, D = 40, 8
+N_ITEMS, N_USERS, D = 40, 6, 8
 HISTORY = np.array([[3, 5, 7, 0], [9, 9, 2, 4], [11, 0, 0, 0], [6, 1, 8, 0], [30, 31, 32, 33]])
 TARGET = np.array([[4], [7], [12], [2], [39]])
 #: training sessions for the models that count (trainable = False) instead of training
 SESSIONS = [[3, 5, 7, 4], [9, 2, 4, 7], [11, 12], [6, 1, 8, 2], [30, 31, 32, 33, 39], [5, 7, 9], [2, 4]]
 
 
+USERS = np.array([0, 5, 2, 2, 1])  # pairs layout: the users of the rows, labels 1 0 1 1 0
+LABELS = np.array([1, 0, 1, 1, 0], dtype="float32")
+
+
 def _batch(model: Recommender, history: np.ndarray = HISTORY, target: np.ndarray = TARGET,
-           position_targets: np.ndarray | None = None) -> Batch:
+           position_targets: np.ndarray | None = None):
+    if model.batch_layout == "pairs":
+        return PairBatch(USERS, TARGET.reshape(-1), LABELS)
     graph = build_packed_graph(history) if model.batch_layout == "session_graph" else None
     return Batch(history, (history > 0).astype("float32"), target, graph, position_targets)
 
@@ -41,6 +47,19 @@ def _prefix_pairs(history: np.ndarray, target: np.ndarray):
             prefixes.append(items[:end] + [0] * (history.shape[1] - end))
             labels.append(items[end])
     return np.array(prefixes, dtype=np.int64), np.array(labels, dtype=np.int64)
+
+
+def _expected_loss(model: Recommender, batch) -> float:
+    """The loss a model of this layout must compute, from its own scores in float64: the
+    full softmax cross-entropy of the targets, or (pairs) the log loss of the pairs' logits."""
+    if model.batch_layout == "pairs":
+        logits = model.score_items(batch, TARGET).numpy().astype(np.float64)[:, 0]
+        p = 1.0 / (1.0 + np.exp(-logits))
+        return float(-(LABELS * np.log(p) + (1 - LABELS) * np.log(1 - p)).mean())
+    scores = model.full_scores(batch).numpy().astype(np.float64)
+    log_p = scores - scores.max(axis=1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(TARGET)), TARGET[:, 0]].mean())
 
 
 class ContractChecks:
@@ -58,7 +77,8 @@ class ContractChecks:
         repeated calls different functions; eval mode would not do: Paddle's fused GRU has no
         backward there)."""
         paddle.seed(seed)
-        cfg = Config(model=self.model_name, n_items=N_ITEMS, embedding_dim=D, score_padding=score_padding)
+        cfg = Config(model=self.model_name, n_items=N_ITEMS, n_users=N_USERS, embedding_dim=D,
+                     mlp_layers="12,8,4", score_padding=score_padding)
         model = build_model(cfg)
         if not model.trainable:
             model.fit(SessionTable.from_lists(SESSIONS))
@@ -73,22 +93,22 @@ class ContractChecks:
         assert isinstance(model.trainable, bool) and model.n_items == N_ITEMS
         if model.trainable:
             assert model.n_parameters() > 0
-        if model.inner_product:
-            assert model.embedding_dim == D and model.trainable
+        if model.trainable:
+            assert model.embedding_dim == (D if model.batch_layout != "pairs" else model.item_embeddings().shape[1])
 
     def test_shapes(self, model):
         batch = _batch(model)
-        if model.inner_product:
+        if model.trainable:  # counted models score, they do not embed
             user = model.encode(batch)
-            assert user.shape == [len(HISTORY), D] and user.dtype == paddle.float32
-            assert model.item_embeddings().shape == [N_ITEMS, D]
+            assert user.shape == [len(HISTORY), model.embedding_dim] and user.dtype == paddle.float32
+            assert model.item_embeddings().shape == [N_ITEMS, model.embedding_dim]
         assert model.targets(batch).numpy().tolist() == TARGET.reshape(-1).tolist()
         assert model.full_scores(batch).shape == [len(HISTORY), N_ITEMS]
 
     def test_saved_state_gives_the_same_scores(self, model, tmp_path):
         paddle.save(model.state_dict(), str(tmp_path / "model.pdparams"))
-        other = build_model(Config(model=self.model_name, n_items=N_ITEMS, embedding_dim=D,
-                                   score_padding=model.score_padding))  # other weights, or nothing counted
+        other = build_model(Config(model=self.model_name, n_items=N_ITEMS, n_users=N_USERS, embedding_dim=D,
+                                   mlp_layers="12,8,4", score_padding=model.score_padding))  # other weights, or nothing counted
         other.set_state_dict(paddle.load(str(tmp_path / "model.pdparams")))
         model.eval(), other.eval()
         np.testing.assert_array_equal(other.full_scores(_batch(model)).numpy(), model.full_scores(_batch(model)).numpy())
@@ -102,26 +122,33 @@ class ContractChecks:
         assert plain.shape == (len(HISTORY),) and plain.min() >= 1
         np.testing.assert_array_equal(fast, plain)
 
+    def test_score_items_are_the_full_scores_of_those_items(self, model):
+        if not model.trainable:
+            pytest.skip("counted, not trained: scored over the full catalogue only")
+        batch = _batch(model)
+        items = np.array([[4, 1, 39], [7, 7, 2], [12, 3, 5], [2, 9, 11], [39, 30, 1]])
+        full = model.full_scores(batch).numpy()
+        np.testing.assert_allclose(model.score_items(batch, items).numpy(), np.take_along_axis(full, items, 1),
+                                   rtol=1e-5, atol=1e-5)
+
     def test_full_scores_are_inner_products_with_padding_masked(self, model):
         if not model.inner_product:
             pytest.skip("not an inner-product model")
         batch = _batch(model)
         scores = model.full_scores(batch).numpy()
         raw = model.encode(batch).numpy() @ model.item_embeddings().numpy().T
-        np.testing.assert_allclose(scores[:, 1:], raw[:, 1:], rtol=1e-5, atol=1e-5)
+        offset = scores[:, 1:2] - raw[:, 1:2]  # a constant per row is allowed (GMF's output bias)
+        np.testing.assert_allclose(scores[:, 1:], raw[:, 1:] + offset, rtol=1e-5, atol=1e-5)
         if model.score_padding:
-            np.testing.assert_allclose(scores[:, 0], raw[:, 0], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(scores[:, 0], raw[:, 0] + offset[:, 0], rtol=1e-5, atol=1e-5)
         else:
             assert (scores[:, 0] < -1e8).all()
 
-    def test_loss_is_the_softmax_cross_entropy_and_has_gradients(self, model):
+    def test_loss_is_the_layouts_loss_and_has_gradients(self, model):
         if not model.trainable:
             pytest.skip("counted, not trained")
         batch = _batch(model)
-        scores = model.full_scores(batch).numpy().astype(np.float64)
-        log_p = scores - scores.max(axis=1, keepdims=True)
-        log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
-        expected = -log_p[np.arange(len(TARGET)), TARGET[:, 0]].mean()
+        expected = _expected_loss(model, batch)
         loss = model.calculate_loss(batch)
         assert loss.shape == [] and float(loss) == pytest.approx(expected, rel=1e-4)
         loss.backward()
@@ -131,6 +158,8 @@ class ContractChecks:
     def test_encode_positions_is_the_encoding_of_every_prefix(self, model):
         if not model.trainable:
             pytest.skip("counted, not trained")
+        if model.batch_layout == "pairs":
+            pytest.skip("(user, item) pairs have no positions")
         positions = model.encode_positions(_batch(model)).numpy()
         assert positions.shape == (*HISTORY.shape, D)
         for b, row in enumerate(HISTORY):
@@ -143,6 +172,8 @@ class ContractChecks:
     def test_targets_all_is_the_mean_loss_of_the_prefix_pairs(self, model):
         if not model.trainable:
             pytest.skip("counted, not trained")
+        if model.batch_layout == "pairs":
+            pytest.skip("(user, item) pairs have no positions")
         mask = (HISTORY > 0).astype("float32")
         all_positions = _batch(model, position_targets=next_item_targets(HISTORY, mask, TARGET))
         prefixes, labels = _prefix_pairs(HISTORY, TARGET)
@@ -157,6 +188,8 @@ class ContractChecks:
     def test_host_kernels_compute_the_same_loss_and_gradients(self, model, targets):
         if not model.trainable:
             pytest.skip("counted, not trained")
+        if targets == "all" and model.batch_layout == "pairs":
+            pytest.skip("(user, item) pairs have no positions")
         mask = (HISTORY > 0).astype("float32")
         position_targets = next_item_targets(HISTORY, mask, TARGET) if targets == "all" else None
         results = []
@@ -214,13 +247,25 @@ class TestSKNN(ContractChecks):
     model_name = "sknn"
 
 
+class TestGMF(ContractChecks):
+    model_name = "gmf"
+
+
+class TestMLP(ContractChecks):
+    model_name = "mlp"
+
+
+class TestNeuMF(ContractChecks):
+    model_name = "neumf"
+
+
 def test_every_registered_model_has_its_contract_tests():
     tested = {cls.model_name for cls in ContractChecks.__subclasses__()}
     assert tested == set(MODELS)
 
 
 def test_unknown_model_is_one_error_line(tmp_path, capsys):
-    with pytest.raises(SrgnnError, match="unknown model 'nope'; choose one of srgnn"):
+    with pytest.raises(SrgnnError, match="unknown model 'nope'; choose one of srgnn, gru4rec, "):
         model_class("nope")
     with pytest.raises(SrgnnError, match="'model' must be one of"):
         Config.from_dict({"model": "nope"})

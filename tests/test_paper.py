@@ -342,12 +342,14 @@ def _spy_run(monkeypatch, tiny_dir: Path, exp: Path, valid_scores, test_metrics=
     factory_calls = []
     real_make = runs.make_evaluator
 
-    def make(cfg, dataset, model, kernels, progress):
+    def make(cfg, dataset, model, kernels, progress, **options):
         if not isinstance(dataset, SessionDataset):  # the validation split: a SubsetDataset
-            return _Spy(real_make(cfg, dataset, model, kernels, progress), "valid", events, scores=valid_scores)
+            return _Spy(real_make(cfg, dataset, model, kernels, progress, **options), "valid", events,
+                        scores=valid_scores)
         factory_calls.append(1)  # the test evaluator factory at work
         events.append(("factory", None))
-        return _Spy(real_make(cfg, dataset, model, kernels, progress), "test", events, metrics=test_metrics)
+        return _Spy(real_make(cfg, dataset, model, kernels, progress, **options), "test", events,
+                    metrics=test_metrics)
 
     monkeypatch.setattr(runs, "make_evaluator", make)
     assert cli.main(_train_argv(tiny_dir, exp, *extra)) == 0

@@ -562,11 +562,14 @@ def test_paper_empty_after_filtering(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, needle", [
     (["movielens", "--sep", ";"], "--sep applies to interactions-csv only"),
-    (["diginetica", "--min_user_count", "3"], "notebook protocol only"),
     (["movielens", "--protocol", "paper"], "use --protocol notebook"),
     (["amazon-seq", "--protocol", "paper", "--test_days", "3"], "click logs only"),
     (["amazon-seq", "--train_pairs", "last"], "applies to --protocol paper with amazon-seq only"),
     (["diginetica", "--train_pairs", "last"], "applies to --protocol paper with amazon-seq only"),
+    (["diginetica", "--min_user_count", "3"], "notebook and loo protocols only"),
+    (["diginetica", "--protocol", "loo"], "has anonymous sessions"),
+    (["amazon-seq", "--negatives", "5"], "--negatives applies to --protocol loo only"),
+    (["amazon-seq", "--protocol", "loo", "--min_user_count", "2"], "--min_user_count must be >= 3"),
     (["amazon-seq", "--test_days", "3"], "paper protocol only"),
     (["amazon-seq", "--layout", "dat"], "movielens only"),
     (["amazon-seq", "--rating_threshold", "3"], "has no ratings"),

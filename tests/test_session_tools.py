@@ -151,7 +151,7 @@ def test_sessions_csv_header_and_option_errors(tmp_path, capsys):
     for flags, message in ((["--test_days", "3"], "--test_days applies to dated click logs"),
                            (["--protocol", "notebook"], "use --protocol paper"),
                            (["--test_portion", "1.5"], "--test_portion must be between 0 and 1"),
-                           (["--min_user_count", "2"], "--min_user_count applies to the notebook protocol only")):
+                           (["--min_user_count", "2"], "--min_user_count applies to the notebook and loo protocols only")):
         assert cli.main(["prepare", "sessions-csv", "--input", str(source), "--output", str(tmp_path / "o"),
                          *flags]) == 2
         assert message in _errors(capsys.readouterr().err)[0]

@@ -70,8 +70,11 @@ class BatchView:
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch whose shuffle and draws the next iteration produces."""
+        """Choose the epoch whose shuffle and draws the next iteration produces (a dataset
+        whose samples change with the epoch, e.g. resampled negatives, is told too)."""
         self.epoch = int(epoch)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(self.epoch)
 
     def n_global_batches(self) -> int:
         """Batches of one epoch over the whole dataset (all ranks together)."""
@@ -100,14 +103,19 @@ class BatchView:
 
     def batch(self, b: int, order: Optional[np.ndarray] = None) -> Batch:
         """Batch ``b`` of this rank; ``order`` is the epoch's :meth:`order` when the caller
-        already has it (the loader computes it once per epoch)."""
+        already has it (the loader computes it once per epoch). A dataset's ``make_batch``
+        returns ``(history, mask, target)``, made into a :class:`Batch` with its graph here,
+        or a whole batch object (:class:`~srgnn_paddle.data.pairs.PairBatch`), returned as is."""
         if not 0 <= b < len(self):
             raise IndexError(b)
         b = self.global_batch_index(b)
         order = self.order() if order is None else order
         idx = order[b * self.batch_size: (b + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, b, 1])
-        hist, mask, target, *position_targets = self.dataset.make_batch(idx, rng)
+        made = self.dataset.make_batch(idx, rng)
+        if not isinstance(made, tuple):  # a whole batch already (PairBatch of the pairs layout)
+            return made
+        hist, mask, target, *position_targets = made
         if self.graph == "packed":
             graph = build_packed_graph(hist)
         elif self.graph == "dense":

@@ -1,23 +1,28 @@
-"""The two protocols' evaluators; the trainer calls one after every epoch, and once on
-the test split with the selected weights.
+"""The protocols' evaluators; the trainer calls one after every epoch, and once on the
+test split with the selected weights.
 
 * notebook protocol: :class:`RecallEvaluator`, Faiss recall@N / ndcg@N / hitrate@N of the
   held-out users (spec ``notebook.md`` §6-7), selection on ``recall@N``;
 * paper protocol: :class:`NextItemEvaluator`, full-catalogue P@K / MRR@K (spec
-  ``paper.md``), selection on P@20 with MRR@20 breaking ties.
+  ``paper.md``), selection on P@20 with MRR@20 breaking ties;
+* loo protocol: :class:`LeaveOneOutEvaluator`, HR@K / NDCG@K of each user's held-out item
+  among it and its sampled negatives, and among the full catalogue; selection on the
+  sampled HR@K with NDCG@K breaking ties.
 
-Both reach the model through the contract only (:class:`~srgnn_paddle.models.Recommender`).
+All reach the model through the contract only (:class:`~srgnn_paddle.models.Recommender`).
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
+import numpy as np
 import paddle
 from tqdm import tqdm
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import make_loader
-from srgnn_paddle.evaluation.metrics import rank_sums
+from srgnn_paddle.data.pairs import HeldOutDataset, PairBatch
+from srgnn_paddle.evaluation.metrics import candidate_ranks, hr_ndcg_sums, rank_sums
 from srgnn_paddle.evaluation.retrieval import evaluate_model
 from srgnn_paddle.models.base import Recommender
 
@@ -107,9 +112,97 @@ class NextItemEvaluator:
         return ["P@20", "MRR@20", "P@10", "MRR@10", "P@50", "MRR@50"]
 
 
-def make_evaluator(cfg: Config, dataset, model: Recommender, kernels, progress: bool = False):
-    """The protocol's evaluator on ``dataset``: :class:`NextItemEvaluator` (paper) or
+class LeaveOneOutEvaluator:
+    """Leave-one-out protocol (NCF, He et al. 2017): for every user, the rank of the held-out
+    item (1) among it and its sampled negatives (1 + 99 in the NCF files): ``HR@K``,
+    ``NDCG@K``; and (2) among the full catalogue less the items the user has training
+    interactions with (the held-out item itself always competes; the padding item never):
+    ``full_HR@K``, ``full_NDCG@K``. Fractions in [0, 1], means over users.
+
+    Ranks are counted, ties against the held-out item (:func:`candidate_ranks`): a model
+    scoring a negative exactly as the positive loses that comparison (the authors' ``heapq``
+    top-K does the same, as the positive comes last in its list). All users of a batch are
+    scored at once (``score_items`` on ``[B, 1 + C]`` candidates, ``full_scores`` for the
+    catalogue): no per-user Python loop.
+
+    Args:
+        dataset: a :class:`~srgnn_paddle.data.pairs.HeldOutDataset`.
+        cfg: ``topN`` (the K), ``eval_batch_size``.
+        model: the model to be scored.
+        kernels: unused (the ranks are counted in numpy), kept for the common signature.
+        progress: show a tqdm bar.
+        full_ranking: also rank the full catalogue (else the ``full_*`` metrics are NaN).
+    """
+
+    def __init__(self, dataset: HeldOutDataset, cfg: Config, model: Optional[Recommender] = None, kernels=None,
+                 progress: bool = False, full_ranking: bool = True) -> None:
+        self.dataset = dataset
+        self.loader = make_loader(dataset, cfg.eval_batch_size, graph=None)
+        self.k = cfg.topN
+        self.progress = progress
+        self.full_ranking = full_ranking
+
+    def __call__(self, model: Recommender, desc: str = "eval") -> Dict[str, float]:
+        was_training = model.training
+        model.eval()
+        try:
+            with paddle.no_grad():
+                return self._metrics(lambda batch: model.score_items(batch, batch.candidates).numpy(),
+                                     lambda batch: model.full_scores(batch).numpy(), desc)
+        finally:
+            if was_training:
+                model.train()
+
+    def fixed_scores(self, item_scores: np.ndarray, desc: str = "eval") -> Dict[str, float]:
+        """The metrics of one score per item given to every user (e.g. training counts: the
+        popularity ranking), ``item_scores [n_items]``."""
+        item_scores = np.asarray(item_scores, dtype=np.float64)
+        return self._metrics(lambda batch: item_scores[batch.candidates],
+                             lambda batch: np.broadcast_to(item_scores, (len(batch), len(item_scores))), desc)
+
+    def _metrics(self, sampled: Callable[[PairBatch], np.ndarray], full: Callable[[PairBatch], np.ndarray],
+                 desc: str) -> Dict[str, float]:
+        """Means over users of the sampled and full-catalogue metrics, from the score functions."""
+        keys = self.columns()
+        sums = dict.fromkeys(keys, 0.0)
+        for batch in tqdm(self.loader, desc=desc, leave=False, disable=not self.progress):
+            for key, value in hr_ndcg_sums(candidate_ranks(sampled(batch), np.zeros(len(batch))), self.k).items():
+                sums[key] += value
+            if self.full_ranking:
+                for key, value in hr_ndcg_sums(self.full_ranks(full(batch), batch), self.k).items():
+                    sums["full_" + key] += value
+        n = max(len(self.dataset), 1)
+        return {key: (value / n if self.full_ranking or not key.startswith("full_") else float("nan"))
+                for key, value in sums.items()}
+
+    def full_ranks(self, scores: np.ndarray, batch: PairBatch) -> np.ndarray:
+        """``[B]`` ranks of the held-out items among ``scores [B, n_items]``, without the
+        padding column and the users' training items."""
+        competes = np.ones(scores.shape, dtype=bool)
+        competes[:, 0] = False
+        rows, items = self.dataset.excluded(batch.user)
+        competes[rows, items] = False
+        competes[np.arange(len(batch)), batch.item] = True
+        return candidate_ranks(scores, batch.item, competes)
+
+    def score(self, metrics: Dict[str, float]) -> Tuple[float, ...]:
+        """The selection key: ``(HR@K, NDCG@K)`` over the sampled candidates, compared
+        lexicographically."""
+        return (metrics[f"HR@{self.k}"], metrics[f"NDCG@{self.k}"])
+
+    def columns(self) -> List[str]:
+        """The metric columns of ``log.csv``: sampled, then full-catalogue."""
+        k = self.k
+        return [f"HR@{k}", f"NDCG@{k}", f"full_HR@{k}", f"full_NDCG@{k}"]
+
+
+def make_evaluator(cfg: Config, dataset, model: Recommender, kernels, progress: bool = False,
+                   full_ranking: bool = True):
+    """The protocol's evaluator on ``dataset``: :class:`NextItemEvaluator` (paper),
+    :class:`LeaveOneOutEvaluator` (loo; ``full_ranking``: also over the full catalogue) or
     :class:`RecallEvaluator` (notebook)."""
     if cfg.protocol == "paper":
         return NextItemEvaluator(dataset, cfg, model, kernels, progress)
+    if cfg.protocol == "loo":
+        return LeaveOneOutEvaluator(dataset, cfg, model, kernels, progress, full_ranking)
     return RecallEvaluator(dataset, cfg, model, progress)

@@ -10,11 +10,13 @@
 * :func:`hit_mrr_at_k` gives the paper's P@K and MRR@K for single-label session prediction
   from ranked top-K lists; :func:`target_ranks` and :func:`rank_sums` give them from a
   full score matrix (what the paper protocol's evaluator uses).
+* :func:`candidate_ranks` and :func:`hr_ndcg_sums` give the leave-one-out protocol's HR@K
+  and NDCG@K (NCF, He et al. 2017) from the scores of each user's candidates.
 """
 from __future__ import annotations
 
 import math
-from typing import Dict, Mapping, Sequence, Union
+from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import paddle
@@ -217,3 +219,38 @@ def rank_sums(ranks: np.ndarray, ks: Sequence[int] = (20,)) -> Dict[str, float]:
         out[f"P@{k}"] = float(found.sum())
         out[f"MRR@{k}"] = float((1.0 / ranks[found]).sum())
     return out
+
+
+def candidate_ranks(scores: np.ndarray, target: np.ndarray, candidates: Optional[np.ndarray] = None) -> np.ndarray:
+    """Rank (1 = best) of each row's target column among the row's candidate columns.
+
+    Ties count against the target (pessimistic): ``rank = 1 + number of other candidates
+    whose score is not below the target's``, so a model scoring every candidate alike ranks
+    each target last, never first. A NaN score counts against the target too (a NaN target
+    score ranks it last).
+
+    Args:
+        scores: ``[B, C]`` float scores.
+        target: ``[B]`` integer column of each row's target.
+        candidates: ``[B, C]`` bool, the columns that compete (the target's column always
+            does); None: every column.
+    Returns:
+        ``[B]`` int64 ranks in ``1..number of candidates``.
+    """
+    scores = np.asarray(scores)
+    rows = np.arange(scores.shape[0])
+    target = np.asarray(target, dtype=np.int64).reshape(-1)
+    ahead = ~(scores < scores[rows, target][:, None])  # >=, or NaN on either side
+    if candidates is not None:
+        ahead &= candidates
+    ahead[rows, target] = False
+    return 1 + np.count_nonzero(ahead, axis=1).astype(np.int64)
+
+
+def hr_ndcg_sums(ranks: np.ndarray, k: int) -> Dict[str, float]:
+    """Sums over users of ``HR@k`` (1 when ``rank <= k``) and ``NDCG@k`` (``1 / log2(rank + 1)``
+    when ``rank <= k``, else 0), the single-item leave-one-out metrics; divide by the
+    number of users for the means. ``ranks [U]`` -> ``{'HR@k', 'NDCG@k'}``."""
+    ranks = np.asarray(ranks, dtype=np.int64).reshape(-1)
+    found = ranks <= k
+    return {f"HR@{k}": float(found.sum()), f"NDCG@{k}": float((1.0 / np.log2(ranks[found] + 1.0)).sum())}

@@ -3,7 +3,8 @@
 ``kernels: paddle`` is plain Paddle throughout (what GPUs run, and the reference).
 ``kernels: host`` moves the work that Paddle's CPU kernels do slowly into numpy
 (:mod:`srgnn_paddle.kernels.host`): the full-catalogue softmax cross-entropy, the GEMMs
-of every ``nn.Linear`` layer, the Adam update and the evaluator's rank counting.
+of every ``nn.Linear`` layer, the Adam update and the evaluator's rank counting (SGD,
+``optimizer: sgd``, is Paddle's with either kernels).
 ``kernels: auto`` (the default) is ``host`` on the CPU and ``paddle`` elsewhere.
 
 Models never see this module: a run calls :func:`select_kernels` once and uses the kernels
@@ -57,12 +58,23 @@ class Kernels:
         scores = model.full_scores(batch)
         return target_ranks(scores, model.targets(batch), exclude_padding=True)
 
-    def optimizer(self, parameters: Sequence[paddle.Tensor], learning_rate, weight_decay: float
-                  ) -> paddle.optimizer.Optimizer:
-        """Adam with coupled L2 weight decay (added to the gradient, as the official SR-GNN's
-        ``torch.optim.Adam(..., weight_decay=l2)``)."""
+    def optimizer(self, parameters: Sequence[paddle.Tensor], learning_rate, weight_decay: float,
+                  name: str = "adam", dense_gradients: bool = False) -> paddle.optimizer.Optimizer:
+        """Adam (``name`` ``adam``) or plain mini-batch SGD (``sgd``), with coupled L2 weight
+        decay (added to the gradient, as the official SR-GNN's ``torch.optim.Adam(...,
+        weight_decay=l2)``).
+
+        ``dense_gradients`` (no parameter gets a row-sparse gradient, see
+        :func:`has_sparse_gradients`): Adam updates all parameters in one fused op
+        (Paddle's ``use_multi_tensor``; the same arithmetic, one kernel call instead of one
+        per parameter: a NeuMF step on the CPU, whose parameters are many and small, took
+        3.7 instead of 4.7 ms, docs/ncf.md). Paddle 3.3's fused Adam crashes on row-sparse
+        gradients, hence the flag."""
+        if name == "sgd":
+            return paddle.optimizer.SGD(learning_rate=learning_rate, parameters=parameters,
+                                        weight_decay=weight_decay or None)
         return paddle.optimizer.Adam(learning_rate=learning_rate, parameters=parameters,
-                                     weight_decay=weight_decay or None)
+                                     weight_decay=weight_decay or None, use_multi_tensor=dense_gradients)
 
     @contextlib.contextmanager
     def attach(self, model: nn.Layer) -> Iterator[nn.Layer]:
@@ -118,7 +130,11 @@ class HostKernels(Kernels):
         return host_target_ranks(model.encode(batch).numpy(), host_view(model.item_embeddings()),
                                  model.targets(batch).numpy(), exclude_padding=True, pool=self.pool)
 
-    def optimizer(self, parameters, learning_rate, weight_decay):
+    def optimizer(self, parameters, learning_rate, weight_decay, name="adam", dense_gradients=False):
+        """:class:`HostAdam` for ``adam`` (``dense_gradients`` does not apply: its numpy
+        update is per parameter); SGD as :class:`Kernels`."""
+        if name != "adam":
+            return super().optimizer(parameters, learning_rate, weight_decay, name)
         missing = HostAdam.missing_internals()
         if missing:
             self.notice(f"note: Paddle {paddle.__version__}'s Adam lacks {', '.join(missing)}; "
@@ -144,6 +160,13 @@ class HostKernels(Kernels):
         self.pool.close()
 
 
+def has_sparse_gradients(model: nn.Layer) -> bool:
+    """True when a layer of ``model`` gives its parameter a row-sparse gradient (an
+    ``nn.Embedding`` built with ``sparse=True``, e.g. SR-GNN's item table)."""
+    return any(isinstance(layer, nn.Embedding) and getattr(layer, "_sparse", False)
+               for layer in model.sublayers(include_self=True))
+
+
 def select_kernels(setting: str = "auto", device: Optional[str] = None, threads: int = 1,
                    notice=print) -> Kernels:
     """The kernels of a run.
@@ -165,4 +188,4 @@ def select_kernels(setting: str = "auto", device: Optional[str] = None, threads:
     return Kernels()
 
 
-__all__ = ["KERNELS", "Kernels", "HostKernels", "select_kernels"]
+__all__ = ["KERNELS", "Kernels", "HostKernels", "has_sparse_gradients", "select_kernels"]

@@ -16,6 +16,7 @@ from srgnn_paddle.models.gru4rec import GRU4Rec
 from srgnn_paddle.models.gruwatt import GRUwATT
 from srgnn_paddle.models.itemknn import ItemKNN
 from srgnn_paddle.models.narm import NARM
+from srgnn_paddle.models.ncf import GMF, MLP, NCF, NeuMF
 from srgnn_paddle.models.pop import POP
 from srgnn_paddle.models.sknn import SKNN
 from srgnn_paddle.models.spop import SPOP
@@ -30,6 +31,10 @@ MODELS: Dict[str, Type[Recommender]] = {
     STAMP.name: STAMP,
     GRUwATT.name: GRUwATT,
     GGNNwATT.name: GGNNwATT,
+    # neural collaborative filtering (the loo protocol: user, item pairs)
+    GMF.name: GMF,
+    MLP.name: MLP,
+    NeuMF.name: NeuMF,
     # training-free baselines (trainable = False): statistics counted once, no epochs
     POP.name: POP,
     SPOP.name: SPOP,
@@ -52,4 +57,5 @@ def build_model(cfg: Config, **options: Any) -> Recommender:
 
 
 __all__ = ["MODELS", "BATCH_LAYOUTS", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec", "NARM",
-           "STAMP", "GRUwATT", "GGNNwATT", "CountModel", "POP", "SPOP", "ItemKNN", "SKNN", "model_class", "build_model"]
+           "STAMP", "GRUwATT", "GGNNwATT", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN", "SKNN",
+           "model_class", "build_model"]

@@ -6,8 +6,9 @@ A model is a ``paddle.nn.Layer`` subclass of :class:`Recommender` that
 
 * declares what it needs and how it scores (class attributes): :attr:`~Recommender.name`
   (the ``--model`` key), :attr:`~Recommender.batch_layout` (what the loader must build)
-  and :attr:`~Recommender.inner_product` (scores are ``encode(batch) @ item_embeddings().T``,
-  so the full softmax, the rank counting and Faiss retrieval apply);
+  and :attr:`~Recommender.inner_product` (scores rank the items as ``encode(batch) @
+  item_embeddings().T`` does, so the full softmax, the rank counting and Faiss retrieval
+  apply; a model may add a constant per row, e.g. GMF's output bias);
 * is built from a :class:`~srgnn_paddle.config.Config` by :meth:`~Recommender.from_config`;
 * implements :meth:`~Recommender.encode` (``[B, D]`` session/user vectors) and
   :meth:`~Recommender.item_embeddings` (``[n_items, D]``, row ``c`` is item ``c``, row 0
@@ -16,7 +17,12 @@ A model is a ``paddle.nn.Layer`` subclass of :class:`Recommender` that
   prefix of the histories, for ``targets: all``; default: each prefix encoded as a
   sample of its own, exact for any model, one pass for a causal one),
   :meth:`~Recommender.calculate_loss` (default: full-catalogue softmax cross-entropy of
-  :meth:`~Recommender.loss_inputs`) and :meth:`~Recommender.full_scores`.
+  :meth:`~Recommender.loss_inputs`), :meth:`~Recommender.full_scores` and
+  :meth:`~Recommender.score_items` (the scores of given candidates per row: the
+  leave-one-out protocol's 1 + 99 items; default: inner products). Models that are not
+  inner-product ones (``inner_product = False``, e.g. NCF's MLP and NeuMF, which score a
+  pair with a non-linear head) implement both, and their ``encode`` / ``item_embeddings``
+  are descriptive only (t-SNE).
 
 Models without gradient training (the count baselines: popularity, item-KNN, session-KNN)
 declare ``trainable = False`` and implement :meth:`~Recommender.fit` (their statistics from
@@ -85,7 +91,8 @@ class Recommender(nn.Layer):
         name: the registry key (``train --model NAME``).
         display_name: the run folder's prefix (``SRGNN`` -> ``SRGNN_<lr>_<batch>_<dim>``).
         batch_layout: one of :data:`BATCH_LAYOUTS`.
-        inner_product: scores are ``encode(batch) @ item_embeddings().T``.
+        inner_product: scores rank items as ``encode(batch) @ item_embeddings().T`` does
+            (equal to it up to a constant per row).
         trainable: trained by gradient steps (the epochs); ``False``: statistics counted
             once by :meth:`fit` (no optimiser, no epochs).
 
@@ -186,6 +193,15 @@ class Recommender(nn.Layer):
         item ``c``; the padding column at ``-1e9`` when ``score_padding`` is off)."""
         scores = paddle.matmul(self.encode(batch), self.item_embeddings(), transpose_y=True)
         return scores if self.score_padding else mask_padding_column(scores)
+
+    def score_items(self, batch: Any, items: Any) -> paddle.Tensor:
+        """Scores of given items for each row of a batch: ``items [B, C]`` int64 (numpy or
+        tensor) -> ``[B, C]`` float32 (column ``c`` is item ``items[:, c]``). Default: the inner
+        products of ``encode(batch)`` with those rows of ``item_embeddings()``."""
+        items = items if isinstance(items, paddle.Tensor) else paddle.to_tensor(items)
+        rows, cols = items.shape
+        vectors = paddle.gather(self.item_embeddings(), items.reshape([-1])).reshape([rows, cols, -1])  # [B, C, D]
+        return (vectors * self.encode(batch).unsqueeze(1)).sum(axis=-1)
 
     def n_parameters(self) -> int:
         """The number of trainable numbers."""

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 from srgnn_paddle.errors import SrgnnError
 
 FORMATS = ("movielens", "amazon-seq", "interactions-csv", "diginetica", "yoochoose", "sessions-csv")
-PROTOCOLS = ("notebook", "paper")
+PROTOCOLS = ("notebook", "paper", "loo")
 MOVIELENS_LAYOUTS = ("auto", "dat", "csv", "udata")
 CLICK_FORMATS = ("diginetica", "yoochoose")
 #: labelled sessions (the course data's ``train_sessions.csv``: ``session``, ``label``)
@@ -22,6 +22,7 @@ DEFAULT_TEST_DAYS = {"diginetica": 7, "yoochoose": 1}
 YOOCHOOSE_FRACTIONS = (4, 64)
 SPLIT_NAMES = ("train", "valid", "test")
 NOTEBOOK_DEFAULTS = {"min_item_count": 1, "min_user_count": 5, "seed": 2024}
+LOO_DEFAULTS = {"min_item_count": 1, "min_user_count": 3, "seed": 2024, "negatives": 99}
 PAPER_MIN_ITEM_COUNT = 5
 MIN_SESSION_LENGTH = 2
 SECONDS_PER_DAY = 86400
@@ -34,17 +35,19 @@ class PrepareOptions:
     """Options of :func:`prepare_dataset`; ``None`` means the protocol's default.
 
     Attributes:
-        protocol: ``notebook`` or ``paper``; default ``paper`` for the click logs
-            (diginetica, yoochoose), ``notebook`` otherwise. ``paper`` for ``amazon-seq``
-            splits each user leave-last-out (see
+        protocol: ``notebook``, ``paper`` or ``loo``; default ``paper`` for the click logs
+            (diginetica, yoochoose) and sessions-csv, ``notebook`` otherwise. ``paper`` for
+            ``amazon-seq`` splits each user leave-last-out (see
             :func:`~srgnn_paddle.prepare.splits.leave_last_out_split`).
-        rating_threshold: notebook: keep interactions with rating >= this (formats with
+        rating_threshold: notebook, loo: keep interactions with rating >= this (formats with
             ratings only).
         min_item_count: minimum interactions per item (notebook default 1; paper default 5,
             counted once, as published).
         min_user_count: notebook: minimum interactions per user (default 5, so every user
-            can be sampled by the notebook's dataset).
-        seed: notebook: seed of the user shuffle (default 2024).
+            can be sampled by the notebook's dataset); loo: default 3 (training,
+            validation and test need one each).
+        seed: notebook: seed of the user shuffle; loo: of the sampled negatives (default 2024).
+        negatives: loo: sampled negatives per validation and test item (default 99).
         layout: movielens: ``auto`` (from the first line), ``dat``, ``csv`` or ``udata``.
         user_col, item_col, time_col, rating_col, sep: interactions-csv columns and
             separator (defaults ``user_id``, ``item_id``, ``timestamp``, no rating, ``,``).
@@ -76,6 +79,7 @@ class PrepareOptions:
     keep_split_day: bool = False
     test_portion: Optional[float] = None
     train_pairs: Optional[str] = None
+    negatives: Optional[int] = None
 
 
 def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
@@ -84,13 +88,16 @@ def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
         raise SrgnnError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     protocol = opts.protocol or ("paper" if fmt in CLICK_FORMATS + SESSION_FORMATS else "notebook")
     if protocol not in PROTOCOLS:
-        raise SrgnnError(f"unknown protocol {protocol!r}; choose notebook or paper")
+        raise SrgnnError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     if protocol == "paper" and fmt not in CLICK_FORMATS + SESSION_FORMATS + LEAVE_LAST_OUT_FORMATS:
         raise SrgnnError(f"--protocol paper needs a session click log ({', '.join(CLICK_FORMATS)}), labelled "
                          f"sessions (sessions-csv) or user sequences ({', '.join(LEAVE_LAST_OUT_FORMATS)}); {fmt} "
-                         f"has timed user interactions: use --protocol notebook")
-    if protocol == "notebook" and fmt in SESSION_FORMATS:
+                         f"has timed user interactions: use --protocol notebook or loo")
+    if protocol != "paper" and fmt in SESSION_FORMATS:
         raise SrgnnError(f"{fmt} holds anonymous sessions with their next item, not users: use --protocol paper")
+    if protocol == "loo" and fmt in CLICK_FORMATS:
+        raise SrgnnError(f"--protocol loo needs users' interactions (movielens, amazon-seq, interactions-csv); "
+                         f"{fmt} has anonymous sessions: use --protocol paper or notebook")
 
     def refuse(names: Sequence[str], why: str) -> None:
         for name in names:
@@ -105,16 +112,18 @@ def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
     if fmt not in SESSION_FORMATS:
         refuse(("test_portion",), "applies to sessions-csv only")
     if fmt in SESSION_FORMATS:
-        refuse(("rating_threshold", "min_user_count"), "applies to the notebook protocol only")
+        refuse(("rating_threshold", "min_user_count"), "applies to the notebook and loo protocols only")
         refuse(("test_days", "keep_split_day"), "applies to dated click logs (diginetica, yoochoose) only")
     elif protocol == "paper":
-        refuse(("rating_threshold", "min_user_count", "seed"), "applies to the notebook protocol only")
+        refuse(("rating_threshold", "min_user_count", "seed"), "applies to the notebook and loo protocols only")
     else:
         refuse(("test_days", "keep_split_day"), "applies to the paper protocol only")
     if fmt in LEAVE_LAST_OUT_FORMATS:
         refuse(("test_days", "keep_split_day"), "applies to the click logs only (amazon-seq is split leave-last-out)")
     if not (protocol == "paper" and fmt in LEAVE_LAST_OUT_FORMATS):
         refuse(("train_pairs",), f"applies to --protocol paper with {', '.join(LEAVE_LAST_OUT_FORMATS)} only")
+    if protocol != "loo":
+        refuse(("negatives",), "applies to --protocol loo only")
 
     out = PrepareOptions(**{**opts.__dict__, "protocol": protocol})
     if fmt == "movielens":
@@ -143,9 +152,11 @@ def resolve_options(fmt: str, opts: PrepareOptions) -> PrepareOptions:
         if out.test_days < 1:
             raise SrgnnError(f"--test_days must be >= 1, got {out.test_days}")
     else:
-        for key, default in NOTEBOOK_DEFAULTS.items():
+        for key, default in (LOO_DEFAULTS if protocol == "loo" else NOTEBOOK_DEFAULTS).items():
             if getattr(opts, key) is None:
                 setattr(out, key, default)
+    if out.negatives is not None and out.negatives < 1:
+        raise SrgnnError(f"--negatives must be >= 1, got {out.negatives}")
     if out.min_item_count < 1:
         raise SrgnnError(f"--min_item_count must be >= 1, got {out.min_item_count}")
     if out.min_user_count is not None and out.min_user_count < 1:

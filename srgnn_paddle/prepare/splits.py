@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from srgnn_paddle.data.pairs import TEST_STREAM, VALID_STREAM, draw_excluding, latest_per_user, pair_keys
 from srgnn_paddle.data.sessions import augment_prefixes
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.prepare.options import (MIN_LEAVE_LAST_OUT_ITEMS, MIN_SESSION_LENGTH, PAPER_MIN_ITEM_COUNT,
@@ -46,21 +47,16 @@ def _occurrences(values: pd.Series) -> np.ndarray:
     return np.bincount(codes)[codes]
 
 
-def notebook_split(frame: pd.DataFrame, *, rating_threshold: Optional[float] = None, min_item_count: int = 1,
-                   min_user_count: int = 5, seed: int = 2024, source: str = "input") -> NotebookSplit:
-    """Filter, encode and split interactions (columns ``user, item, time`` [+ ``rating``]).
-
-    Steps: keep ``rating >= rating_threshold``; then drop items with fewer than
-    ``min_item_count`` and users with fewer than ``min_user_count`` interactions, repeated
-    until both hold (k-core style); encode items ``1..n`` and users ``1..U`` in the order of
-    their original ids; shuffle the users with ``numpy.random.default_rng(seed)`` and give
-    the first 80% to train, the next 10% to valid, the last 10% to test (``U // 10`` each
-    for valid and test).
+def _filter(frame: pd.DataFrame, rating_threshold: Optional[float], min_item_count: int, min_user_count: int,
+            source: str, stats: Dict[str, Any]) -> pd.DataFrame:
+    """Keep ``rating >= rating_threshold``; then drop items with fewer than ``min_item_count``
+    and users with fewer than ``min_user_count`` interactions, repeated until both hold
+    (k-core style). Records ``after_rating_threshold``, ``filter_rounds`` and ``filtered``
+    in ``stats``.
 
     Raises:
-        SrgnnError: naming the filter that left nothing, or fewer than 10 users for the split.
+        SrgnnError: naming the filter that left nothing.
     """
-    stats: Dict[str, Any] = {"read": _counts(frame)}
     if rating_threshold is not None:
         if "rating" not in frame.columns:
             raise SrgnnError(f"{source}: has no ratings, so --rating_threshold cannot apply; drop it")
@@ -86,6 +82,25 @@ def notebook_split(frame: pd.DataFrame, *, rating_threshold: Optional[float] = N
             break
     stats["filter_rounds"] = rounds
     stats["filtered"] = _counts(frame)
+    return frame
+
+
+def notebook_split(frame: pd.DataFrame, *, rating_threshold: Optional[float] = None, min_item_count: int = 1,
+                   min_user_count: int = 5, seed: int = 2024, source: str = "input") -> NotebookSplit:
+    """Filter, encode and split interactions (columns ``user, item, time`` [+ ``rating``]).
+
+    Steps: keep ``rating >= rating_threshold``; then drop items with fewer than
+    ``min_item_count`` and users with fewer than ``min_user_count`` interactions, repeated
+    until both hold (k-core style); encode items ``1..n`` and users ``1..U`` in the order of
+    their original ids; shuffle the users with ``numpy.random.default_rng(seed)`` and give
+    the first 80% to train, the next 10% to valid, the last 10% to test (``U // 10`` each
+    for valid and test).
+
+    Raises:
+        SrgnnError: naming the filter that left nothing, or fewer than 10 users for the split.
+    """
+    stats: Dict[str, Any] = {"read": _counts(frame)}
+    frame = _filter(frame, rating_threshold, min_item_count, min_user_count, source, stats)
 
     item_codes, item_ids = pd.factorize(frame["item"], sort=True)
     user_codes, user_ids = pd.factorize(frame["user"], sort=True)
@@ -113,6 +128,94 @@ def notebook_split(frame: pd.DataFrame, *, rating_threshold: Optional[float] = N
                        for name, df in splits.items()}
     return NotebookSplit(splits=splits, item_ids=np.asarray(item_ids), user_ids=np.asarray(user_ids), stats=stats)
 
+
+
+# ============================================================================ leave-one-out protocol
+@dataclass
+class LooSplit:
+    """The NCF files' contents before writing (ids from 0, as in the files).
+
+    Attributes:
+        train, valid, test: frames with columns ``user, item, rating, time`` (``rating``
+            NaN when the input has none), sorted by user then time; ``valid`` and ``test``
+            hold one row per user.
+        valid_negatives, test_negatives: ``[U, n]`` int64 negatives of each row of
+            ``valid`` / ``test``.
+        item_ids, user_ids: the original id of encoded id ``k`` at position ``k``.
+        stats: counts for ``meta.json``.
+    """
+
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    valid_negatives: np.ndarray
+    test_negatives: np.ndarray
+    item_ids: np.ndarray
+    user_ids: np.ndarray
+    stats: Dict[str, Any] = field(default_factory=dict)
+
+
+def loo_split(frame: pd.DataFrame, *, rating_threshold: Optional[float] = None, min_item_count: int = 1,
+              min_user_count: int = 3, negatives: int = 99, seed: int = 2024, source: str = "input") -> LooSplit:
+    """The leave-one-out protocol of NCF (He et al. 2017) on interactions (columns ``user,
+    item, time`` [+ ``rating``]).
+
+    Steps: a (user, item) pair seen several times keeps its latest interaction (largest
+    time, ties: the later row); keep ``rating >= rating_threshold``; the k-core style
+    filters (``min_item_count``, ``min_user_count``, at least 3: one interaction each for
+    training, validation and test); items and users encoded from 0 in the order of their
+    original ids. Per user, ordered by time (ties: file order), the latest interaction is
+    the test item, the one before it the validation item, the rest training. Each test and
+    validation row gets ``negatives`` distinct items the user never interacted with, drawn
+    uniformly (``default_rng([seed, 1])`` for the test rows, ``[seed, 2]`` for the
+    validation rows, see :func:`~srgnn_paddle.data.pairs.draw_excluding`).
+
+    Raises:
+        SrgnnError: naming the filter that left nothing, or a user with too few items left
+            to draw ``negatives`` from.
+    """
+    if min_user_count < 3:
+        raise SrgnnError(f"--min_user_count must be >= 3 for --protocol loo (training, validation and test need "
+                         f"an interaction each), got {min_user_count}")
+    stats: Dict[str, Any] = {"read": _counts(frame)}
+    frame = frame.assign(row=np.arange(len(frame), dtype=np.int64))
+    ordered = frame.sort_values(["user", "item", "time", "row"], kind="mergesort")
+    frame = ordered[~ordered.duplicated(["user", "item"], keep="last")].sort_values("row", kind="mergesort")
+    stats["deduplicated"] = _counts(frame)
+    frame = _filter(frame, rating_threshold, min_item_count, min_user_count, source, stats)
+
+    item_codes, item_ids = pd.factorize(frame["item"], sort=True)
+    user_codes, user_ids = pd.factorize(frame["user"], sort=True)
+    encoded = pd.DataFrame({
+        "user": user_codes.astype(np.int64),
+        "item": item_codes.astype(np.int64),
+        "rating": frame["rating"].to_numpy(dtype=np.float64) if "rating" in frame.columns else np.nan,
+        "time": frame["time"].to_numpy(dtype=np.int64),
+    })
+    encoded = encoded.iloc[np.lexsort((frame["row"].to_numpy(), encoded["time"].to_numpy(),
+                                       encoded["user"].to_numpy()))].reset_index(drop=True)
+    users = encoded["user"].to_numpy()
+    test_rows = latest_per_user(users)  # the frame is in (user, time, row) order: the last row of each user
+    rest = np.ones(len(encoded), dtype=bool)
+    rest[test_rows] = False
+    valid_rows = np.flatnonzero(rest)[latest_per_user(users[rest])]
+    rest[valid_rows] = False
+    n_items = len(item_ids)
+    known = pair_keys(users, encoded["item"].to_numpy(), n_items)
+    try:
+        test_neg = draw_excluding(np.random.default_rng([seed, TEST_STREAM]), users[test_rows], negatives, 0,
+                                  n_items, known, n_items, distinct=True)
+        valid_neg = draw_excluding(np.random.default_rng([seed, VALID_STREAM]), users[valid_rows], negatives, 0,
+                                   n_items, known, n_items, distinct=True)
+    except SrgnnError as exc:
+        raise SrgnnError(f"{source}: after the filters, {exc} (encoded id; see user_map.csv); lower --negatives or "
+                         f"raise --min_item_count") from None
+    splits = {"train": encoded[rest].reset_index(drop=True), "valid": encoded.iloc[valid_rows].reset_index(drop=True),
+              "test": encoded.iloc[test_rows].reset_index(drop=True)}
+    stats["splits"] = {name: {"users": int(df["user"].nunique()), "interactions": int(len(df))}
+                       for name, df in splits.items()}
+    return LooSplit(splits["train"], splits["valid"], splits["test"], valid_neg, test_neg, np.asarray(item_ids),
+                    np.asarray(user_ids), stats)
 
 
 # ============================================================================ paper protocol

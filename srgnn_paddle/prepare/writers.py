@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from srgnn_paddle.data.interactions import SPLIT_FILES
+from srgnn_paddle.data.ncf_files import NEGATIVE_SUFFIX, RATING_SUFFIX, write_negative_file, write_rating_file
 from srgnn_paddle.data.sessions import augment_prefixes, write_session_pickles
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_directory
@@ -28,6 +29,7 @@ from srgnn_paddle.prepare.readers import check_input, read_frame, read_sessions_
 from srgnn_paddle.prepare.splits import (
     MIN_SESSION_ITEMS,
     leave_last_out_split,
+    loo_split,
     notebook_split,
     paper_split,
     sessions_split,
@@ -69,9 +71,10 @@ def _write_json(data: Dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def _id_map(original: np.ndarray, column: str) -> pd.DataFrame:
-    """``original_<column>, <column>`` with encoded ids ``1..n``."""
-    return pd.DataFrame({f"original_{column}": original, column: np.arange(1, len(original) + 1, dtype=np.int64)})
+def _id_map(original: np.ndarray, column: str, start: int = 1) -> pd.DataFrame:
+    """``original_<column>, <column>`` with encoded ids ``start..start+n-1``."""
+    return pd.DataFrame({f"original_{column}": original,
+                         column: np.arange(start, start + len(original), dtype=np.int64)})
 
 
 def _pairs_stats(pairs: Tuple[List[List[int]], List[int]]) -> Dict[str, int]:
@@ -127,6 +130,54 @@ def _prepare_notebook(frame: pd.DataFrame, opts: PrepareOptions, meta: Dict[str,
             _write_csv(df, tmp / SPLIT_FILES[name])
         _write_csv(_id_map(result.item_ids, "item_id"), tmp / "item_map.csv")
         _write_csv(_id_map(result.user_ids, "user_id"), tmp / "user_map.csv")
+        _write_json(meta, tmp / "meta.json")
+    return meta
+
+
+def _prepare_loo(frame: pd.DataFrame, opts: PrepareOptions, meta: Dict[str, Any], out: Path,
+                 overwrite: bool, source: str) -> Dict[str, Any]:
+    """Run :func:`loo_split` and write the NCF files (``<name>.train.rating``,
+    ``.valid.rating``, ``.valid.negative``, ``.test.rating``, ``.test.negative``; ``<name>``
+    is the output folder's name), the id maps and ``meta.json``."""
+    result = loo_split(frame, rating_threshold=opts.rating_threshold, min_item_count=opts.min_item_count,
+                       min_user_count=opts.min_user_count, negatives=opts.negatives, seed=opts.seed, source=source)
+    name = out.name
+    n_items = len(result.item_ids)
+    meta.update({
+        "dataset": name,
+        "filters": {"rating_threshold": opts.rating_threshold, "min_item_count": opts.min_item_count,
+                    "min_user_count": opts.min_user_count},
+        "seed": opts.seed,
+        "negatives": opts.negatives,
+        "split": "per user, ordered by time (ties: file order) after keeping the latest of repeated (user, item) "
+                 "pairs: the latest interaction is the test item, the one before it the validation item, the rest "
+                 "training; each test and validation item has `negatives` distinct items the user never "
+                 "interacted with (numpy default_rng([seed, 1]) for test, [seed, 2] for validation)",
+        "ids": "users and items from 0 in the order of their original ids (user_map.csv, item_map.csv); the "
+               "toolkit's item table adds a padding row 0, so n_items = items + 1",
+        "n_items": n_items + 1,
+        "items": n_items,
+        "users": len(result.user_ids),
+        "interactions": int(sum(len(df) for df in (result.train, result.valid, result.test))),
+        "counts": {key: result.stats[key] for key in ("read", "deduplicated", "after_rating_threshold", "filtered")
+                   if key in result.stats},
+        "filter_rounds": result.stats["filter_rounds"],
+        "splits": result.stats["splits"],
+        "files": [name + RATING_SUFFIX["train"], name + RATING_SUFFIX["valid"], name + NEGATIVE_SUFFIX["valid"],
+                  name + RATING_SUFFIX["test"], name + NEGATIVE_SUFFIX["test"], "item_map.csv", "user_map.csv",
+                  "meta.json"],
+    })
+    ratings = None if result.train["rating"].isna().all() else "rating"
+    with _output_folder(out, overwrite) as tmp:
+        for split, df in (("train", result.train), ("valid", result.valid), ("test", result.test)):
+            write_rating_file(tmp / (name + RATING_SUFFIX[split]), df["user"].to_numpy(), df["item"].to_numpy(),
+                              None if ratings is None else df["rating"].to_numpy(), df["time"].to_numpy())
+        for split, df, negatives in (("valid", result.valid, result.valid_negatives),
+                                     ("test", result.test, result.test_negatives)):
+            write_negative_file(tmp / (name + NEGATIVE_SUFFIX[split]), df["user"].to_numpy(), df["item"].to_numpy(),
+                                negatives)
+        _write_csv(_id_map(result.item_ids, "item_id", start=0), tmp / "item_map.csv")
+        _write_csv(_id_map(result.user_ids, "user_id", start=0), tmp / "user_map.csv")
         _write_json(meta, tmp / "meta.json")
     return meta
 
@@ -285,6 +336,8 @@ def prepare_dataset(fmt: str, input_path: Union[str, Path], output: Union[str, P
         return _prepare_leave_last_out(frame, opts, meta, out, overwrite, str(source))
     if opts.protocol == "paper":
         return _prepare_paper(frame, fmt, opts, meta, out, overwrite, str(source))
+    if opts.protocol == "loo":
+        return _prepare_loo(frame, opts, meta, out, overwrite, str(source))
     return _prepare_notebook(frame, opts, meta, out, overwrite, str(source))
 
 
@@ -311,7 +364,7 @@ def format_summary(meta: Dict[str, Any], output: Union[str, Path]) -> str:
                      f"sequences; test {_n(counts['test']['sequences'])} sequences")
         lines.append(f"  items {_n(meta['items'])} (n_items = {_n(meta['n_items'])} with padding); average "
                      f"length {meta['avg_length']:.2f}")
-    elif meta["protocol"] == "notebook":
+    elif meta["protocol"] in ("notebook", "loo"):
         def row(name: str, c: Dict[str, int]) -> str:
             return (f"  {name:<10} {_n(c['interactions']):>12} interactions {_n(c['users']):>9} users"
                     + (f" {_n(c['items']):>9} items" if "items" in c else ""))
@@ -320,11 +373,19 @@ def format_summary(meta: Dict[str, Any], output: Union[str, Path]) -> str:
         if f["rating_threshold"] is not None:
             rules.insert(0, f"rating >= {f['rating_threshold']}")
         lines.append(row("read", counts["read"]))
+        if "deduplicated" in counts:
+            lines.append(row("distinct", counts["deduplicated"]) + "  (repeated (user, item) pairs: the latest kept)")
         lines.append(row("filtered", counts["filtered"]) + f"  ({', '.join(rules)}; {meta['filter_rounds']} round(s))")
         for name in SPLIT_NAMES:
             lines.append(row(name, meta["splits"][name]))
-        lines.append(f"  n_items = {_n(meta['n_items'])} (ids 1..{_n(meta['items'])}, 0 = padding); "
-                     f"users shuffled with seed {meta['seed']}")
+        if meta["protocol"] == "loo":
+            lines.append(f"  leave-one-out: the latest interaction per user is the test item, the one before it the "
+                         f"validation item; {meta['negatives']} negatives each (seed {meta['seed']})")
+            lines.append(f"  {_n(meta['users'])} users, {_n(meta['items'])} items (ids from 0 in the files; "
+                         f"n_items = {_n(meta['n_items'])} with the toolkit's padding row)")
+        else:
+            lines.append(f"  n_items = {_n(meta['n_items'])} (ids 1..{_n(meta['items'])}, 0 = padding); "
+                         f"users shuffled with seed {meta['seed']}")
     elif meta["split"].get("method") == "leave-last-out per user":
         def row(name: str, c: Dict[str, int]) -> str:
             return f"  {name:<10} {_n(c['interactions']):>12} interactions {_n(c['users']):>9} users {_n(c['items']):>9} items"

@@ -30,7 +30,7 @@ from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import make_loader
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_write_text
-from srgnn_paddle.kernels import Kernels
+from srgnn_paddle.kernels import Kernels, has_sparse_gradients
 from srgnn_paddle.models.base import Recommender
 from srgnn_paddle.training.checkpoints import (
     CHECKPOINT_FILE,
@@ -136,7 +136,8 @@ class Trainer:
         if model.trainable:  # counted models have nothing to optimise
             if cfg.lr_dc_step > 0:
                 self.scheduler = paddle.optimizer.lr.StepDecay(cfg.lr, step_size=cfg.lr_dc_step, gamma=cfg.lr_dc)
-            self.optimizer = kernels.optimizer(model.parameters(), self.scheduler or cfg.lr, cfg.weight_decay)
+            self.optimizer = kernels.optimizer(model.parameters(), self.scheduler or cfg.lr, cfg.weight_decay,
+                                               cfg.optimizer, dense_gradients=not has_sparse_gradients(model))
         self.stopper = EarlyStopping(cfg.patience)
         self.state = RunState()
         sampler = None
