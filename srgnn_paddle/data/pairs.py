@@ -169,9 +169,8 @@ class PairDataset:
         self.num_negatives = int(num_negatives)
         self.seed = int(seed)
         self.keys = pair_keys(self.users, self.items, self.n_items)
-        self.epoch = -1
+        self.epoch = -1  # no negatives drawn yet: set_epoch (or the first batch, epoch 0) draws them
         self.negatives = np.zeros((len(self.users), self.num_negatives), dtype=np.int64)
-        self.set_epoch(0)
 
     def __len__(self) -> int:
         return len(self.users) * (1 + self.num_negatives)
@@ -187,6 +186,8 @@ class PairDataset:
 
     def make_batch(self, indices: Sequence[int], rng: Optional[np.random.Generator] = None) -> PairBatch:
         """The pairs of rows ``indices`` (see the class docstring) as a :class:`PairBatch`."""
+        if self.epoch < 0:
+            self.set_epoch(0)
         idx = np.asarray(indices, dtype=np.int64)
         n_pos = len(self.users)
         positive = idx < n_pos
