@@ -3,6 +3,7 @@ the leave-one-out evaluation of every user.
 
     PYTHONPATH=. python benchmarks/bench_ncf.py [--model neumf] [--batch_sizes 256,2048]
         [--variants paddle] [--max_steps N] [--full_ranking] [--json]
+    PYTHONPATH=. python benchmarks/bench_ncf.py --write_recbole DIR   # the same data for RecBole, then exit
 
 The data: 6,040 users and 3,706 items (MovieLens-1M's counts), 1,000,209 interactions
 (every user at least 20, a log-normal spread of user activity, item popularity skewed like
@@ -69,6 +70,17 @@ def generate_interactions(seed: int = 0) -> pd.DataFrame:
         items.append(rng.choice(ITEMS, size=count, replace=False, p=popularity))
     users, items = np.concatenate(users), np.concatenate(items)
     return pd.DataFrame({"user": users, "item": items, "timestamp": rng.integers(0, 10**9, len(users))})
+
+
+def write_recbole(folder: Path) -> Path:
+    """The generated set as RecBole's atomic file ``folder/ml1m-sized/ml1m-sized.inter``
+    (for ``bench_recbole_neumf.py``, the same interactions as :func:`prepare` reads)."""
+    out = Path(folder) / "ml1m-sized"
+    out.mkdir(parents=True, exist_ok=True)
+    frame = generate_interactions().rename(columns={"user": "user_id:token", "item": "item_id:token",
+                                                    "timestamp": "timestamp:float"})
+    frame.to_csv(out / "ml1m-sized.inter", sep="\t", index=False)
+    return out / "ml1m-sized.inter"
 
 
 def prepare(folder: Path) -> Path:
@@ -144,7 +156,12 @@ def main() -> None:
     parser.add_argument("--max_steps", type=int, default=0, help="time this many steps and extrapolate (0 = epoch)")
     parser.add_argument("--full_ranking", action="store_true", help="also time the full-catalogue evaluation")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    parser.add_argument("--write_recbole", default=None, metavar="DIR",
+                        help="write the generated set as RecBole's atomic file under DIR and exit")
     args = parser.parse_args()
+    if args.write_recbole:
+        print(f"wrote {write_recbole(Path(args.write_recbole))}")
+        return
     device = select_device("cpu")
     variants = args.variants.split(",")
     unknown = [v for v in variants if v not in VARIANTS]

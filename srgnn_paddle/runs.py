@@ -283,9 +283,7 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
         if pretrained is not None:
             model.load_pretrained(*pretrained, alpha=cfg.pretrain_alpha)
             log(f"NeuMF starts from GMF {cfg.pretrain_gmf} and MLP {cfg.pretrain_mlp} (alpha {cfg.pretrain_alpha})")
-        valid_evaluator = make_evaluator(cfg, data.valid, model, kernels, progress,
-                                         full_ranking=cfg.valid_full_ranking)
-        trainer = Trainer(cfg, model, data.train, valid_evaluator, run_dir,
+        trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, model, kernels, progress), run_dir,
                           lambda: make_evaluator(cfg, data.test, model, kernels, progress), kernels,
                           item_counts=data.item_counts, progress=progress, log=log, rank=rank,
                           world_size=world_size, epoch_hooks=[visualdl] if visualdl else [])

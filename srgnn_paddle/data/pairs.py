@@ -169,9 +169,8 @@ class PairDataset:
         self.num_negatives = int(num_negatives)
         self.seed = int(seed)
         self.keys = pair_keys(self.users, self.items, self.n_items)
-        self.epoch = -1
+        self.epoch = -1  # no negatives drawn yet: set_epoch (or the first batch, epoch 0) draws them
         self.negatives = np.zeros((len(self.users), self.num_negatives), dtype=np.int64)
-        self.set_epoch(0)
 
     def __len__(self) -> int:
         return len(self.users) * (1 + self.num_negatives)
@@ -187,6 +186,8 @@ class PairDataset:
 
     def make_batch(self, indices: Sequence[int], rng: Optional[np.random.Generator] = None) -> PairBatch:
         """The pairs of rows ``indices`` (see the class docstring) as a :class:`PairBatch`."""
+        if self.epoch < 0:
+            self.set_epoch(0)
         idx = np.asarray(indices, dtype=np.int64)
         n_pos = len(self.users)
         positive = idx < n_pos
@@ -207,14 +208,16 @@ class HeldOutDataset:
         excluded_users, excluded_items: pairs whose item is not a candidate of the user's
             full-catalogue ranking (its training interactions).
         n_users: rows of the user table.
+        split: ``"valid"`` or ``"test"``.
         source: where the rows come from, for messages.
     """
 
     def __init__(self, users: np.ndarray, items: np.ndarray, negatives: np.ndarray, excluded_users: np.ndarray,
-                 excluded_items: np.ndarray, n_users: int, source: str = "held-out split") -> None:
+                 excluded_items: np.ndarray, n_users: int, split: str = "test", source: str = "held-out split") -> None:
         self.users = np.asarray(users, dtype=np.int64)
         self.items = np.asarray(items, dtype=np.int64)
         self.negatives = np.asarray(negatives, dtype=np.int64)
+        self.split = split
         self.source = source
         order = np.argsort(excluded_users, kind="stable")
         self.excluded_items = np.asarray(excluded_items, dtype=np.int64)[order]
@@ -357,10 +360,10 @@ def load_leave_one_out(data_dir: Path, dataset: str = "", seed: int = 2024) -> L
     # toolkit ids: file item + 1 (row 0 = padding)
     shift = 1
     valid_split = HeldOutDataset(valid_users, valid_items + shift, negatives + shift, train_users,
-                                 train_items + shift, n_users, source=str(files["valid"]))
+                                 train_items + shift, n_users, split="valid", source=str(files["valid"]))
     test_split = HeldOutDataset(test.users, test.items + shift, test_negatives.negatives + shift,
                                 np.r_[train_users, valid_users], np.r_[train_items, valid_items] + shift, n_users,
-                                source=str(files["test"]))
+                                split="test", source=str(files["test"]))
     if len(valid_split) == 0:
         raise SrgnnError(f"{files['train']}: no user has two training interactions, so there is no validation split; "
                          f"give {files['valid'].name} and {negative_files['valid'].name}")

@@ -131,16 +131,18 @@ class LeaveOneOutEvaluator:
         model: the model to be scored.
         kernels: unused (the ranks are counted in numpy), kept for the common signature.
         progress: show a tqdm bar.
-        full_ranking: also rank the full catalogue (else the ``full_*`` metrics are NaN).
+        full_ranking: also rank the full catalogue (else the ``full_*`` metrics are NaN);
+            default: always on the test split, on the validation split with
+            ``cfg.valid_full_ranking``.
     """
 
     def __init__(self, dataset: HeldOutDataset, cfg: Config, model: Optional[Recommender] = None, kernels=None,
-                 progress: bool = False, full_ranking: bool = True) -> None:
+                 progress: bool = False, full_ranking: Optional[bool] = None) -> None:
         self.dataset = dataset
         self.loader = make_loader(dataset, cfg.eval_batch_size, graph=None)
         self.k = cfg.topN
         self.progress = progress
-        self.full_ranking = full_ranking
+        self.full_ranking = (dataset.split == "test" or cfg.valid_full_ranking) if full_ranking is None else full_ranking
 
     def __call__(self, model: Recommender, desc: str = "eval") -> Dict[str, float]:
         was_training = model.training
@@ -196,13 +198,11 @@ class LeaveOneOutEvaluator:
         return [f"HR@{k}", f"NDCG@{k}", f"full_HR@{k}", f"full_NDCG@{k}"]
 
 
-def make_evaluator(cfg: Config, dataset, model: Recommender, kernels, progress: bool = False,
-                   full_ranking: bool = True):
+def make_evaluator(cfg: Config, dataset, model: Recommender, kernels, progress: bool = False):
     """The protocol's evaluator on ``dataset``: :class:`NextItemEvaluator` (paper),
-    :class:`LeaveOneOutEvaluator` (loo; ``full_ranking``: also over the full catalogue) or
-    :class:`RecallEvaluator` (notebook)."""
+    :class:`LeaveOneOutEvaluator` (loo) or :class:`RecallEvaluator` (notebook)."""
     if cfg.protocol == "paper":
         return NextItemEvaluator(dataset, cfg, model, kernels, progress)
     if cfg.protocol == "loo":
-        return LeaveOneOutEvaluator(dataset, cfg, model, kernels, progress, full_ranking)
+        return LeaveOneOutEvaluator(dataset, cfg, model, kernels, progress)
     return RecallEvaluator(dataset, cfg, model, progress)
