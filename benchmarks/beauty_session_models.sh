@@ -6,6 +6,7 @@
 #   bash benchmarks/beauty_session_models.sh [BEAUTY_TXT] [WORK_DIR]
 #
 # Runs that already have a summary.json are skipped, so the script can be restarted.
+# THREADS=N caps the CPU threads of each run (default: every core).
 # CODE=DIR runs the package found in DIR (e.g. a frozen copy, so that editing the checkout
 # during the hours the runs take changes nothing); default: this checkout.
 set -euo pipefail
@@ -19,7 +20,8 @@ export PYTHONPATH=${CODE:-$REPO}${PYTHONPATH:+:$PYTHONPATH}
 # learning rate (the paper's x0.1 every 3 epochs stalls the runs without augmentation, see
 # docs/session_models.md), histories cut to their last 50 items, early stop after 2 epochs
 # without progress on validation P@20, at most 20 epochs
-TRAIN_FLAGS=(--protocol paper --lr_dc_step 0 --session_max_length 50 --epochs 20 --patience 2 --quiet --no-tsne)
+TRAIN_FLAGS=(--protocol paper --lr_dc_step 0 --session_max_length 50 --epochs 20 --patience 2 --quiet --no-tsne
+             --cpu_threads "${THREADS:-0}")
 MODELS=(gru4rec narm srgnn stamp gruwatt ggnnwatt)
 
 for pairs in last prefixes; do
