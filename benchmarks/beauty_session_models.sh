@@ -6,7 +6,9 @@
 #   bash benchmarks/beauty_session_models.sh [BEAUTY_TXT] [WORK_DIR]
 #
 # Runs that already have a summary.json are skipped, so the script can be restarted.
-# THREADS=N caps the CPU threads of each run (default: every core).
+# THREADS=N caps the CPU threads of each run (default: every core); MODELS="narm stamp" and
+# TARGETS="last" pick the runs (default: every model, both targets), PREFIXES=0 skips the
+# prefix-pair folder's runs.
 # CODE=DIR runs the package found in DIR (e.g. a frozen copy, so that editing the checkout
 # during the hours the runs take changes nothing); default: this checkout.
 set -euo pipefail
@@ -22,7 +24,8 @@ export PYTHONPATH=${CODE:-$REPO}${PYTHONPATH:+:$PYTHONPATH}
 # without progress on validation P@20, at most 20 epochs
 TRAIN_FLAGS=(--protocol paper --lr_dc_step 0 --session_max_length 50 --epochs 20 --patience 2 --quiet --no-tsne
              --cpu_threads "${THREADS:-0}")
-MODELS=(gru4rec narm srgnn stamp gruwatt ggnnwatt)
+read -r -a MODELS <<< "${MODELS:-gru4rec narm srgnn stamp gruwatt ggnnwatt}"
+read -r -a TARGETS <<< "${TARGETS:-last all}"
 
 for pairs in last prefixes; do
     [ -d "$WORK/data/beauty_$pairs" ] || $PY -m srgnn_paddle prepare amazon-seq --protocol paper \
@@ -44,9 +47,13 @@ run() {  # run DATA TARGETS MODEL
     mkdir -p "$RESULTS/beauty_${data}/$name"
     cp "$run_dir/log.csv" "$run_dir/summary.json" "$run_dir/config.yaml" "$RESULTS/beauty_${data}/$name/"
 }
+# last: no augmentation, one target per user (the report's MyDataset); all: every position of
+# each user's training items (the report's TrainDataset)
 for model in "${MODELS[@]}"; do
-    run last last "$model"   # no augmentation: one target per user (the report's MyDataset)
-    run last all "$model"    # every position of each user's training items (the report's TrainDataset)
+    for targets in "${TARGETS[@]}"; do run last "$targets" "$model"; done
 done
-for model in "${MODELS[@]}"; do run prefixes last "$model"; done    # the paper's prefix pairs, one target each
+# the paper's prefix pairs, one target each (PREFIXES=0 skips them)
+if [ "${PREFIXES:-1}" != 0 ]; then
+    for model in "${MODELS[@]}"; do run prefixes last "$model"; done
+fi
 echo "== $(date +%T) done"

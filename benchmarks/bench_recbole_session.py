@@ -51,10 +51,11 @@ MODEL_OPTIONS = {
 
 
 def write_atomic(sessions_file: Path, max_sessions: int, folder: Path) -> int:
-    """``folder/digi/digi.inter`` from the first ``max_sessions`` sessions; returns the
-    number of interactions."""
+    """``folder/digi/digi.inter`` from the first ``max_sessions`` sessions (0: all); returns
+    the number of interactions."""
     with open(sessions_file, "rb") as f:
-        sessions = pickle.load(f)[:max_sessions]
+        sessions = pickle.load(f)
+    sessions = sessions[:max_sessions] if max_sessions else sessions
     (folder / "digi").mkdir(parents=True, exist_ok=True)
     rows = 0
     with open(folder / "digi" / "digi.inter", "w") as f:
@@ -115,13 +116,14 @@ class FirstBatches:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", required=True, type=Path, help="the published all_train_seq.txt (a pickle)")
-    parser.add_argument("--max_sessions", type=int, default=40000)
+    parser.add_argument("--max_sessions", type=int, default=40000, help="0 = every session")
     parser.add_argument("--models", default=",".join(MODEL_OPTIONS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max_steps", type=int, default=0, help="time this many batches and extrapolate (0 = epoch)")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args()
-    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    canonical = {name.lower(): name for name in MODEL_OPTIONS}  # gru4rec as bench_models.py spells it
+    names = [canonical.get(m.strip().lower(), m.strip()) for m in args.models.split(",") if m.strip()]
     unknown = [m for m in names if m not in MODEL_OPTIONS]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_OPTIONS)}")
@@ -136,7 +138,7 @@ def main() -> None:
                   f"{r['n_items']:,} items, {r['parameters']:,} parameters", flush=True)
     result = {"recbole_torch": torch.__version__, "threads": args.threads, "sessions": args.max_sessions,
               "interactions": interactions, "models": rows}
-    print(f"torch {torch.__version__}, {args.threads} thread(s); first {args.max_sessions:,} sessions "
+    print(f"torch {torch.__version__}, {args.threads} thread(s); {f"first {args.max_sessions:,}" if args.max_sessions else "all"} sessions "
           f"({interactions:,} interactions)")
     if args.json:
         print(json.dumps(result))
