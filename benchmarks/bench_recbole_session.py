@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import tempfile
 import time
@@ -128,17 +129,23 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_OPTIONS)}")
     rows = []
+    cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
         interactions = write_atomic(args.sessions, args.max_sessions, Path(tmp))
-        for name in names:
-            r = bench(name, Path(tmp), args.threads, args.max_steps)
-            rows.append(r)
-            print(f"RecBole {name:>8}: training {r['train_samples_per_s']:,.0f} samples/s ({r['train_samples']:,} "
-                  f"samples, {r['steps_run']} of {r['steps']} batches timed, {r['ms_per_step']:.1f} ms/step), "
-                  f"{r['n_items']:,} items, {r['parameters']:,} parameters", flush=True)
+        os.chdir(tmp)  # RecBole writes log_tensorboard/ and saved/ into the working directory
+        try:
+            for name in names:
+                r = bench(name, Path(tmp), args.threads, args.max_steps)
+                rows.append(r)
+                print(f"RecBole {name:>8}: training {r['train_samples_per_s']:,.0f} samples/s "
+                      f"({r['train_samples']:,} samples, {r['steps_run']} of {r['steps']} batches timed, "
+                      f"{r['ms_per_step']:.1f} ms/step), {r['n_items']:,} items, {r['parameters']:,} parameters",
+                      flush=True)
+        finally:
+            os.chdir(cwd)
     result = {"recbole_torch": torch.__version__, "threads": args.threads, "sessions": args.max_sessions,
               "interactions": interactions, "models": rows}
-    print(f"torch {torch.__version__}, {args.threads} thread(s); {f"first {args.max_sessions:,}" if args.max_sessions else "all"} sessions "
+    print(f"torch {torch.__version__}, {args.threads} thread(s); {('first %s' % f'{args.max_sessions:,}') if args.max_sessions else 'all'} sessions "
           f"({interactions:,} interactions)")
     if args.json:
         print(json.dumps(result))
