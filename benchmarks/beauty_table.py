@@ -47,7 +47,7 @@ def main(results: Path) -> None:
         if popularity:
             print(f"| popularity (counts of the prefix pairs' labels) | {popularity[0][metric]:.2f} | | |")
         print()
-    print("best epoch / epochs run, training seconds per epoch (mean), validation P@20 at the best epoch\n")
+    print("best epoch / epochs run, training seconds per epoch (median), validation P@20 at the best epoch\n")
     print("| model | " + " | ".join(title for title, _, _ in CONDITIONS) + " |")
     print("| --- | " + " | ".join("---" for _ in CONDITIONS) + " |")
     for model in MODELS:
@@ -57,7 +57,7 @@ def main(results: Path) -> None:
                 cells.append("not run")
                 continue
             summary, log = found[data, model, targets]
-            seconds = log.loc[log["phase"] == "valid", "seconds"].mean()
+            seconds = log.loc[log["phase"] == "valid", "seconds"].median()
             cells.append(f"{summary['best_epoch']} / {summary['epochs_run']}, {seconds:.0f} s, "
                          f"{summary['valid']['P@20']:.2f}")
         print(f"| {model} | " + " | ".join(cells) + " |")
