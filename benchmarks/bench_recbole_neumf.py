@@ -11,7 +11,7 @@ batch 256 (RecBole rounds it to 255 = 51 positives x 5), Adam 1e-3; its default 
 split. One epoch of ``Trainer._train_epoch`` is timed (the negatives are drawn by its
 loader during the epoch); with ``--max_steps N`` only its first N batches, and the epoch is
 extrapolated. Numpy 2 removed aliases RecBole 1.2 still uses (``np.float_``,
-``np.complex_``, ``np.unicode_``); they are restored here before RecBole is imported.
+``np.complex_``, ``np.unicode_``); ``recbole_compat`` restores them before RecBole is imported.
 """
 from __future__ import annotations
 
@@ -19,12 +19,7 @@ import argparse
 import json
 import time
 
-import numpy as np
-
-for alias, target in (("float_", np.float64), ("complex_", np.complex128), ("unicode_", np.str_), ("bool8", np.bool_),
-                      ("int_", np.int64)):
-    if not hasattr(np, alias):
-        setattr(np, alias, target)
+from recbole_compat import FirstBatches  # first: restores the numpy aliases RecBole needs
 
 import torch  # noqa: E402
 from recbole.config import Config  # noqa: E402
@@ -78,22 +73,6 @@ def main() -> None:
         print(json.dumps({"positives": positives, "rows": rows, "batch_rows": train_data.batch_size, "steps": steps,
                           "steps_run": run, "seconds": epoch, "ms_per_step": 1000 * seconds / run,
                           "rows_per_s": rows / epoch, "threads": args.threads}))
-
-
-class FirstBatches:
-    """The first ``n`` batches of a RecBole data loader (what ``_train_epoch`` iterates)."""
-
-    def __init__(self, loader, n: int) -> None:
-        self.loader, self.n, self.shuffle = loader, n, loader.shuffle
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        for k, batch in enumerate(self.loader):
-            if k == self.n:
-                return
-            yield batch
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ negative sampling), histories cut to 50 items; NARM's dropouts 0.25 / 0.5, GRU4R
 with dropout 0.25 (RecBole's default 0.3 changes nothing of the cost), SR-GNN one step.
 One epoch of ``Trainer._train_epoch`` is timed per model; with ``--max_steps N`` only its
 first N batches (the first untimed, as in ``bench_models.py``) and the epoch is
-extrapolated. Numpy 2 removed aliases RecBole 1.2 still uses; they are restored here before
-RecBole is imported.
+extrapolated. Numpy 2 removed aliases RecBole 1.2 still uses; ``recbole_compat`` restores
+them before RecBole is imported.
 """
 from __future__ import annotations
 
@@ -30,12 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-for alias, target in (("float_", np.float64), ("complex_", np.complex128), ("unicode_", np.str_), ("bool8", np.bool_),
-                      ("int_", np.int64)):
-    if not hasattr(np, alias):
-        setattr(np, alias, target)
+from recbole_compat import FirstBatches  # first: restores the numpy aliases RecBole needs
 
 import torch  # noqa: E402
 from recbole.config import Config  # noqa: E402
@@ -98,22 +93,6 @@ def bench(model_name: str, data_path: Path, threads: int, max_steps: int) -> dic
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
-class FirstBatches:
-    """The first ``n`` batches of a RecBole data loader (what ``_train_epoch`` iterates)."""
-
-    def __init__(self, loader, n: int) -> None:
-        self.loader, self.n, self.shuffle = loader, n, loader.shuffle
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        for k, batch in enumerate(self.loader):
-            if k == self.n:
-                return
-            yield batch
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", required=True, type=Path, help="the published all_train_seq.txt (a pickle)")
@@ -145,8 +124,8 @@ def main() -> None:
             os.chdir(cwd)
     result = {"recbole_torch": torch.__version__, "threads": args.threads, "sessions": args.max_sessions,
               "interactions": interactions, "models": rows}
-    print(f"torch {torch.__version__}, {args.threads} thread(s); {('first %s' % f'{args.max_sessions:,}') if args.max_sessions else 'all'} sessions "
-          f"({interactions:,} interactions)")
+    which = f"first {args.max_sessions:,}" if args.max_sessions else "all"
+    print(f"torch {torch.__version__}, {args.threads} thread(s); {which} sessions ({interactions:,} interactions)")
     if args.json:
         print(json.dumps(result))
 
