@@ -321,7 +321,16 @@ def refit_run(cfg: Config, data: PreparedData, trainer: Trainer, kernels, epochs
     The refit is a run of its own in ``<run>/refit/`` (weights, checkpoint, one log row per
     epoch), so an interrupted refit continues with ``train --resume``.
     """
-    refit_dir = trainer.run_dir / REFIT_DIR
+    refit_summary = train_refit(cfg, data, kernels, epochs, trainer.run_dir / REFIT_DIR, progress, log)
+    return trainer.record_refit(refit_summary["test"], epochs, refit_summary["train_seconds"])
+
+
+def train_refit(cfg: Config, data: PreparedData, kernels, epochs: int, refit_dir: Path, progress: bool = True,
+                log: Callable[[str], None] = print) -> Dict[str, Any]:
+    """The refit alone (:func:`refit_run` without recording it in a selection run): a fresh
+    model seeded with ``cfg.seed``, trained ``epochs`` epochs on ``data.train_all`` in
+    ``refit_dir`` (continued from its checkpoint when one of the same settings is there),
+    the test split scored once. Returns the refit run's summary (``test``, ``train_seconds``)."""
     refit_cfg = cfg.replace(epochs=max(epochs, 1), refit=False, select_on="valid")  # the test set once
     seed_everything(cfg.seed)
     with paddle.utils.unique_name.guard():  # the names the checkpoint's Adam state is keyed by
@@ -338,8 +347,7 @@ def refit_run(cfg: Config, data: PreparedData, trainer: Trainer, kernels, epochs
             refit_dir.mkdir(parents=True)
         what = "counting" if not model.trainable else f"{refit_cfg.epochs} epoch(s)"
         log(f"refit: {cfg.model} on {len(data.train_all)} training + validation samples, {what} -> {refit_dir}")
-        refit_summary = refit.fit()
-    return trainer.record_refit(refit_summary["test"], epochs, refit_summary["train_seconds"])
+        return refit.fit()
 
 
 def pretrained_parts(cfg: Config) -> Tuple[Dict[str, Any], Dict[str, Any]]:

@@ -403,3 +403,27 @@ def test_bench_models_json(ring):
     assert srgnn["train_samples_per_s"] > 0 and srgnn["eval_sessions_per_s"] > 0 and srgnn["parameters"] > 0
     assert sknn["train_samples_per_s"] is None and sknn["fit_seconds"] >= 0 and sknn["eval_sessions_per_s"] > 0
     assert result["eval_sessions"] == 50 and "P@20" in sknn["eval_metrics"]
+
+
+def test_refit_seeds_repeats_the_refit_of_train_refit(ring, tmp_path):
+    """benchmarks/refit_seeds.py with a run's seed and selected epochs scores exactly the run's
+    ``test_refit``; another seed trains its own model; finished seeds are read back."""
+    exp = tmp_path / "exp"
+    assert cli.main(["train", "--data_dir", str(ring), "--exp_dir", str(exp), *SRGNN_FAST, "--refit"]) == 0
+    summary = json.loads((exp / "ring_paper" / "SRGNN_0.01_32_8" / "summary.json").read_text())
+    config = tmp_path / "fast.yaml"
+    config.write_text(yaml.safe_dump({"protocol": "paper", "lr": 0.01, "batch_size": 32, "embedding_dim": 8,
+                                      "valid_portion": 0.2}))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "refit_seeds.py"
+    argv = [sys.executable, str(script), "--data_dir", str(ring), "--work_dir", str(tmp_path / "seeds"),
+            "--config", str(config), "--seeds", "2024,7", "--epochs", str(summary["refit_epochs"]), "--json"]
+    results = []
+    for _ in range(2):
+        out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    same, other = results[0]["rows"]
+    assert (same["P@20"], same["MRR@20"]) == (summary["test_refit"]["P@20"], summary["test_refit"]["MRR@20"])
+    assert other["seed"] == 7 and other["MRR@20"] != same["MRR@20"]
+    assert results[1] == results[0]  # read back from the seeds' summary.json, not trained again
