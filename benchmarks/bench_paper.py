@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/bench_paper.py --data_dir /work/shared/data/diginetica
         [--config configs/paper_diginetica.yaml] [--max_steps 200] [--test_batches 20]
-        [--kernels auto|host|paddle] [--adam kernels|paddle] [--cpu_threads N] [--json]
+        [--kernels auto|host|paddle] [--adam kernels|paddle] [--grads freed|zeroed] [--cpu_threads N] [--json]
         [--model srgnn|gru4rec|...] [--targets last|all]
 
 Loads the paper layout (``all_train_seq.txt``/``train.txt`` and ``test.txt``) as
@@ -14,7 +14,9 @@ ranks counted by the run's kernels); ``--model`` and ``--targets`` as in ``train
 "encode" part is then the model's ``loss_inputs``). Epoch and test-pass seconds are **extrapolated** from
 those samples (``0`` runs everything, and the figures are then measured). ``--kernels``
 chooses the kernels as ``train --kernels`` does; ``--adam paddle`` replaces the kernels'
-optimiser with ``paddle.optimizer.Adam`` (to measure what :class:`HostAdam` saves).
+optimiser with ``paddle.optimizer.Adam`` (to measure what :class:`HostAdam` saves);
+``--grads zeroed`` zeroes the gradients after each step (Paddle's ``clear_grad()``) instead
+of freeing them as the Trainer does in one process (to measure what freeing saves).
 """
 from __future__ import annotations
 
@@ -50,6 +52,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--kernels", default="auto", choices=("auto", "host", "paddle"))
     parser.add_argument("--adam", default="kernels", choices=("kernels", "paddle"),
                         help="kernels: the kernels' optimiser (HostAdam with host kernels); paddle: paddle.optimizer.Adam")
+    parser.add_argument("--grads", default="freed", choices=("freed", "zeroed"),
+                        help="after each step: freed (clear_grad(set_to_zero=False), as the Trainer in one process) "
+                             "or zeroed (Paddle's default clear_grad())")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     parser.add_argument("--model", default="srgnn", help="the model to time (as train --model)")
     parser.add_argument("--targets", default="last", choices=("last", "all"), help="as train --targets")
@@ -64,8 +69,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     with select_kernels(cfg.kernels, device, cfg.cpu_threads) as kernels:
         result = run(args, cfg, data, kernels)
     result["device"] = device
-    print(f"{cfg.model} (targets {cfg.targets}) on {device} ({kernels.name} kernels, {args.adam} Adam, CPU threads "
-          f"{cfg.cpu_threads}); {len(data.train)} training samples, {result['steps_per_epoch']} steps of {cfg.batch_size}, "
+    print(f"{cfg.model} (targets {cfg.targets}) on {device} ({kernels.name} kernels, {args.adam} Adam, "
+          f"{args.grads} gradients, CPU threads {cfg.cpu_threads}); {len(data.train)} training samples, {result['steps_per_epoch']} steps of {cfg.batch_size}, "
           f"{data.n_items} items, D {cfg.embedding_dim}, step {cfg.step}")
     label = f"extrapolated from {result['timed_steps']} steps" if result["epoch_extrapolated"] else "measured"
     print(f"step {result['step_ms']:.1f} ms = " + ", ".join(f"{k} {v:.1f}" for k, v in result["step_ms_parts"].items()))
@@ -109,7 +114,7 @@ def _time(args: argparse.Namespace, cfg, data, kernels: Kernels, model, optimize
         loss.backward()
         t4 = time.perf_counter()
         optimizer.step()
-        optimizer.clear_grad()
+        optimizer.clear_grad(set_to_zero=args.grads == "zeroed")
         float(loss)
         t5 = time.perf_counter()
         if step == 0 and steps > 1:
@@ -134,7 +139,7 @@ def _time(args: argparse.Namespace, cfg, data, kernels: Kernels, model, optimize
     test_seconds = (time.perf_counter() - start) * n_test_batches / test_limit
 
     return {
-        "model": cfg.model, "targets": cfg.targets, "kernels": kernels.name, "adam": args.adam, "cpu_threads": cfg.cpu_threads, "batch_size": cfg.batch_size,
+        "model": cfg.model, "targets": cfg.targets, "kernels": kernels.name, "adam": args.adam, "grads": args.grads, "cpu_threads": cfg.cpu_threads, "batch_size": cfg.batch_size,
         "embedding_dim": cfg.embedding_dim, "n_items": data.n_items, "train_pairs": len(data.train),
         "steps_per_epoch": total_steps, "timed_steps": timed_steps,
         "step_ms": step_total_ms, "step_ms_parts": step_ms,

@@ -13,7 +13,7 @@ from srgnn_paddle import cli
 from srgnn_paddle.config import Config, load_config
 from srgnn_paddle.data import Batch, PairBatch, SessionTable, build_packed_graph
 from srgnn_paddle.data.datasets import next_item_targets
-from srgnn_paddle.kernels import HostKernels, Kernels
+from srgnn_paddle.kernels import HostKernels, Kernels, has_sparse_gradients
 from srgnn_paddle.models import BATCH_LAYOUTS, MODELS, Recommender, build_model, model_class
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.synthetic import generate_synthetic
@@ -206,6 +206,29 @@ class ContractChecks:
         for name, grad in plain_grads.items():
             np.testing.assert_allclose(host_grads[name], grad, rtol=1e-4, atol=1e-6, err_msg=name)
 
+
+    @pytest.mark.parametrize("kernels_name", ["paddle", "host"])
+    def test_freed_gradients_train_as_zeroed_ones(self, kernels_name):
+        """In one process the trainer frees the gradients after each step
+        (``clear_grad(set_to_zero=False)``) instead of zeroing them: three optimiser steps
+        give the same weights, to the bit, with either kernels (row-sparse item gradients too)."""
+        if not model_class(self.model_name).trainable:
+            pytest.skip("counted, not trained")
+        weights = []
+        for set_to_zero in (True, False):
+            model = self.build(True, seed=7)
+            kernels = Kernels() if kernels_name == "paddle" else HostKernels(2)
+            with kernels, kernels.attach(model), paddle.utils.unique_name.guard():
+                opt = kernels.optimizer(model.parameters(), 0.01, 1e-3, dense_gradients=not has_sparse_gradients(model))
+                for _ in range(3):
+                    model.calculate_loss(_batch(model), kernels.cross_entropy).backward()
+                    opt.step()
+                    opt.clear_grad(set_to_zero=set_to_zero)
+            weights.append({name: p.numpy().copy() for name, p in model.named_parameters()})
+        zeroed, freed = weights
+        assert zeroed.keys() == freed.keys()
+        for name, value in zeroed.items():
+            np.testing.assert_array_equal(freed[name], value, err_msg=name)
 
 class TestSRGNN(ContractChecks):
     model_name = "srgnn"

