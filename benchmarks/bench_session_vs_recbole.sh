@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Training samples/s of the toolkit's session models (bench_models.py, full DIGINETICA, paper
-# config) beside RecBole's (bench_recbole_session.py, first 40,000 sessions), alternating
+# config) beside RecBole's (bench_recbole_session.py), alternating
 # ROUNDS times in one run so that both see the same machine.
 #
 #   bash benchmarks/bench_session_vs_recbole.sh [DIGINETICA_DIR] [RECBOLE_PYTHON]
 #
 # RECBOLE_PYTHON: the python of a separate venv with torch and RecBole (default /tmp/rb/bin/python);
 # STEPS (default 300) batches are timed per model on each side, THREADS (default 2) threads;
-# MODELS (default gru4rec,narm,stamp,srgnn) picks the models, MAX_SESSIONS (default 40000; 0 = all)
-# the sessions RecBole reads.
+# MODELS (default gru4rec,narm,stamp,srgnn) picks the models, MAX_SESSIONS the sessions RecBole
+# reads (default 40000, the setting: 28,914 items; 0 = all, the toolkit's 43,098 items).
 set -euo pipefail
 DATA=${1:-../shared/data/diginetica}
 RB=${2:-/tmp/rb/bin/python}
