@@ -70,7 +70,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         result = run(args, cfg, data, kernels)
     result["device"] = device
     print(f"{cfg.model} (targets {cfg.targets}) on {device} ({kernels.name} kernels, {args.adam} Adam, "
-          f"{args.grads} gradients, CPU threads {cfg.cpu_threads}); {len(data.train)} training samples, {result['steps_per_epoch']} steps of {cfg.batch_size}, "
+          f"{args.grads} gradients, CPU threads {cfg.cpu_threads}); {len(data.train)} training samples, "
+          f"{result['steps_per_epoch']} steps of {cfg.batch_size}, "
           f"{data.n_items} items, D {cfg.embedding_dim}, step {cfg.step}")
     label = f"extrapolated from {result['timed_steps']} steps" if result["epoch_extrapolated"] else "measured"
     print(f"step {result['step_ms']:.1f} ms = " + ", ".join(f"{k} {v:.1f}" for k, v in result["step_ms_parts"].items()))

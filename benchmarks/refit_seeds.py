@@ -13,7 +13,7 @@ selection run, which at 4 epochs cannot choose anything else; the spread of the 
 whether a gap of a few hundredths to the paper's single run is a difference at all.
 
 Each seed is a resumable run folder ``<work_dir>/seed<N>`` (checkpoint after every epoch;
-a finished seed is read back, not trained again). Prints one row per seed and, with
+a seed finished with the same ``--epochs`` is read back, not trained again). Prints one row per seed and, with
 ``--json``, one JSON object as the last line.
 """
 from __future__ import annotations
@@ -56,9 +56,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         for seed in seeds:
             run_dir = args.work_dir / f"seed{seed}"
             summary_file = run_dir / SUMMARY_FILE
-            if summary_file.is_file():
-                summary = json.loads(summary_file.read_text())
-            else:
+            summary = json.loads(summary_file.read_text()) if summary_file.is_file() else None
+            if summary is None or summary["epochs_run"] != args.epochs:  # not run, or run for other --epochs
                 summary = train_refit(cfg.replace(seed=seed), data, kernels, args.epochs, run_dir, progress=False,
                                       log=tqdm.write)
             row = {"seed": seed, **{m: summary["test"][m] for m in METRICS},

@@ -206,7 +206,6 @@ class ContractChecks:
         for name, grad in plain_grads.items():
             np.testing.assert_allclose(host_grads[name], grad, rtol=1e-4, atol=1e-6, err_msg=name)
 
-
     @pytest.mark.parametrize("kernels_name", ["paddle", "host"])
     def test_freed_gradients_train_as_zeroed_ones(self, kernels_name):
         """In one process the trainer frees the gradients after each step
@@ -229,6 +228,7 @@ class ContractChecks:
         assert zeroed.keys() == freed.keys()
         for name, value in zeroed.items():
             np.testing.assert_array_equal(freed[name], value, err_msg=name)
+
 
 class TestSRGNN(ContractChecks):
     model_name = "srgnn"
