@@ -1,6 +1,11 @@
-"""The model contract (srgnn_paddle.models.base.Recommender): every registered model passes
-the same checks (a shared mixin, in the spirit of implicit's test classes), and a model
-written as the README shows trains end to end through the CLI."""
+"""The model contracts: every registered model passes the checks of its contract (shared
+mixins, in the spirit of implicit's test classes): :class:`ContractChecks` for what every
+model offers, :class:`TrainedChecks` for the trained ones (srgnn_paddle.models.base.Recommender),
+:class:`CountedChecks` for the counted ones (srgnn_paddle.models.counts.CountModel); within a
+contract a check is skipped only where the model's declarations exclude it (no positions in
+the ``pairs`` layout, no inner products with ``inner_product = False``). Which GEMMs of every
+model run on the host kernel is listed in :data:`HOST_GEMMS`. A model written as the README
+shows trains end to end through the CLI."""
 from __future__ import annotations
 
 import json
@@ -13,8 +18,8 @@ from srgnn_paddle import cli
 from srgnn_paddle.config import Config, load_config
 from srgnn_paddle.data import Batch, PairBatch, SessionTable, build_packed_graph
 from srgnn_paddle.data.datasets import next_item_targets
-from srgnn_paddle.kernels import HostKernels, Kernels, has_sparse_gradients
-from srgnn_paddle.models import BATCH_LAYOUTS, MODELS, Recommender, build_model, model_class
+from srgnn_paddle.kernels import HostKernels, Kernels, has_sparse_gradients, kernel_linears
+from srgnn_paddle.models import BATCH_LAYOUTS, MODELS, CountModel, Recommender, build_model, model_class
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.synthetic import generate_synthetic
 
@@ -63,7 +68,7 @@ def _expected_loss(model: Recommender, batch) -> float:
 
 
 class ContractChecks:
-    """What the trainer, evaluators, retrieval and t-SNE rely on; a subclass sets ``model_name``."""
+    """What the trainer, evaluators and retrieval rely on for every model; a subclass sets ``model_name``."""
 
     model_name = ""
 
@@ -82,6 +87,7 @@ class ContractChecks:
         model = build_model(cfg)
         if not model.trainable:
             model.fit(SessionTable.from_lists(SESSIONS))
+            return model
         for layer in model.sublayers():
             if isinstance(layer, nn.Dropout):
                 layer.p = 0.0
@@ -91,19 +97,33 @@ class ContractChecks:
         assert MODELS[model.name] is type(model) and model.display_name
         assert model.batch_layout in BATCH_LAYOUTS and isinstance(model.inner_product, bool)
         assert isinstance(model.trainable, bool) and model.n_items == N_ITEMS
-        if model.trainable:
-            assert model.n_parameters() > 0
-        if model.trainable:
-            assert model.embedding_dim == (D if model.batch_layout != "pairs" else model.item_embeddings().shape[1])
+        assert isinstance(model, Recommender if model.trainable else CountModel)  # the contract it declares
 
     def test_shapes(self, model):
         batch = _batch(model)
-        if model.trainable:  # counted models score, they do not embed
-            user = model.encode(batch)
-            assert user.shape == [len(HISTORY), model.embedding_dim] and user.dtype == paddle.float32
-            assert model.item_embeddings().shape == [N_ITEMS, model.embedding_dim]
         assert model.targets(batch).numpy().tolist() == TARGET.reshape(-1).tolist()
-        assert model.full_scores(batch).shape == [len(HISTORY), N_ITEMS]
+        scores = model.full_scores(batch)
+        assert scores.shape == [len(HISTORY), N_ITEMS] and scores.dtype == paddle.float32
+
+    def test_host_gemms_are_the_listed_ones(self, model):
+        """The model's kernels ``Linear`` layers are those of :data:`HOST_GEMMS`, and a
+        training loss (or a scoring pass) under the host kernels runs exactly their GEMMs there."""
+        expected = HOST_GEMMS[self.model_name]
+        assert [name for name, _ in kernel_linears(model)] == expected
+        owner = {id(layer.weight): name for name, layer in kernel_linears(model)}
+        used = []
+
+        class Recording(HostKernels):
+            def linear(self, x, weight, bias):
+                used.append(owner[id(weight)])
+                return super().linear(x, weight, bias)
+
+        with Recording(1) as kernels, kernels.attach(model):
+            if model.trainable:
+                model.calculate_loss(_batch(model), kernels.cross_entropy)
+            else:
+                model.full_scores(_batch(model))
+        assert sorted(set(used)) == sorted(expected)
 
     def test_saved_state_gives_the_same_scores(self, model, tmp_path):
         paddle.save(model.state_dict(), str(tmp_path / "model.pdparams"))
@@ -122,9 +142,29 @@ class ContractChecks:
         assert plain.shape == (len(HISTORY),) and plain.min() >= 1
         np.testing.assert_array_equal(fast, plain)
 
+class TrainedChecks(ContractChecks):
+    """The trained models' contract (:class:`~srgnn_paddle.models.base.Recommender`)."""
+
+    def test_trained_declarations(self, model):
+        assert model.n_parameters() > 0
+        assert model.embedding_dim == (D if model.batch_layout != "pairs" else model.item_embeddings().shape[1])
+        batch = _batch(model)
+        user = model.encode(batch)
+        assert user.shape == [len(HISTORY), model.embedding_dim] and user.dtype == paddle.float32
+        assert model.item_embeddings().shape == [N_ITEMS, model.embedding_dim]
+
+    def test_sparse_parameters_are_the_declared_ones(self, model):
+        """The parameters a model declares row-sparse are those whose lookup gradient is
+        row-sparse (the encoder alone: the full softmax adds a dense gradient to the item table)."""
+        declared = model.sparse_parameters()
+        assert set(declared) <= {name for name, _ in model.named_parameters()}
+        model.encode(_batch(model)).sum().backward()
+        sparse = [name for name, p in model.named_parameters() if p.grad is not None and p.grad.is_selected_rows()]
+        assert sparse == declared
+        assert has_sparse_gradients(model) == bool(declared)
+        model.clear_gradients()
+
     def test_score_items_are_the_full_scores_of_those_items(self, model):
-        if not model.trainable:
-            pytest.skip("counted, not trained: scored over the full catalogue only")
         batch = _batch(model)
         items = np.array([[4, 1, 39], [7, 7, 2], [12, 3, 5], [2, 9, 11], [39, 30, 1]])
         full = model.full_scores(batch).numpy()
@@ -145,8 +185,6 @@ class ContractChecks:
             assert (scores[:, 0] < -1e8).all()
 
     def test_loss_is_the_layouts_loss_and_has_gradients(self, model):
-        if not model.trainable:
-            pytest.skip("counted, not trained")
         batch = _batch(model)
         expected = _expected_loss(model, batch)
         loss = model.calculate_loss(batch)
@@ -156,8 +194,6 @@ class ContractChecks:
         assert grads and any(float(paddle.abs(p.grad).sum()) > 0 for p in grads)
 
     def test_encode_positions_is_the_encoding_of_every_prefix(self, model):
-        if not model.trainable:
-            pytest.skip("counted, not trained")
         if model.batch_layout == "pairs":
             pytest.skip("(user, item) pairs have no positions")
         positions = model.encode_positions(_batch(model)).numpy()
@@ -170,8 +206,6 @@ class ContractChecks:
             assert not positions[b, n:].any()
 
     def test_targets_all_is_the_mean_loss_of_the_prefix_pairs(self, model):
-        if not model.trainable:
-            pytest.skip("counted, not trained")
         if model.batch_layout == "pairs":
             pytest.skip("(user, item) pairs have no positions")
         mask = (HISTORY > 0).astype("float32")
@@ -186,8 +220,6 @@ class ContractChecks:
 
     @pytest.mark.parametrize("targets", ["last", "all"])
     def test_host_kernels_compute_the_same_loss_and_gradients(self, model, targets):
-        if not model.trainable:
-            pytest.skip("counted, not trained")
         if targets == "all" and model.batch_layout == "pairs":
             pytest.skip("(user, item) pairs have no positions")
         mask = (HISTORY > 0).astype("float32")
@@ -211,8 +243,6 @@ class ContractChecks:
         """In one process the trainer frees the gradients after each step
         (``clear_grad(set_to_zero=False)``) instead of zeroing them: three optimiser steps
         give the same weights, to the bit, with either kernels (row-sparse item gradients too)."""
-        if not model_class(self.model_name).trainable:
-            pytest.skip("counted, not trained")
         weights = []
         for set_to_zero in (True, False):
             model = self.build(True, seed=7)
@@ -230,61 +260,110 @@ class ContractChecks:
             np.testing.assert_array_equal(freed[name], value, err_msg=name)
 
 
-class TestSRGNN(ContractChecks):
+class CountedChecks(ContractChecks):
+    """The counted models' contract (:class:`~srgnn_paddle.models.counts.CountModel`):
+    ``fit``, ``full_scores``, and their state (the counted arrays)."""
+
+    def test_counted_contract(self, model):
+        assert not model.trainable and not model.inner_product and model.n_parameters() == 0
+        assert not isinstance(model, nn.Layer)  # no parameters, no layers: nothing for the optimiser
+        assert model.stats and model.state_dict().keys() == model.stats.keys()
+        assert all(isinstance(value, paddle.Tensor) for value in model.state_dict().values())
+        model.eval()
+        assert not model.training
+        model.train()
+        assert model.training
+
+    def test_scores_need_the_counts(self):
+        model = build_model(Config(model=self.model_name, n_items=N_ITEMS))
+        with pytest.raises(RuntimeError, match="call fit"):
+            model.full_scores(_batch(model))
+
+    def test_fit_counts_the_same_statistics_again(self, model):
+        other = self.build(model.score_padding, seed=99)  # the seed does not matter to counts
+        assert other.stats.keys() == model.stats.keys()
+        for key, value in model.stats.items():
+            np.testing.assert_array_equal(other.stats[key], value, err_msg=key)
+
+
+#: Per registered model, its kernels ``Linear`` layers: the GEMMs that run on the host kernel
+#: (numpy's BLAS) with ``kernels: host``. Besides these, the full softmax of the inner-product
+#: models runs there (``kernels.cross_entropy``). Everything else is Paddle's with either kernels:
+#: SR-GNN's and GGNNwATT's cell GEMMs (``gnn.w_ih``, ``gnn.w_hh``, ``paddle.matmul`` on the
+#: notebook's parameters), the GRU of GRU4Rec / NARM / GRUwATT (``nn.GRU``), the batched attention
+#: products (``paddle.bmm``), and NCF's full-catalogue tower split (``tower_over_items``).
+HOST_GEMMS = {
+    "srgnn": ["gnn.linear_edge_in", "gnn.linear_edge_out", "linear_one", "linear_two", "linear_three",
+              "linear_transform"],
+    "gru4rec": ["feed_forward"],
+    "narm": ["a_1", "a_2", "v", "b"],
+    "stamp": ["w_1", "w_2", "w_3", "w_0", "mlp_s", "mlp_t"],
+    "gruwatt": ["a_1", "a_2", "v", "feed_forward"],
+    "ggnnwatt": ["gnn.linear_edge_in", "gnn.linear_edge_out", "a_1", "a_2", "v", "feed_forward"],
+    "gmf": ["predict_layer"],
+    "mlp": ["mlp.0", "mlp.2", "predict_layer"],
+    "neumf": ["mlp.0", "mlp.2", "predict_layer"],
+    "pop": [], "spop": [], "itemknn": [], "sknn": [],
+}
+
+
+class TestSRGNN(TrainedChecks):
     model_name = "srgnn"
 
 
-class TestGRU4Rec(ContractChecks):
+class TestGRU4Rec(TrainedChecks):
     model_name = "gru4rec"
 
 
-class TestNARM(ContractChecks):
+class TestNARM(TrainedChecks):
     model_name = "narm"
 
 
-class TestSTAMP(ContractChecks):
+class TestSTAMP(TrainedChecks):
     model_name = "stamp"
 
 
-class TestGRUwATT(ContractChecks):
+class TestGRUwATT(TrainedChecks):
     model_name = "gruwatt"
 
 
-class TestGGNNwATT(ContractChecks):
+class TestGGNNwATT(TrainedChecks):
     model_name = "ggnnwatt"
 
 
-class TestPOP(ContractChecks):
+class TestPOP(CountedChecks):
     model_name = "pop"
 
 
-class TestSPOP(ContractChecks):
+class TestSPOP(CountedChecks):
     model_name = "spop"
 
 
-class TestItemKNN(ContractChecks):
+class TestItemKNN(CountedChecks):
     model_name = "itemknn"
 
 
-class TestSKNN(ContractChecks):
+class TestSKNN(CountedChecks):
     model_name = "sknn"
 
 
-class TestGMF(ContractChecks):
+class TestGMF(TrainedChecks):
     model_name = "gmf"
 
 
-class TestMLP(ContractChecks):
+class TestMLP(TrainedChecks):
     model_name = "mlp"
 
 
-class TestNeuMF(ContractChecks):
+class TestNeuMF(TrainedChecks):
     model_name = "neumf"
 
 
 def test_every_registered_model_has_its_contract_tests():
-    tested = {cls.model_name for cls in ContractChecks.__subclasses__()}
-    assert tested == set(MODELS)
+    trained = {cls.model_name for cls in TrainedChecks.__subclasses__()}
+    counted = {cls.model_name for cls in CountedChecks.__subclasses__()}
+    assert trained | counted == set(MODELS) == set(HOST_GEMMS)
+    assert all(MODELS[name].trainable for name in trained) and not any(MODELS[name].trainable for name in counted)
 
 
 def test_unknown_model_is_one_error_line(tmp_path, capsys):

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from srgnn_paddle import cli
-from srgnn_paddle.kernels import HostKernels, Kernels, select_kernels
+from srgnn_paddle.kernels import HostKernels, Kernels, kernel_linears, select_kernels
 from srgnn_paddle.kernels.host import HostAdam
 from srgnn_paddle.models import SRGNN
 from srgnn_paddle.errors import SrgnnError
@@ -117,19 +117,40 @@ def test_select_kernels():
         select_kernels("fast", "cpu")
 
 
-def test_attach_swaps_every_linear_and_restores_it():
+def test_attach_hands_the_kernels_to_the_models_linear_layers_and_takes_them_back():
+    """The seam is explicit: ``attach`` sets the ``kernels`` of the model's kernels ``Linear``
+    layers for the block (instance state), patches no ``forward``, and leaves them as they were."""
     paddle.seed(1)
     model = SRGNN({"n_items": 30, "embedding_dim": 8})
-    linears = [layer for layer in model.sublayers() if isinstance(layer, paddle.nn.Linear)]
-    assert len(linears) == 6
+    linears = [layer for _, layer in kernel_linears(model)]
+    assert len(linears) == 6 and all(layer.kernels is None for layer in linears)
     seq = np.array([[1, 2, 3, 0], [4, 5, 0, 0]])
     plain = model(seq, train=False)["user_emb"].numpy()
     kernels = HostKernels(2)
     with kernels.attach(model):
-        assert all("forward" in vars(layer) for layer in linears)  # the host GEMM is in place
+        assert all(layer.kernels is kernels for layer in linears)
         host = model(seq, train=False)["user_emb"].numpy()
-    assert not any("forward" in vars(layer) for layer in linears)  # nn.Linear.forward again
+        with Kernels().attach(model) as same:  # nested: the inner kernels, then the outer again
+            assert same is model and all(layer.kernels.name == "paddle" for layer in linears)
+        assert all(layer.kernels is kernels for layer in linears)
+    assert all(layer.kernels is None for layer in linears)
+    assert not any("forward" in vars(layer) for layer in model.sublayers(include_self=True))
     np.testing.assert_allclose(host, plain, rtol=1e-5, atol=1e-6)
+
+
+def test_clearing_gradients_is_the_kernels_policy():
+    """One process frees the gradients (``clear_grad(set_to_zero=False)``), data-parallel
+    training zeroes them (Paddle's reducer works on the buffers)."""
+    calls = []
+
+    class Recorder:
+        def clear_grad(self, set_to_zero=True):
+            calls.append(set_to_zero)
+
+    for kernels in (Kernels(), HostKernels(1)):
+        kernels.clear_gradients(Recorder())
+        kernels.clear_gradients(Recorder(), data_parallel=True)
+    assert calls == [False, True, False, True]
 
 
 def test_host_kernels_cap_threads_only_inside_their_block(monkeypatch):

@@ -10,6 +10,7 @@ import pytest
 
 from srgnn_paddle.data import Batch, SequenceDataset, make_loader
 from srgnn_paddle.data.graph import build_packed_graph, build_session_graph
+from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.models import GNN, SRGNN, softmax_cross_entropy
 from srgnn_paddle.evaluation.retrieval import evaluate_model
 
@@ -204,8 +205,10 @@ def test_precomputed_graph_equals_item_seq():
         np.testing.assert_allclose(out["user_emb"].numpy(), from_seq["user_emb"].numpy(), rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(float(out["loss"]), float(from_seq["loss"]), rtol=1e-6)
     assert set(model(SEQ, train=False)) == {"user_emb"}
-    with pytest.raises(ValueError):
+    with pytest.raises(SrgnnError, match="needs the target ids 'item'"):
         model(SEQ, train=True)  # no target
+    with pytest.raises(SrgnnError, match="item_seq: .*integer item ids"):
+        model(np.array([[1.5, 3.0]]), train=False)  # the notebook's call form raises SrgnnError only
 
 
 def _outputs_and_grads(model, graph, target):
@@ -322,10 +325,13 @@ def test_output_items_is_item_embedding():
 
 
 def test_bad_model_options():
-    with pytest.raises(ValueError):
+    with pytest.raises(SrgnnError, match="n_items >= 2"):
         SRGNN({"n_items": 1, "embedding_dim": 4})
-    with pytest.raises(ValueError):
+    with pytest.raises(SrgnnError, match="'init' must be one of"):
         SRGNN({"n_items": 10, "embedding_dim": 4, "init": "kaiming"})
+    with pytest.raises(SrgnnError, match="must be a Config or a dict"):
+        SRGNN(["n_items", 10])
+    assert SRGNN({"n_items": 10, "Epoch": 100}).embedding_dim == 16  # the notebook's loop settings are not the model's
 
 
 # ---------------------------------------------------------------------------- training

@@ -5,6 +5,7 @@ import numpy as np
 import paddle
 import pytest
 
+from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.evaluation.metrics import evaluate
 from srgnn_paddle.evaluation.baselines import evaluate_popularity, popularity_ranking
 from srgnn_paddle.evaluation.retrieval import build_index, evaluate_model, get_predict, l2_normalize
@@ -91,7 +92,7 @@ def test_padding_row_is_not_filtered(tables):
 
 def test_hidden_size_mismatch_raises(tables):
     items, users = tables
-    with pytest.raises(ValueError):
+    with pytest.raises(SrgnnError, match="hidden_size 9 is not the item embedding size 8"):
         get_predict(FakeModel(items, users), loader_of(2, 2, {0: [1], 1: [1]}), D + 1, topN=5)
 
 

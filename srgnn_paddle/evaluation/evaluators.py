@@ -50,7 +50,7 @@ class RecallEvaluator:
 
     def __call__(self, model: Recommender, desc: str = "eval") -> Dict[str, float]:
         loader = tqdm(self.loader, desc=desc, leave=False, disable=not self.progress)
-        return evaluate_model(model, loader, model.embedding_dim, self.cfg.topN,
+        return evaluate_model(model, loader, getattr(model, "embedding_dim", 0), self.cfg.topN,
                               index_kind=self.cfg.index, nlist=self.cfg.ivf_nlist, nprobe=self.cfg.ivf_nprobe)
 
     def score(self, metrics: Dict[str, float]) -> Tuple[float, ...]:

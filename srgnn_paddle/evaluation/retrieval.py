@@ -1,4 +1,4 @@
-"""Top-N recall with Faiss (spec ``notebook.md`` §6).
+"""Top-N recall with Faiss (docs/notebook.md, "Recall with Faiss and the metrics").
 
 Item vectors (``model.item_embeddings()``, row 0 included) and user vectors are L2-normalised
 and searched by inner product. The index is exact (``IndexFlatIP``) by default, or an
@@ -14,12 +14,23 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import paddle
 
-from srgnn_paddle.data.loaders import Batch
+from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.evaluation.metrics import evaluate
-from srgnn_paddle.models.base import Recommender
+from srgnn_paddle.models.notebook import item_vectors, user_vectors
 
-# faiss logs which CPU build it loaded at INFO level on import; keep the console for the run
-logging.getLogger("faiss").setLevel(logging.WARNING)
+
+def import_faiss():
+    """The ``faiss`` module. Its first import logs, at INFO level, which CPU build it loaded;
+    that line is held back (the ``faiss`` logger at WARNING during the import, its own
+    level restored afterwards) so that the console stays the run's."""
+    logger = logging.getLogger("faiss")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        import faiss
+    finally:
+        logger.setLevel(level)
+    return faiss
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -31,7 +42,7 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
 
 def faiss_has_gpu() -> bool:
     """True when the installed faiss was built with GPU support and sees a GPU."""
-    import faiss
+    faiss = import_faiss()
 
     return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
 
@@ -46,7 +57,7 @@ def build_index(item_vectors: np.ndarray, kind: str = "flat", nlist: int = 0, np
             searched, clipped to ``1..nlist``; ``nprobe = nlist`` is an exhaustive search).
         use_gpu: None = automatic (:func:`faiss_has_gpu`).
     """
-    import faiss
+    faiss = import_faiss()
 
     vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
     n, dim = vectors.shape
@@ -81,23 +92,6 @@ def _keep_alive(index, obj) -> None:
     index.referenced_objects = refs + [obj]
 
 
-def _user_vectors(model, batch) -> Tuple[np.ndarray, Any]:
-    """``(user vectors [B, D], ground truth)`` of one batch: a :class:`~srgnn_paddle.data.Batch`
-    through the model contract (``encode``), or the notebook's ``(item_seq, mask, targets)``
-    tuple through the notebook's call form ``model(item_seq, mask, None, train=False)``."""
-    if isinstance(batch, Batch):
-        return model.encode(batch).numpy(), batch.target
-    item_seq, mask, targets = batch[0], batch[1], batch[2]
-    return model(item_seq, mask, None, train=False)["user_emb"].numpy(), targets
-
-
-def _item_vectors(model) -> np.ndarray:
-    """The indexed item table ``[n_items, D]``: ``item_embeddings()`` of a
-    :class:`~srgnn_paddle.models.Recommender`, ``output_items()`` of a notebook-style layer."""
-    table = model.item_embeddings() if isinstance(model, Recommender) else model.output_items()
-    return table.numpy()
-
-
 def top_items(scores: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` best items of each row of ``scores [B, n_items]``, best first, item 0 (the
     padding) never listed; equal scores: the smaller id first. ``-> [B, k]`` int64."""
@@ -118,9 +112,9 @@ def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: 
     Args:
         model: a :class:`~srgnn_paddle.models.Recommender` that scores by inner product, or a
             notebook-style layer with ``output_items()`` and ``forward(item_seq, mask, None,
-            train=False)`` returning ``{'user_emb': [B, D]}``. A Recommender that does not
-            score by inner product (the count baselines) is ranked from its ``full_scores``
-            (:func:`top_items`) instead of Faiss.
+            train=False)`` returning ``{'user_emb': [B, D]}``. A model that does not score by
+            inner product (``inner_product = False``: NCF's MLP and NeuMF, the counted
+            baselines) is ranked from its ``full_scores`` (:func:`top_items`) instead of Faiss.
         test_data: batches of users: :func:`srgnn_paddle.data.make_loader`'s, or the notebook's
             ``(item_seq, mask, targets)`` tuples, ``targets`` the ground-truth lists.
         hidden_size: embedding size ``D``.
@@ -129,21 +123,22 @@ def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: 
         ``(test_gd, preds)``: dicts keyed by the running user number (as in the notebook),
         the ground-truth lists and the top-N item ids.
     """
-    if isinstance(model, Recommender) and not model.inner_product:
+    if not getattr(model, "inner_product", True):  # a model of the contract without item vectors
         return _predict_from_scores(model, test_data, topN)
     was_training = model.training
     model.eval()
     try:
         with paddle.no_grad():
-            items = l2_normalize(_item_vectors(model))
+            items = l2_normalize(item_vectors(model))
             if items.shape[1] != hidden_size:
-                raise ValueError(f"hidden_size {hidden_size} != item embedding size {items.shape[1]}")
+                raise SrgnnError(f"get_predict: hidden_size {hidden_size} is not the item embedding size "
+                                 f"{items.shape[1]}; pass the model's embedding_dim")
             index = build_index(items, index_kind, nlist=nlist, nprobe=nprobe)
             test_gd: Dict[int, List[int]] = {}
             preds: Dict[int, List[int]] = {}
             user = 0
             for batch in test_data:
-                user_embs, targets = _user_vectors(model, batch)
+                user_embs, targets = user_vectors(model, batch)
                 _, ids = index.search(l2_normalize(user_embs), topN)
                 for gt, row in zip(targets, ids):
                     test_gd[user] = list(gt)
@@ -155,7 +150,7 @@ def get_predict(model, test_data, hidden_size: int, topN: int = 50, index_kind: 
     return test_gd, preds
 
 
-def _predict_from_scores(model: Recommender, test_data, topN: int) -> Tuple[Dict[int, List[int]], Dict[int, List[int]]]:
+def _predict_from_scores(model, test_data, topN: int) -> Tuple[Dict[int, List[int]], Dict[int, List[int]]]:
     """:func:`get_predict` for a model without item vectors: the top N of ``full_scores``."""
     test_gd: Dict[int, List[int]] = {}
     preds: Dict[int, List[int]] = {}

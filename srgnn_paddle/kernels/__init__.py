@@ -3,34 +3,42 @@
 ``kernels: paddle`` is plain Paddle throughout (what GPUs run, and the reference).
 ``kernels: host`` moves the work that Paddle's CPU kernels do slowly into numpy
 (:mod:`srgnn_paddle.kernels.host`): the full-catalogue softmax cross-entropy, the GEMMs
-of every ``nn.Linear`` layer, the Adam update and the evaluator's rank counting (SGD,
-``optimizer: sgd``, is Paddle's with either kernels).
+of the models' :class:`~srgnn_paddle.kernels.linear.Linear` layers, the Adam update and the
+evaluator's rank counting (SGD, ``optimizer: sgd``, is Paddle's with either kernels).
 ``kernels: auto`` (the default) is ``host`` on the CPU and ``paddle`` elsewhere.
 
-Models never see this module: a run calls :func:`select_kernels` once and uses the kernels
-in a ``with`` block (host kernels cap Paddle's and BLAS's threads inside it only); the
-trainer hands
-:meth:`Kernels.cross_entropy` to the model's ``calculate_loss``, builds the optimiser with
-:meth:`Kernels.optimizer`, and runs the model inside :meth:`Kernels.attach` (which swaps
-the forward of its ``nn.Linear`` layers for the host GEMM and restores it afterwards).
+What reaches the host kernels is explicit: a model builds the dense layers it wants there
+as :class:`~srgnn_paddle.kernels.linear.Linear` (:func:`kernel_linears` lists them); every
+other matmul it writes (``paddle.matmul`` on its own parameters, ``nn.GRU``) is plain
+Paddle with either kernels. A model declares which parameters get row-sparse gradients
+(``Recommender.sparse_parameters``), and the kernels decide the optimiser
+(:meth:`Kernels.optimizer`) and how gradients are cleared after a step
+(:meth:`Kernels.clear_gradients`).
+
+A run calls :func:`select_kernels` once and uses the kernels in a ``with`` block (host
+kernels cap Paddle's and BLAS's threads inside it only); the trainer hands
+:meth:`Kernels.cross_entropy` to the model's ``calculate_loss`` and runs the model inside
+:meth:`Kernels.attach`, which hands these kernels to the model's ``Linear`` layers (their
+``kernels`` attribute) for the duration of the block. Nothing module-level changes.
 """
 from __future__ import annotations
 
 import contextlib
-import functools
-from typing import Iterator, List, Optional, Sequence
+from typing import Any, Iterator, List, Optional, Sequence
 
 import numpy as np
 import paddle
 import paddle.nn as nn
+import paddle.nn.functional as F
 
 from srgnn_paddle.config import KERNEL_CHOICES
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.kernels.linear import Linear
 from srgnn_paddle.evaluation.metrics import target_ranks
 from srgnn_paddle.kernels.host import (
     HostAdam,
     HostPool,
-    host_linear,
+    host_matmul,
     host_softmax_cross_entropy,
     host_target_ranks,
     host_view,
@@ -51,6 +59,11 @@ class Kernels:
         """Full-catalogue softmax cross-entropy: ``user [B, D]``, ``items [N, D]``,
         ``target [B]`` int64 -> scalar mean loss."""
         return softmax_cross_entropy(user, items, target, mask_padding)
+
+    def linear(self, x: paddle.Tensor, weight: paddle.Tensor, bias: Optional[paddle.Tensor]) -> paddle.Tensor:
+        """A :class:`~srgnn_paddle.kernels.linear.Linear` layer's ``x [..., K] @ weight [K, M]
+        (+ bias [M])`` -> ``[..., M]``."""
+        return F.linear(x, weight, bias)
 
     def target_ranks(self, model: Recommender, batch) -> np.ndarray:
         """``[B]`` int64 full-catalogue rank of each target of ``batch`` (1 = best; ties and
@@ -76,10 +89,29 @@ class Kernels:
         return paddle.optimizer.Adam(learning_rate=learning_rate, parameters=parameters,
                                      weight_decay=weight_decay or None, use_multi_tensor=dense_gradients)
 
+    @staticmethod
+    def clear_gradients(optimizer: paddle.optimizer.Optimizer, data_parallel: bool = False) -> None:
+        """After an optimiser step: free the gradients in one process, so that the next
+        backward writes them instead of adding to zeroed buffers (no memset and add over the
+        item table each step; the same weights to the bit, tested; measured in
+        docs/performance.md); data-parallel training keeps Paddle's zeroed buffers, which its
+        gradient reducer works on."""
+        optimizer.clear_grad(set_to_zero=data_parallel)
+
     @contextlib.contextmanager
-    def attach(self, model: nn.Layer) -> Iterator[nn.Layer]:
-        """Run ``model`` with these kernels inside the block (nothing to change for Paddle's)."""
-        yield model
+    def attach(self, model: Any) -> Iterator[Any]:
+        """Inside the block the :class:`~srgnn_paddle.kernels.linear.Linear` layers of
+        ``model`` compute with these kernels (their ``kernels`` attribute); afterwards they
+        get back what they had. A model without layers (a counted one) passes through."""
+        layers = [layer for _, layer in kernel_linears(model)]
+        before = [layer.kernels for layer in layers]
+        for layer in layers:
+            layer.kernels = self
+        try:
+            yield model
+        finally:
+            for layer, kernels in zip(layers, before):
+                layer.kernels = kernels
 
     def __enter__(self) -> "Kernels":
         """A run uses its kernels in a ``with`` block: process-wide settings they need hold
@@ -143,28 +175,28 @@ class HostKernels(Kernels):
         return HostAdam(learning_rate=learning_rate, parameters=parameters, weight_decay=weight_decay,
                         pool=self.pool)
 
-    @contextlib.contextmanager
-    def attach(self, model: nn.Layer) -> Iterator[nn.Layer]:
-        """Every ``nn.Linear`` of ``model`` computes with :func:`host_linear` inside the block."""
-        linears: List[nn.Linear] = [layer for layer in model.sublayers(include_self=True)
-                                    if isinstance(layer, nn.Linear)]
-        for layer in linears:
-            layer.forward = functools.partial(host_linear, layer)
-        try:
-            yield model
-        finally:
-            for layer in linears:
-                del layer.forward  # back to nn.Linear.forward
+    def linear(self, x, weight, bias):
+        """:meth:`Kernels.linear` with the GEMM and both its gradients in numpy (:func:`host_matmul`)."""
+        out = host_matmul(x, weight)
+        return out if bias is None else out + bias
 
     def close(self) -> None:
         self.pool.close()
 
 
-def has_sparse_gradients(model: nn.Layer) -> bool:
-    """True when a layer of ``model`` gives its parameter a row-sparse gradient (an
-    ``nn.Embedding`` built with ``sparse=True``, e.g. SR-GNN's item table)."""
-    return any(isinstance(layer, nn.Embedding) and getattr(layer, "_sparse", False)
-               for layer in model.sublayers(include_self=True))
+def kernel_linears(model: Any) -> List[tuple]:
+    """``[(name, layer)]``: the :class:`~srgnn_paddle.kernels.linear.Linear` layers of ``model``,
+    the GEMMs that run on the host kernel with ``kernels: host`` (none for a model that is
+    not an ``nn.Layer``)."""
+    if not isinstance(model, nn.Layer):
+        return []
+    return [(name, layer) for name, layer in model.named_sublayers(include_self=True) if isinstance(layer, Linear)]
+
+
+def has_sparse_gradients(model: Any) -> bool:
+    """True when ``model`` declares a parameter with a row-sparse gradient
+    (``model.sparse_parameters()``, e.g. the item table of SR-GNN)."""
+    return bool(model.sparse_parameters()) if hasattr(model, "sparse_parameters") else False
 
 
 def select_kernels(setting: str = "auto", device: Optional[str] = None, threads: int = 1,
@@ -188,4 +220,4 @@ def select_kernels(setting: str = "auto", device: Optional[str] = None, threads:
     return Kernels()
 
 
-__all__ = ["KERNELS", "Kernels", "HostKernels", "has_sparse_gradients", "select_kernels"]
+__all__ = ["KERNELS", "Kernels", "HostKernels", "Linear", "kernel_linears", "has_sparse_gradients", "select_kernels"]

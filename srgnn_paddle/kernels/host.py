@@ -21,7 +21,6 @@ from typing import Any, Callable, List
 
 import numpy as np
 import paddle
-import paddle.nn as nn
 from paddle.autograd import PyLayer
 
 
@@ -225,12 +224,6 @@ def host_matmul(x: paddle.Tensor, w: paddle.Tensor) -> paddle.Tensor:
     both gradients in numpy's BLAS: several times faster than Paddle's CPU GEMM on the
     small shapes of the models' dense layers. Returns ``[..., M]``."""
     return _NumpyMatmul.apply(x, w)
-
-
-def host_linear(layer: nn.Linear, x: paddle.Tensor) -> paddle.Tensor:
-    """``layer(x)`` (an ``nn.Linear``, weight ``[in, out]``) with :func:`host_matmul`."""
-    out = host_matmul(x, layer.weight)
-    return out if layer.bias is None else out + layer.bias
 
 
 # ---------------------------------------------------------------------------- Adam

@@ -1,15 +1,17 @@
-"""Stage 3, models: one file per model, each a :class:`~srgnn_paddle.models.base.Recommender`.
+"""Stage 3, models: one file per model, each a :class:`~srgnn_paddle.models.base.Recommender`
+(trained) or a :class:`~srgnn_paddle.models.counts.CountModel` (counted); the pieces they
+share are in :mod:`~srgnn_paddle.models.layers` and :mod:`~srgnn_paddle.models.sequence`.
 
 :data:`MODELS` maps the ``--model`` names to their classes; a new model is a new file here
 and one line in that dict (see the README's "Architecture" section).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Type
+from typing import Any, Dict, Type, Union
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.models.base import BATCH_LAYOUTS, Recommender, softmax_cross_entropy
+from srgnn_paddle.models.base import BATCH_LAYOUTS, Recommender, Scorer, softmax_cross_entropy
 from srgnn_paddle.models.counts import CountModel
 from srgnn_paddle.models.ggnnwatt import GGNNwATT
 from srgnn_paddle.models.gru4rec import GRU4Rec
@@ -24,7 +26,7 @@ from srgnn_paddle.models.srgnn import GNN, SRGNN
 from srgnn_paddle.models.stamp import STAMP
 
 #: ``train --model NAME`` -> the model's class.
-MODELS: Dict[str, Type[Recommender]] = {
+MODELS: Dict[str, Type[Union[Recommender, CountModel]]] = {
     SRGNN.name: SRGNN,
     GRU4Rec.name: GRU4Rec,
     NARM.name: NARM,
@@ -35,7 +37,7 @@ MODELS: Dict[str, Type[Recommender]] = {
     GMF.name: GMF,
     MLP.name: MLP,
     NeuMF.name: NeuMF,
-    # training-free baselines (trainable = False): statistics counted once, no epochs
+    # counted baselines (CountModel, trainable = False): statistics counted once, no epochs
     POP.name: POP,
     SPOP.name: SPOP,
     ItemKNN.name: ItemKNN,
@@ -43,7 +45,7 @@ MODELS: Dict[str, Type[Recommender]] = {
 }
 
 
-def model_class(name: str) -> Type[Recommender]:
+def model_class(name: str) -> Type[Union[Recommender, CountModel]]:
     """The class registered as ``name``; SrgnnError naming the choices when there is none."""
     try:
         return MODELS[name]
@@ -51,11 +53,11 @@ def model_class(name: str) -> Type[Recommender]:
         raise SrgnnError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
 
 
-def build_model(cfg: Config, **options: Any) -> Recommender:
+def build_model(cfg: Config, **options: Any) -> Union[Recommender, CountModel]:
     """The model ``cfg.model`` for ``cfg`` (``cfg.n_items`` set from the data)."""
     return model_class(cfg.model).from_config(cfg, **options)
 
 
-__all__ = ["MODELS", "BATCH_LAYOUTS", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec", "NARM",
+__all__ = ["MODELS", "BATCH_LAYOUTS", "Scorer", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec", "NARM",
            "STAMP", "GRUwATT", "GGNNwATT", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN", "SKNN",
            "model_class", "build_model"]

@@ -1,15 +1,18 @@
-"""The model contract: everything the trainer, the evaluators, retrieval, t-SNE and the
+"""The model contracts: everything the trainer, the evaluators, retrieval, t-SNE and the
 report may ask of a model (in the spirit of RecBole's ``calculate_loss`` /
 ``full_sort_predict``, kept small).
 
-A model is a ``paddle.nn.Layer`` subclass of :class:`Recommender` that
+Every model, trained or counted, is a :class:`Scorer`: it declares (class attributes)
+:attr:`~Scorer.name` (the ``--model`` key), :attr:`~Scorer.batch_layout` (what the loader
+must build), :attr:`~Scorer.inner_product` and :attr:`~Scorer.trainable`, is built from a
+:class:`~srgnn_paddle.config.Config` by :meth:`~Scorer.from_config`, and scores every item
+for a batch (:meth:`~Scorer.full_scores`, ``[B, n_items]``).
 
-* declares what it needs and how it scores (class attributes): :attr:`~Recommender.name`
-  (the ``--model`` key), :attr:`~Recommender.batch_layout` (what the loader must build)
-  and :attr:`~Recommender.inner_product` (scores rank the items as ``encode(batch) @
+A trained model is a ``paddle.nn.Layer`` subclass of :class:`Recommender` that
+
+* declares :attr:`~Scorer.inner_product` (scores rank the items as ``encode(batch) @
   item_embeddings().T`` does, so the full softmax, the rank counting and Faiss retrieval
   apply; a model may add a constant per row, e.g. GMF's output bias);
-* is built from a :class:`~srgnn_paddle.config.Config` by :meth:`~Recommender.from_config`;
 * implements :meth:`~Recommender.encode` (``[B, D]`` session/user vectors) and
   :meth:`~Recommender.item_embeddings` (``[n_items, D]``, row ``c`` is item ``c``, row 0
   padding);
@@ -22,21 +25,23 @@ A model is a ``paddle.nn.Layer`` subclass of :class:`Recommender` that
   leave-one-out protocol's 1 + 99 items; default: inner products). Models that are not
   inner-product ones (``inner_product = False``, e.g. NCF's MLP and NeuMF, which score a
   pair with a non-linear head) implement both, and their ``encode`` / ``item_embeddings``
-  are descriptive only (t-SNE).
+  are descriptive only (t-SNE);
+* declares the parameters whose gradients are row-sparse (:meth:`~Recommender.sparse_parameters`).
 
 Models without gradient training (the count baselines: popularity, item-KNN, session-KNN)
-declare ``trainable = False`` and implement :meth:`~Recommender.fit` (their statistics from
-the training sessions) and :meth:`~Recommender.full_scores`; the trainer calls ``fit`` once
-instead of the epochs and scores them with the same evaluators.
+are on a contract of their own, :class:`~srgnn_paddle.models.counts.CountModel`: ``fit``
+(their statistics from the training sessions), ``full_scores``, and their state (the
+counted arrays); the trainer calls ``fit`` once instead of the epochs and scores them with
+the same evaluators.
 
-Models are written with plain Paddle layers only. The CPU speed-ups (numpy GEMMs, the
-numpy softmax, the optimiser) are chosen by the trainer in one place,
-:mod:`srgnn_paddle.kernels`, and reach a model only as the ``cross_entropy`` argument of
-:meth:`~Recommender.calculate_loss`.
+Models are written with plain Paddle layers. The CPU speed-ups are chosen by the trainer in
+one place, :mod:`srgnn_paddle.kernels`: they reach a model as the ``cross_entropy``
+argument of :meth:`~Recommender.calculate_loss` and through the dense layers it builds as
+:class:`srgnn_paddle.kernels.linear.Linear` (the GEMMs it opts into the host kernel).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, List, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -84,8 +89,8 @@ def softmax_cross_entropy(user: paddle.Tensor, items: paddle.Tensor, target: pad
     return F.cross_entropy(scores, target.reshape([-1]))
 
 
-class Recommender(nn.Layer):
-    """Base class of every model: the contract the rest of the toolkit relies on.
+class Scorer:
+    """What every model declares and offers, trained or counted.
 
     Class attributes (declared by each model):
         name: the registry key (``train --model NAME``).
@@ -93,12 +98,11 @@ class Recommender(nn.Layer):
         batch_layout: one of :data:`BATCH_LAYOUTS`.
         inner_product: scores rank items as ``encode(batch) @ item_embeddings().T`` does
             (equal to it up to a constant per row).
-        trainable: trained by gradient steps (the epochs); ``False``: statistics counted
-            once by :meth:`fit` (no optimiser, no epochs).
+        trainable: trained by gradient steps (the epochs, :class:`Recommender`); ``False``:
+            statistics counted once (:class:`~srgnn_paddle.models.counts.CountModel`).
 
     Instance attributes (set by each model's constructor):
         n_items: rows of the item table (ids ``1..n_items-1``, 0 = padding).
-        embedding_dim: ``D``.
         score_padding: column 0 is a candidate of the training softmax (the notebook) or
             not (the paper); evaluation never ranks it (see
             :class:`~srgnn_paddle.evaluation.NextItemEvaluator`).
@@ -111,11 +115,10 @@ class Recommender(nn.Layer):
     trainable: ClassVar[bool] = True
 
     n_items: int
-    embedding_dim: int
     score_padding: bool = True
 
     @classmethod
-    def from_config(cls, cfg: Config, **options: Any) -> "Recommender":
+    def from_config(cls, cfg: Config, **options: Any) -> "Scorer":
         """The model for ``cfg`` (``cfg.n_items`` already set from the data)."""
         return cls(cfg, **options)
 
@@ -126,11 +129,23 @@ class Recommender(nn.Layer):
         suffix = "_all" if cfg.targets == "all" else ""
         return f"{cls.display_name}_{cfg.lr}_{cfg.batch_size}_{cfg.embedding_dim}{suffix}"
 
-    def fit(self, sessions: "SessionTable") -> None:
-        """``trainable = False`` models only: compute the statistics from the training
-        sessions (:class:`~srgnn_paddle.data.datasets.SessionTable`); the trainer calls it once
-        in place of the epochs."""
-        raise NotImplementedError(f"{type(self).__name__} is trained by gradient steps, not fit()")
+    def targets(self, batch: Any) -> paddle.Tensor:
+        """The batch's target item ids as a ``[B]`` int64 tensor."""
+        target = batch.target
+        target = target if isinstance(target, paddle.Tensor) else paddle.to_tensor(target)
+        return target.astype("int64").reshape([-1])
+
+    def full_scores(self, batch: Any) -> paddle.Tensor:
+        """Scores of every item for every row of a batch: ``[B, n_items]`` float32 (column
+        ``c`` is item ``c``; the padding column at ``-1e9`` when ``score_padding`` is off)."""
+        raise NotImplementedError
+
+
+class Recommender(Scorer, nn.Layer):
+    """Base class of the trained models: the contract the trainer, the evaluators, retrieval
+    and t-SNE rely on (the declarations of :class:`Scorer`, plus ``embedding_dim``: ``D``)."""
+
+    embedding_dim: int
 
     def encode(self, batch: Any) -> paddle.Tensor:
         """Session/user vectors of a batch (:class:`~srgnn_paddle.data.Batch`): ``[B, D]``."""
@@ -139,12 +154,6 @@ class Recommender(nn.Layer):
     def item_embeddings(self) -> paddle.Tensor:
         """The scored item table ``[n_items, D]`` (row ``c`` is item ``c``, row 0 padding)."""
         raise NotImplementedError
-
-    def targets(self, batch: Any) -> paddle.Tensor:
-        """The batch's target item ids as a ``[B]`` int64 tensor."""
-        target = batch.target
-        target = target if isinstance(target, paddle.Tensor) else paddle.to_tensor(target)
-        return target.astype("int64").reshape([-1])
 
     def encode_positions(self, batch: Any) -> paddle.Tensor:
         """The vector of every prefix of the batch's histories: ``[B, L, D]``, row ``[b, t]``
@@ -202,6 +211,12 @@ class Recommender(nn.Layer):
         rows, cols = items.shape
         vectors = paddle.gather(self.item_embeddings(), items.reshape([-1])).reshape([rows, cols, -1])  # [B, C, D]
         return (vectors * self.encode(batch).unsqueeze(1)).sum(axis=-1)
+
+    def sparse_parameters(self) -> List[str]:
+        """The names (as in ``named_parameters``) of the parameters whose gradient is
+        row-sparse (an ``nn.Embedding`` built with ``sparse=True``): the kernels build the
+        optimiser accordingly. Default: none."""
+        return []
 
     def n_parameters(self) -> int:
         """The number of trainable numbers."""

@@ -1,12 +1,20 @@
-"""What the training-free baselines share: statistics counted from the training sessions
-instead of trained weights, and full-catalogue scores computed with numpy / scipy.sparse.
+"""The counted models' contract: statistics counted from the training sessions instead of
+trained weights, and full-catalogue scores computed with numpy / scipy.sparse.
 
-A :class:`CountModel` is a :class:`~srgnn_paddle.models.base.Recommender` with
-``trainable = False``: the trainer calls :meth:`~CountModel.fit` once on the training
-sessions, then scores it with the same evaluators (:meth:`~CountModel.full_scores`, ranks
-counted like a neural model's). Its statistics are numpy arrays in :attr:`CountModel.stats`;
-``state_dict`` / ``set_state_dict`` carry them as tensors, so ``model.pdparams``, ``evaluate``
-and ``predict`` work as for the neural models.
+A :class:`CountModel` is a :class:`~srgnn_paddle.models.base.Scorer` (the declarations and
+``full_scores`` every model has), not a ``paddle.nn.Layer``: it has no parameters, no
+``encode`` and no item table. Its contract is three things:
+
+* :meth:`~CountModel.fit`: count the statistics from the training sessions (the trainer
+  calls it once, in place of the epochs);
+* :meth:`~CountModel.full_scores`: ``[B, n_items]`` scores of every item for a batch of
+  histories (ranked by the same evaluators as a trained model's);
+* its state: the counted numpy arrays in :attr:`CountModel.stats`, carried as tensors by
+  :meth:`~CountModel.state_dict` / :meth:`~CountModel.set_state_dict`, so ``model.pdparams``,
+  ``evaluate`` and ``predict`` work as for the trained models.
+
+``train()`` / ``eval()`` / ``training`` are there because the evaluators switch any model to
+evaluation mode and back; counting has no mode.
 """
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ import scipy.sparse as sp
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.datasets import SessionTable
-from srgnn_paddle.models.base import PADDING_SCORE, Recommender
+from srgnn_paddle.models.base import PADDING_SCORE, Scorer
 
 
 def session_item_matrix(sessions: SessionTable, n_items: int, binary: bool = True) -> sp.csr_matrix:
@@ -50,8 +58,8 @@ def last_items(history: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.asarray(history)[np.arange(len(history)), np.maximum(lengths - 1, 0)]
 
 
-class CountModel(Recommender):
-    """Base of the baselines without training: no parameters, :meth:`fit` counts.
+class CountModel(Scorer):
+    """Base of the baselines without training: :meth:`fit` counts, :meth:`scores` scores.
 
     Subclasses implement :meth:`fit` (fill :attr:`stats`) and :meth:`scores`.
     """
@@ -61,15 +69,14 @@ class CountModel(Recommender):
     batch_layout: ClassVar[str] = "sequence"
 
     def __init__(self, cfg: Config) -> None:
-        super().__init__()
         self.n_items = int(cfg.n_items)
-        self.embedding_dim = 0
         self.score_padding = False
         self.stats: Dict[str, np.ndarray] = {}
+        self.training = True
 
     @classmethod
     def from_config(cls, cfg: Config, **options: Any) -> "CountModel":
-        """The model for ``cfg``; ``options`` (gradient settings of the trainable models) do
+        """The model for ``cfg``; ``options`` (gradient settings of the trained models) do
         not apply to counts and are ignored."""
         return cls(cfg)
 
@@ -78,15 +85,32 @@ class CountModel(Recommender):
         """Just the display name: learning rate, batch size and dimension do not apply."""
         return cls.display_name
 
+    def fit(self, sessions: SessionTable) -> None:
+        """Count :attr:`stats` from the training sessions
+        (:class:`~srgnn_paddle.data.datasets.SessionTable`)."""
+        raise NotImplementedError
+
     # -- state: the counted arrays
-    def state_dict(self, *args: Any, **kwargs: Any) -> Dict[str, paddle.Tensor]:
+    def state_dict(self) -> Dict[str, paddle.Tensor]:
         """:attr:`stats` as tensors (what ``model.pdparams`` holds)."""
         return {name: paddle.to_tensor(value) for name, value in self.stats.items()}
 
-    def set_state_dict(self, state_dict: Mapping[str, Any], *args: Any, **kwargs: Any) -> None:
+    def set_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore :attr:`stats` from :meth:`state_dict`'s output (tensors or arrays)."""
         self.stats = {name: np.asarray(value.numpy() if isinstance(value, paddle.Tensor) else value)
                       for name, value in state_dict.items()}
+
+    def n_parameters(self) -> int:
+        """No trained numbers: 0."""
+        return 0
+
+    def train(self) -> None:
+        """Counting has no training mode (kept for the evaluators' mode switch)."""
+        self.training = True
+
+    def eval(self) -> None:
+        """Counting has no evaluation mode (kept for the evaluators' mode switch)."""
+        self.training = False
 
     # -- scoring
     def scores(self, history: np.ndarray, mask: np.ndarray) -> np.ndarray:

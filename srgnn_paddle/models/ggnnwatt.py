@@ -1,4 +1,4 @@
-"""GGNNwATT, the course report's second variant (``/work/shared/spec/course_report.md``):
+"""GGNNwATT, the course report's second variant (docs/session_models.md):
 GRUwATT's attention and feed-forward layer on top of SR-GNN's gated graph network
 instead of a GRU.
 
@@ -18,52 +18,41 @@ augmentation costs; the full session's graph would let every position see its an
 from __future__ import annotations
 
 import paddle
-import paddle.nn as nn
-import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.graph import build_packed_graph
 from srgnn_paddle.data.loaders import Batch
-from srgnn_paddle.models.base import Recommender
-from srgnn_paddle.models.sequence import check_catalogue, initialise
-from srgnn_paddle.models.srgnn import GNN, PackedAdjacency, segment_sum
+from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.models.layers import PackedAdjacency, PackedHistory, as_tensor, initialise
+from srgnn_paddle.models.sequence import SessionModel
+from srgnn_paddle.models.srgnn import GNN
 
 
-class GGNNwATT(Recommender):
+class GGNNwATT(SessionModel):
     """GGNNwATT. Options: ``embedding_dim`` ``D``, ``step`` (propagation rounds),
     ``dropout`` (on the embeddings), ``init``, ``score_padding``; ``sparse_item_grad`` as in
-    :class:`~srgnn_paddle.models.srgnn.SRGNN`."""
+    :class:`~srgnn_paddle.models.sequence.SessionModel`."""
 
     name = "ggnnwatt"
     display_name = "GGNNwATT"
     batch_layout = "session_graph"
-    inner_product = True
 
     def __init__(self, cfg: Config, sparse_item_grad: bool = True) -> None:
-        super().__init__()
-        self.n_items = check_catalogue(cfg, self.name)
-        self.embedding_dim = d = cfg.embedding_dim
-        self.score_padding = cfg.score_padding
-        self.item_emb = nn.Embedding(self.n_items, d, padding_idx=0, sparse=sparse_item_grad)
-        self.emb_dropout = nn.Dropout(cfg.dropout)
+        super().__init__(cfg, sparse_item_grad, dropout=cfg.dropout)
+        d = self.embedding_dim
         self.gnn = GNN(d, cfg.step)
-        self.a_1 = nn.Linear(d, d, bias_attr=False)  # A1, on the query s_t
-        self.a_2 = nn.Linear(d, d, bias_attr=False)  # A2, on every position's node s_j
-        self.v = nn.Linear(d, 1, bias_attr=False)
-        self.feed_forward = nn.Linear(2 * d, d)  # [c; s_t] -> D
-        initialise(self, cfg)
+        self.a_1 = Linear(d, d, bias_attr=False)  # A1, on the query s_t
+        self.a_2 = Linear(d, d, bias_attr=False)  # A2, on every position's node s_j
+        self.v = Linear(d, 1, bias_attr=False)
+        self.feed_forward = Linear(2 * d, d)  # [c; s_t] -> D
+        initialise(self, cfg.init, cfg.embedding_dim)
 
     def encode(self, batch: Batch) -> paddle.Tensor:
         """``[B, D]`` from the batch's packed session graphs (built here when the loader did not)."""
         graph = batch.graph if batch.graph is not None else build_packed_graph(batch.history)
-        nodes = self.gnn(PackedAdjacency(graph), self.emb_dropout(self.item_emb(paddle.to_tensor(graph.node_items))))
-        session = paddle.to_tensor(graph.pos_session)  # [P]
-        s = paddle.gather(nodes, paddle.to_tensor(graph.pos_node))  # [P, D]: node of each history entry
-        s_t = paddle.gather(nodes, paddle.to_tensor(graph.last_node))  # [B, D]
-        alpha = self.v(F.sigmoid(paddle.gather(self.a_1(s_t), session) + self.a_2(s)))  # [P, 1]
-        c = segment_sum(alpha * s, session, len(graph.last_node))  # [B, D]
+        nodes = self.gnn(PackedAdjacency(graph), self.emb_dropout(self.item_emb(as_tensor(graph.node_items))))
+        history = PackedHistory(graph)
+        s = history.positions(nodes)  # [P, D]: node of each history entry
+        s_t = history.last(nodes)  # [B, D]
+        c = history.soft_attention(self.a_1(s_t), self.a_2(s), s, self.v)  # [B, D]
         return self.feed_forward(paddle.concat([c, s_t], axis=-1))
-
-    def item_embeddings(self) -> paddle.Tensor:
-        """The item table ``[n_items, D]`` (row 0 = padding)."""
-        return self.item_emb.weight

@@ -15,53 +15,35 @@ import paddle.nn as nn
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import Batch
-from srgnn_paddle.models.base import Recommender
-from srgnn_paddle.models.sequence import check_catalogue, history_tensors, initialise, last_position, lengths
+from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.models.layers import gru_states, initialise, last_position
+from srgnn_paddle.models.sequence import SessionModel
 
 
-class GRU4Rec(Recommender):
+class GRU4Rec(SessionModel):
     """GRU4Rec with tied input/output item embeddings.
 
     Options (:class:`~srgnn_paddle.config.Config`): ``embedding_dim`` ``D``, ``hidden_size``
-    ``H`` (0 = ``D``), ``dropout`` (on the embeddings), ``init``, ``score_padding``.
-    ``sparse_item_grad``: the item lookup's gradient holds only the batch's rows (see
-    :class:`~srgnn_paddle.models.srgnn.SRGNN`).
+    ``H`` (0 = ``D``), ``dropout`` (on the embeddings), ``init``, ``score_padding``;
+    ``sparse_item_grad`` as in :class:`~srgnn_paddle.models.sequence.SessionModel`.
     """
 
     name = "gru4rec"
     display_name = "GRU4Rec"
-    batch_layout = "sequence"
-    inner_product = True
 
     def __init__(self, cfg: Config, sparse_item_grad: bool = True) -> None:
-        super().__init__()
-        self.n_items = check_catalogue(cfg, self.name)
-        self.embedding_dim = d = cfg.embedding_dim
-        self.score_padding = cfg.score_padding
-        h = cfg.hidden_size or d
-        self.item_emb = nn.Embedding(self.n_items, d, padding_idx=0, sparse=sparse_item_grad)
-        self.emb_dropout = nn.Dropout(cfg.dropout)
-        self.gru = nn.GRU(d, h)
-        self.feed_forward = nn.Linear(h, d)
-        initialise(self, cfg)
-
-    def states(self, batch: Batch) -> paddle.Tensor:
-        """GRU states ``[B, L, H]`` of the histories (zeros on padding)."""
-        items, mask = history_tensors(batch)
-        x = self.emb_dropout(self.item_emb(items))  # [B, L, D]
-        states, _ = self.gru(x, sequence_length=lengths(mask))  # [B, L, H]
-        return states
+        super().__init__(cfg, sparse_item_grad, dropout=cfg.dropout)
+        h = cfg.hidden_size or self.embedding_dim
+        self.gru = nn.GRU(self.embedding_dim, h)
+        self.feed_forward = Linear(h, self.embedding_dim)
+        initialise(self, cfg.init, cfg.embedding_dim)
 
     def encode(self, batch: Batch) -> paddle.Tensor:
         """``[B, D]``: the feed-forward layer on the GRU state after the last item."""
-        _, mask = history_tensors(batch)
-        return self.feed_forward(last_position(self.states(batch), mask))
+        states, mask = gru_states(self.item_emb, self.emb_dropout, self.gru, batch)  # [B, L, H]
+        return self.feed_forward(last_position(states, mask))
 
     def encode_positions(self, batch: Batch) -> paddle.Tensor:
         """``[B, L, D]``: the feed-forward layer on the GRU state after every item (zeros on padding)."""
-        _, mask = history_tensors(batch)
-        return self.feed_forward(self.states(batch)) * mask.unsqueeze(-1)
-
-    def item_embeddings(self) -> paddle.Tensor:
-        """The item table ``[n_items, D]`` (row 0 = padding)."""
-        return self.item_emb.weight
+        states, mask = gru_states(self.item_emb, self.emb_dropout, self.gru, batch)
+        return self.feed_forward(states) * mask.unsqueeze(-1)

@@ -18,51 +18,38 @@ import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import Batch
-from srgnn_paddle.models.base import Recommender
-from srgnn_paddle.models.sequence import (causal_pairs, check_catalogue, history_tensors, initialise, last_position,
-                                          lengths)
+from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.models.layers import causal_pairs, gru_states, initialise, last_position
+from srgnn_paddle.models.sequence import SessionModel
 
 
-class NARM(Recommender):
+class NARM(SessionModel):
     """NARM with the published dropouts.
 
     Options: ``embedding_dim`` ``D``, ``hidden_size`` ``H`` (0 = ``D``), ``init``,
-    ``score_padding``; ``sparse_item_grad`` as in :class:`~srgnn_paddle.models.gru4rec.GRU4Rec`.
+    ``score_padding``; ``sparse_item_grad`` as in :class:`~srgnn_paddle.models.sequence.SessionModel`.
     """
 
     name = "narm"
     display_name = "NARM"
-    batch_layout = "sequence"
-    inner_product = True
 
     EMBEDDING_DROPOUT = 0.25
     CONTEXT_DROPOUT = 0.5
 
     def __init__(self, cfg: Config, sparse_item_grad: bool = True) -> None:
-        super().__init__()
-        self.n_items = check_catalogue(cfg, self.name)
-        self.embedding_dim = d = cfg.embedding_dim
-        self.score_padding = cfg.score_padding
-        h = cfg.hidden_size or d
-        self.item_emb = nn.Embedding(self.n_items, d, padding_idx=0, sparse=sparse_item_grad)
-        self.emb_dropout = nn.Dropout(self.EMBEDDING_DROPOUT)
-        self.gru = nn.GRU(d, h)
-        self.a_1 = nn.Linear(h, h, bias_attr=False)  # A1, on the query h_t
-        self.a_2 = nn.Linear(h, h, bias_attr=False)  # A2, on every state h_j
-        self.v = nn.Linear(h, 1, bias_attr=False)
+        super().__init__(cfg, sparse_item_grad, dropout=self.EMBEDDING_DROPOUT)
+        h = cfg.hidden_size or self.embedding_dim
+        self.gru = nn.GRU(self.embedding_dim, h)
+        self.a_1 = Linear(h, h, bias_attr=False)  # A1, on the query h_t
+        self.a_2 = Linear(h, h, bias_attr=False)  # A2, on every state h_j
+        self.v = Linear(h, 1, bias_attr=False)
         self.ct_dropout = nn.Dropout(self.CONTEXT_DROPOUT)
-        self.b = nn.Linear(2 * h, d, bias_attr=False)  # the bilinear decoder's B
-        initialise(self, cfg)
-
-    def states(self, batch: Batch):
-        """``(GRU states [B, L, H] (zeros on padding), mask [B, L])``."""
-        items, mask = history_tensors(batch)
-        states, _ = self.gru(self.emb_dropout(self.item_emb(items)), sequence_length=lengths(mask))
-        return states, mask
+        self.b = Linear(2 * h, self.embedding_dim, bias_attr=False)  # the bilinear decoder's B
+        initialise(self, cfg.init, cfg.embedding_dim)
 
     def encode(self, batch: Batch) -> paddle.Tensor:
         """``B c_t``: ``[B, D]``."""
-        h, mask = self.states(batch)
+        h, mask = gru_states(self.item_emb, self.emb_dropout, self.gru, batch)  # [B, L, H]
         c_global = last_position(h, mask)  # [B, H]
         alpha = self.v(F.sigmoid(self.a_1(c_global).unsqueeze(1) + self.a_2(h)))  # [B, L, 1]
         c_local = paddle.sum(alpha * h * mask.unsqueeze(-1), axis=1)  # [B, H]
@@ -71,13 +58,9 @@ class NARM(Recommender):
     def encode_positions(self, batch: Batch) -> paddle.Tensor:
         """``[B, L, D]``: ``B c_t`` at every position ``t``, each attending to states
         ``h_1..h_t`` only (what :meth:`encode` gives for the prefix; zeros on padding)."""
-        h, mask = self.states(batch)
+        h, mask = gru_states(self.item_emb, self.emb_dropout, self.gru, batch)
         scores = self.v(F.sigmoid(self.a_1(h).unsqueeze(2) + self.a_2(h).unsqueeze(1))).squeeze(-1)  # [B, L, L]
         alpha = scores * causal_pairs(mask)  # [b, t, j]: j <= t
         c_local = paddle.bmm(alpha, h)  # [B, L, H]
         c = self.ct_dropout(paddle.concat([h, c_local], axis=-1))
         return self.b(c) * mask.unsqueeze(-1)
-
-    def item_embeddings(self) -> paddle.Tensor:
-        """The item table ``[n_items, D]`` (row 0 = padding)."""
-        return self.item_emb.weight

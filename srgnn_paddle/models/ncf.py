@@ -41,6 +41,7 @@ import paddle.nn.functional as F
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.pairs import PairBatch
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.kernels.linear import Linear
 from srgnn_paddle.models.base import CrossEntropy, Recommender, mask_padding_column
 
 TensorLike = Union[paddle.Tensor, np.ndarray]
@@ -63,14 +64,14 @@ def tower(sizes: Sequence[int]) -> nn.Sequential:
     """The MLP tower: ``Linear(sizes[k], sizes[k+1])`` then ReLU for every consecutive pair."""
     layers = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+        layers += [Linear(fan_in, fan_out), nn.ReLU()]
     return nn.Sequential(*layers)
 
 
-def prediction_layer(size: int) -> nn.Linear:
+def prediction_layer(size: int) -> Linear:
     """``h^T x + b``: ``Linear(size, 1)``, LeCun-uniform weight (``+-sqrt(3 / size)``), zero bias."""
     bound = math.sqrt(3.0 / size)
-    return nn.Linear(size, 1, weight_attr=paddle.ParamAttr(initializer=nn.initializer.Uniform(-bound, bound)),
+    return Linear(size, 1, weight_attr=paddle.ParamAttr(initializer=nn.initializer.Uniform(-bound, bound)),
                      bias_attr=paddle.ParamAttr(initializer=nn.initializer.Constant(0.0)))
 
 

@@ -1,59 +1,54 @@
-"""Building blocks shared by the models that read right-padded histories
-(``batch_layout = "sequence"``): tensors from a :class:`~srgnn_paddle.data.Batch`, the
-lengths, the state at the last real position, the mask of causal attention pairs, and the
-paper's uniform initialisation."""
+"""The base of the session models (SR-GNN, GRU4Rec, NARM, STAMP, GRUwATT, GGNNwATT): one
+item table ``item_emb [n_items, D]`` (row 0 padding) that embeds the history and scores
+the items (tied input and output embeddings), the catalogue check, and the declaration of
+the item table's row-sparse gradient."""
 from __future__ import annotations
 
-import math
-from typing import Tuple
+from typing import List, Optional
 
-import numpy as np
 import paddle
 import paddle.nn as nn
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.models.base import Recommender
 
 
-def history_tensors(batch) -> Tuple[paddle.Tensor, paddle.Tensor]:
-    """``(items [B, L] int64, mask [B, L] float32)`` of a batch (numpy arrays or tensors)."""
-    items = batch.history if isinstance(batch.history, paddle.Tensor) else paddle.to_tensor(np.asarray(batch.history))
-    mask = batch.mask if isinstance(batch.mask, paddle.Tensor) else paddle.to_tensor(np.asarray(batch.mask))
-    return items.astype("int64"), mask.astype("float32")
+class SessionModel(Recommender):
+    """A session encoder over a tied item table.
 
+    The constructor builds ``item_emb`` (and ``emb_dropout`` when ``dropout`` is given), in
+    that order, before the subclass adds its own layers: so parameters are created (and
+    drawn) in the order of the paper's description. Subclasses end their constructor with
+    :func:`~srgnn_paddle.models.layers.initialise`.
 
-def lengths(mask: paddle.Tensor) -> paddle.Tensor:
-    """``[B]`` int64 number of real entries of right-padded rows (``mask [B, L]``)."""
-    return mask.sum(axis=1).astype("int64")
+    Args:
+        cfg: ``n_items`` (at least 2: ids ``1..n_items-1``, 0 = padding),
+            ``embedding_dim`` ``D``, ``score_padding``.
+        sparse_item_grad: the item lookup's gradient holds only the batch's rows (Paddle
+            adds them into the dense gradient of the full softmax) instead of a zeroed
+            ``[n_items, D]`` copy per step. ``paddle.DataParallel`` does not accept a sparse
+            gradient on a table that is also used densely, so data-parallel training passes
+            ``False``. Either way the gradient reaching the optimiser is the same dense tensor.
+        dropout: the dropout on the item embeddings (``None``: the model has none).
+    """
 
+    def __init__(self, cfg: Config, sparse_item_grad: bool = True, dropout: Optional[float] = None) -> None:
+        super().__init__()
+        if cfg.n_items < 2:
+            raise SrgnnError(f"{self.name} needs n_items >= 2 (ids 1..n_items-1, 0 = padding), got {cfg.n_items}")
+        self.n_items = int(cfg.n_items)
+        self.embedding_dim = int(cfg.embedding_dim)
+        self.score_padding = bool(cfg.score_padding)
+        self.sparse_item_grad = sparse_item_grad
+        self.item_emb = nn.Embedding(self.n_items, self.embedding_dim, padding_idx=0, sparse=sparse_item_grad)
+        if dropout is not None:
+            self.emb_dropout = nn.Dropout(dropout)
 
-def last_position(states: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
-    """The row of each sequence's last real position: ``[B, L, H]``, ``mask [B, L]`` -> ``[B, H]``."""
-    batch, _, width = states.shape
-    last = (lengths(mask) - 1).clip(min=0).reshape([batch, 1, 1]).expand([batch, 1, width])
-    return paddle.take_along_axis(states, last, axis=1).squeeze(1)
+    def item_embeddings(self) -> paddle.Tensor:
+        """The item table ``[n_items, D]`` (row 0 = padding)."""
+        return self.item_emb.weight
 
-
-def causal_pairs(mask: paddle.Tensor) -> paddle.Tensor:
-    """``[B, L, L]`` float32: entry ``[b, t, j]`` is 1 when position ``j`` is real and
-    ``j <= t`` (what position ``t`` may attend to), else 0."""
-    length = mask.shape[1]
-    lower = paddle.tril(paddle.ones([length, length], dtype="float32"))  # [t, j]: j <= t
-    return lower.unsqueeze(0) * mask.unsqueeze(1)
-
-
-def check_catalogue(cfg: Config, model: str) -> int:
-    """``cfg.n_items`` (at least 2: ids ``1..n_items-1``, 0 = padding)."""
-    if cfg.n_items < 2:
-        raise SrgnnError(f"{model} needs n_items >= 2 (ids 1..n_items-1, 0 = padding), got {cfg.n_items}")
-    return int(cfg.n_items)
-
-
-def initialise(model: nn.Layer, cfg: Config) -> None:
-    """``init: uniform`` (the SR-GNN paper's): every parameter uniform in ``[-1/sqrt(D), 1/sqrt(D)]``;
-    ``init: notebook`` keeps Paddle's default initialisers."""
-    if cfg.init != "uniform":
-        return
-    bound = 1.0 / math.sqrt(cfg.embedding_dim)
-    for param in model.parameters():
-        param.set_value(paddle.uniform(param.shape, dtype=param.dtype, min=-bound, max=bound))
+    def sparse_parameters(self) -> List[str]:
+        """``["item_emb.weight"]`` with ``sparse_item_grad``, else none."""
+        return ["item_emb.weight"] if self.sparse_item_grad else []

@@ -11,38 +11,33 @@ and ``m_a = sum_i a_i x_i``; two MLP cells ``h_s = tanh(W_s m_a + b_s)``,
 from __future__ import annotations
 
 import paddle
-import paddle.nn as nn
 import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import Batch
-from srgnn_paddle.models.base import Recommender
-from srgnn_paddle.models.sequence import causal_pairs, check_catalogue, history_tensors, initialise, last_position
+from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.models.layers import causal_pairs, history_tensors, initialise, last_position
+from srgnn_paddle.models.sequence import SessionModel
 
 
-class STAMP(Recommender):
+class STAMP(SessionModel):
     """STAMP. Options: ``embedding_dim`` ``D``, ``init``, ``score_padding``;
-    ``sparse_item_grad`` as in :class:`~srgnn_paddle.models.gru4rec.GRU4Rec`."""
+    ``sparse_item_grad`` as in :class:`~srgnn_paddle.models.sequence.SessionModel`."""
 
     name = "stamp"
     display_name = "STAMP"
-    batch_layout = "sequence"
-    inner_product = True
 
     def __init__(self, cfg: Config, sparse_item_grad: bool = True) -> None:
-        super().__init__()
-        self.n_items = check_catalogue(cfg, self.name)
-        self.embedding_dim = d = cfg.embedding_dim
-        self.score_padding = cfg.score_padding
-        self.item_emb = nn.Embedding(self.n_items, d, padding_idx=0, sparse=sparse_item_grad)
-        self.w_1 = nn.Linear(d, d, bias_attr=False)  # on each x_i
-        self.w_2 = nn.Linear(d, d, bias_attr=False)  # on x_t
-        self.w_3 = nn.Linear(d, d, bias_attr=False)  # on m_s
+        super().__init__(cfg, sparse_item_grad)
+        d = self.embedding_dim
+        self.w_1 = Linear(d, d, bias_attr=False)  # on each x_i
+        self.w_2 = Linear(d, d, bias_attr=False)  # on x_t
+        self.w_3 = Linear(d, d, bias_attr=False)  # on m_s
         self.b_a = self.create_parameter([d], is_bias=True)
-        self.w_0 = nn.Linear(d, 1, bias_attr=False)
-        self.mlp_s = nn.Linear(d, d)  # h_s = tanh(W_s m_a + b_s)
-        self.mlp_t = nn.Linear(d, d)  # h_t = tanh(W_t m_t + b_t)
-        initialise(self, cfg)
+        self.w_0 = Linear(d, 1, bias_attr=False)
+        self.mlp_s = Linear(d, d)  # h_s = tanh(W_s m_a + b_s)
+        self.mlp_t = Linear(d, d)  # h_t = tanh(W_t m_t + b_t)
+        initialise(self, cfg.init, cfg.embedding_dim)
 
     def encode(self, batch: Batch) -> paddle.Tensor:
         """``h_s * h_t``: ``[B, D]``."""
@@ -67,7 +62,3 @@ class STAMP(Recommender):
         scores = self.w_0(F.sigmoid(query.unsqueeze(2) + self.w_1(x).unsqueeze(1))).squeeze(-1)  # [B, L, L]
         m_a = paddle.bmm(scores * causal_pairs(mask), x)  # [B, L, D]
         return paddle.tanh(self.mlp_s(m_a)) * paddle.tanh(self.mlp_t(x)) * m
-
-    def item_embeddings(self) -> paddle.Tensor:
-        """The item table ``[n_items, D]`` (row 0 = padding)."""
-        return self.item_emb.weight

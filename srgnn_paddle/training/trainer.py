@@ -209,11 +209,7 @@ class Trainer:
             loss = self.objective(batch, epoch, self.loader.batch_view.global_batch_index(step))
             loss.backward()
             self.optimizer.step()
-            # one process: free the gradients, so that the next backward writes them instead of
-            # adding to zeroed buffers (no memset and add over the [43098, 100] DIGINETICA table:
-            # 1.4-4.3 ms of a 44-49 ms step, benchmarks/results/bench_paper_freed_grads.txt);
-            # data-parallel keeps Paddle's zeroed buffers, which its gradient reducer works on
-            self.optimizer.clear_grad(set_to_zero=self.world_size > 1)
+            self.kernels.clear_gradients(self.optimizer, data_parallel=self.world_size > 1)
             total = total + loss.detach().astype("float64") * len(batch)
             count += len(batch)
             if step % SYNC_EVERY == 0:

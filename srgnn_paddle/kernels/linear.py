@@ -1,0 +1,38 @@
+"""The one layer through which a model's GEMMs reach the run's kernels.
+
+:class:`Linear` is an ``nn.Linear`` (same parameters, initialisers and even Paddle's
+unique parameter names, ``linear_N.w_0``, so checkpoints, optimiser states and seeded runs
+are unchanged) whose ``x @ W + b`` is computed by the kernels a run hands
+it (:meth:`srgnn_paddle.kernels.Kernels.attach` sets :attr:`Linear.kernels` inside its
+block): Paddle's ``F.linear`` with ``kernels: paddle`` or outside any block, numpy's BLAS
+with ``kernels: host``. A model opts a GEMM into the host kernel by building that layer as
+a :class:`Linear`; every other matmul it writes (``paddle.matmul``, ``nn.GRU``) is plain
+Paddle with either kernels.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+
+class Linear(nn.Linear):
+    """``nn.Linear(in_features, out_features)`` computed by the kernels in :attr:`kernels`.
+
+    Attributes:
+        kernels: the active :class:`~srgnn_paddle.kernels.Kernels` (anything with
+            ``linear(x, weight, bias)``), or ``None``: plain Paddle. Set per layer, for the
+            duration of a run's ``kernels.attach(model)`` block.
+    """
+
+    def __init__(self, in_features: int, out_features: int, weight_attr: Any = None, bias_attr: Any = None) -> None:
+        super().__init__(in_features, out_features, weight_attr=weight_attr, bias_attr=bias_attr)
+        self.kernels: Optional[Any] = None
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        """``x [..., in] -> [..., out]``."""
+        if self.kernels is None:
+            return F.linear(x, self.weight, self.bias)
+        return self.kernels.linear(x, self.weight, self.bias)

@@ -1,0 +1,131 @@
+"""The pieces the models share: tensors of a batch's histories, the GRU states of a
+history, the state at its last real position, the mask of causal attention pairs, the
+packed session graph's propagation and soft-attention readout, ``segment_sum``, and the
+paper's uniform initialisation.
+
+Everything here is plain Paddle (its dense layers are :class:`~srgnn_paddle.kernels.Dense`,
+see :mod:`srgnn_paddle.kernels`); each model file composes these pieces in the order of
+its paper.
+"""
+from __future__ import annotations
+
+import math
+from typing import Tuple, Union
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from srgnn_paddle.data.graph import PackedGraph
+
+TensorLike = Union[paddle.Tensor, np.ndarray]
+
+
+def as_tensor(x: TensorLike) -> paddle.Tensor:
+    """Numpy array -> Paddle tensor on the current device; tensors pass through."""
+    return x if isinstance(x, paddle.Tensor) else paddle.to_tensor(x)
+
+
+# ---------------------------------------------------------------------------- padded histories
+def history_tensors(batch) -> Tuple[paddle.Tensor, paddle.Tensor]:
+    """``(items [B, L] int64, mask [B, L] float32)`` of a batch (numpy arrays or tensors)."""
+    items = batch.history if isinstance(batch.history, paddle.Tensor) else paddle.to_tensor(np.asarray(batch.history))
+    mask = batch.mask if isinstance(batch.mask, paddle.Tensor) else paddle.to_tensor(np.asarray(batch.mask))
+    return items.astype("int64"), mask.astype("float32")
+
+
+def lengths(mask: paddle.Tensor) -> paddle.Tensor:
+    """``[B]`` int64 number of real entries of right-padded rows (``mask [B, L]``)."""
+    return mask.sum(axis=1).astype("int64")
+
+
+def last_position(states: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+    """The row of each sequence's last real position: ``[B, L, H]``, ``mask [B, L]`` -> ``[B, H]``."""
+    batch, _, width = states.shape
+    last = (lengths(mask) - 1).clip(min=0).reshape([batch, 1, 1]).expand([batch, 1, width])
+    return paddle.take_along_axis(states, last, axis=1).squeeze(1)
+
+
+def causal_pairs(mask: paddle.Tensor) -> paddle.Tensor:
+    """``[B, L, L]`` float32: entry ``[b, t, j]`` is 1 when position ``j`` is real and
+    ``j <= t`` (what position ``t`` may attend to), else 0."""
+    length = mask.shape[1]
+    lower = paddle.tril(paddle.ones([length, length], dtype="float32"))  # [t, j]: j <= t
+    return lower.unsqueeze(0) * mask.unsqueeze(1)
+
+
+def gru_states(item_emb: nn.Embedding, dropout: nn.Layer, gru: nn.GRU, batch) -> Tuple[paddle.Tensor, paddle.Tensor]:
+    """A GRU read of the histories: item embeddings, ``dropout``, then ``gru`` with the rows'
+    lengths. Returns ``(states [B, L, H] (zeros on padding), mask [B, L])``."""
+    items, mask = history_tensors(batch)
+    states, _ = gru(dropout(item_emb(items)), sequence_length=lengths(mask))
+    return states, mask
+
+
+# ---------------------------------------------------------------------------- packed session graphs
+def segment_sum(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:
+    """``out[i] = sum of values[j] with index[j] == i``: ``[E, D]``, ``[E]`` -> ``[n, D]``."""
+    zeros = paddle.zeros([n, values.shape[1]], dtype=values.dtype)
+    return paddle.index_add(zeros, index, 0, values)
+
+
+class PackedAdjacency:
+    """The propagation matrix of a :class:`~srgnn_paddle.data.graph.PackedGraph` as Paddle tensors.
+
+    ``propagate(x)`` is ``M @ x`` for ``x [2n, D]`` (rows ``< n``: incoming messages, the
+    rest outgoing), as a gather of the edges' source rows, scaled by the edge weights, and
+    an ``index_add`` into their target rows: plain Paddle ops with gradients, on any device.
+    """
+
+    def __init__(self, graph: PackedGraph) -> None:
+        self.size = 2 * len(graph.node_items)
+        self.rows = as_tensor(graph.edge_rows)  # [E]
+        self.cols = as_tensor(graph.edge_cols)  # [E]
+        self.weights = as_tensor(graph.edge_weights).reshape([-1, 1])  # [E, 1]
+
+    def propagate(self, x: paddle.Tensor) -> paddle.Tensor:
+        """``[2n, D] -> [2n, D]``."""
+        return segment_sum(paddle.gather(x, self.cols) * self.weights, self.rows, self.size)
+
+
+class PackedHistory:
+    """Where the history entries of a packed batch sit among its graph's nodes: the node
+    vectors ``hidden [n, D]`` gathered back to every entry (:meth:`positions`, ``[P, D]``)
+    and to every session's last entry (:meth:`last`, ``[B, D]``)."""
+
+    def __init__(self, graph: PackedGraph) -> None:
+        self.session = as_tensor(graph.pos_session)  # [P]: the session of each entry
+        self.node = as_tensor(graph.pos_node)  # [P]: the node of each entry
+        self.last_node = as_tensor(graph.last_node)  # [B]
+        self.n_sessions = len(graph.last_node)
+
+    def positions(self, hidden: paddle.Tensor) -> paddle.Tensor:
+        """``[n, D] -> [P, D]``."""
+        return paddle.gather(hidden, self.node)
+
+    def last(self, hidden: paddle.Tensor) -> paddle.Tensor:
+        """``[n, D] -> [B, D]``."""
+        return paddle.gather(hidden, self.last_node)
+
+    def soft_attention(self, query: paddle.Tensor, keys: paddle.Tensor, values: paddle.Tensor,
+                       score: nn.Layer) -> paddle.Tensor:
+        """``sum_j a_j values_j`` per session with ``a_j = score(sigmoid(query_s + keys_j))``
+        (SR-GNN's global interest, §4.3): ``query [B, D]`` (one per session), ``keys``,
+        ``values [P, D]`` (one per entry), ``score`` a ``D -> 1`` layer. Returns ``[B, D]``."""
+        alpha = score(F.sigmoid(paddle.gather(query, self.session) + keys))  # [P, 1]
+        return segment_sum(alpha * values, self.session, self.n_sessions)
+
+
+# ---------------------------------------------------------------------------- initialisation
+def uniform_init(model: nn.Layer, embedding_dim: int) -> None:
+    """The SR-GNN paper's initialisation: every parameter uniform in ``[-1/sqrt(D), 1/sqrt(D)]``."""
+    bound = 1.0 / math.sqrt(embedding_dim)
+    for param in model.parameters():
+        param.set_value(paddle.uniform(param.shape, dtype=param.dtype, min=-bound, max=bound))
+
+
+def initialise(model: nn.Layer, init: str, embedding_dim: int) -> None:
+    """``init: uniform``: :func:`uniform_init`; ``init: notebook`` keeps Paddle's default initialisers."""
+    if init == "uniform":
+        uniform_init(model, embedding_dim)
