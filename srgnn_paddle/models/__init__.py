@@ -58,6 +58,6 @@ def build_model(cfg: Config, **options: Any) -> Union[Recommender, CountModel]:
     return model_class(cfg.model).from_config(cfg, **options)
 
 
-__all__ = ["MODELS", "BATCH_LAYOUTS", "Scorer", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec", "NARM",
-           "STAMP", "GRUwATT", "GGNNwATT", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN", "SKNN",
-           "model_class", "build_model"]
+__all__ = ["MODELS", "BATCH_LAYOUTS", "Scorer", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec",
+           "NARM", "STAMP", "GRUwATT", "GGNNwATT", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN",
+           "SKNN", "model_class", "build_model"]

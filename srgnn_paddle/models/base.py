@@ -41,7 +41,7 @@ argument of :meth:`~Recommender.calculate_loss` and through the dense layers it 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, List, Optional, Tuple
+from typing import Any, Callable, ClassVar, List, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -50,9 +50,6 @@ import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import Batch
-
-if TYPE_CHECKING:
-    from srgnn_paddle.data.datasets import SessionTable
 
 #: What a model can ask the loader for: padded histories with their packed session graphs,
 #: padded histories alone, or (user, item) pairs.

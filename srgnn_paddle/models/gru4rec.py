@@ -11,16 +11,15 @@ depends on items ``1..t`` only: :meth:`GRU4Rec.encode_positions` is one pass, an
 from __future__ import annotations
 
 import paddle
-import paddle.nn as nn
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import Batch
 from srgnn_paddle.kernels.linear import Linear
-from srgnn_paddle.models.layers import gru_states, initialise, last_position
-from srgnn_paddle.models.sequence import SessionModel
+from srgnn_paddle.models.layers import initialise, last_position
+from srgnn_paddle.models.sequence import GRUSessionModel
 
 
-class GRU4Rec(SessionModel):
+class GRU4Rec(GRUSessionModel):
     """GRU4Rec with tied input/output item embeddings.
 
     Options (:class:`~srgnn_paddle.config.Config`): ``embedding_dim`` ``D``, ``hidden_size``
@@ -32,18 +31,16 @@ class GRU4Rec(SessionModel):
     display_name = "GRU4Rec"
 
     def __init__(self, cfg: Config, sparse_item_grad: bool = True) -> None:
-        super().__init__(cfg, sparse_item_grad, dropout=cfg.dropout)
-        h = cfg.hidden_size or self.embedding_dim
-        self.gru = nn.GRU(self.embedding_dim, h)
-        self.feed_forward = Linear(h, self.embedding_dim)
+        super().__init__(cfg, sparse_item_grad, dropout=cfg.dropout)  # item_emb, emb_dropout, gru
+        self.feed_forward = Linear(self.hidden_size, self.embedding_dim)
         initialise(self, cfg.init, cfg.embedding_dim)
 
     def encode(self, batch: Batch) -> paddle.Tensor:
         """``[B, D]``: the feed-forward layer on the GRU state after the last item."""
-        states, mask = gru_states(self.item_emb, self.emb_dropout, self.gru, batch)  # [B, L, H]
+        states, mask = self.states(batch)  # [B, L, H]
         return self.feed_forward(last_position(states, mask))
 
     def encode_positions(self, batch: Batch) -> paddle.Tensor:
         """``[B, L, D]``: the feed-forward layer on the GRU state after every item (zeros on padding)."""
-        states, mask = gru_states(self.item_emb, self.emb_dropout, self.gru, batch)
+        states, mask = self.states(batch)
         return self.feed_forward(states) * mask.unsqueeze(-1)

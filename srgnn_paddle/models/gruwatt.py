@@ -12,17 +12,15 @@ session vector of the prefix ``1..t``.
 from __future__ import annotations
 
 import paddle
-import paddle.nn as nn
-import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import Batch
 from srgnn_paddle.kernels.linear import Linear
-from srgnn_paddle.models.layers import causal_pairs, gru_states, initialise, last_position
-from srgnn_paddle.models.sequence import SessionModel
+from srgnn_paddle.models.layers import initialise, last_position
+from srgnn_paddle.models.sequence import AttentiveGRUSessionModel
 
 
-class GRUwATT(SessionModel):
+class GRUwATT(AttentiveGRUSessionModel):
     """GRUwATT. Options: ``embedding_dim`` ``D``, ``hidden_size`` ``H`` (0 = ``D``),
     ``dropout`` (on the embeddings), ``init``, ``score_padding``; ``sparse_item_grad`` as in
     :class:`~srgnn_paddle.models.sequence.SessionModel`."""
@@ -31,26 +29,19 @@ class GRUwATT(SessionModel):
     display_name = "GRUwATT"
 
     def __init__(self, cfg: Config, sparse_item_grad: bool = True) -> None:
-        super().__init__(cfg, sparse_item_grad, dropout=cfg.dropout)
-        h = cfg.hidden_size or self.embedding_dim
-        self.gru = nn.GRU(self.embedding_dim, h)
-        self.a_1 = Linear(h, h, bias_attr=False)  # A1, on the query h_t
-        self.a_2 = Linear(h, h, bias_attr=False)  # A2, on every state h_j
-        self.v = Linear(h, 1, bias_attr=False)
-        self.feed_forward = Linear(2 * h, self.embedding_dim)  # [c_t; h_t] -> D
+        super().__init__(cfg, sparse_item_grad, dropout=cfg.dropout)  # item_emb, emb_dropout, gru, a_1, a_2, v
+        self.feed_forward = Linear(2 * self.hidden_size, self.embedding_dim)  # [c_t; h_t] -> D
         initialise(self, cfg.init, cfg.embedding_dim)
 
     def encode(self, batch: Batch) -> paddle.Tensor:
         """The last position's vector ``[B, D]`` (its attention over every state of the history)."""
-        h, mask = gru_states(self.item_emb, self.emb_dropout, self.gru, batch)  # [B, L, H]
+        h, mask = self.states(batch)  # [B, L, H]
         h_t = last_position(h, mask)  # [B, H]
-        alpha = self.v(F.sigmoid(self.a_1(h_t).unsqueeze(1) + self.a_2(h)))  # [B, L, 1]
-        c_t = paddle.sum(alpha * h * mask.unsqueeze(-1), axis=1)  # [B, H]
+        c_t = self.attend(h_t, h, mask)  # [B, H]
         return self.feed_forward(paddle.concat([c_t, h_t], axis=-1))
 
     def encode_positions(self, batch: Batch) -> paddle.Tensor:
         """``[B, L, D]``: every position's vector, its attention over ``h_1..h_t`` (zeros on padding)."""
-        h, mask = gru_states(self.item_emb, self.emb_dropout, self.gru, batch)
-        scores = self.v(F.sigmoid(self.a_1(h).unsqueeze(2) + self.a_2(h).unsqueeze(1))).squeeze(-1)  # [B, L, L]
-        c = paddle.bmm(scores * causal_pairs(mask), h)  # [B, L, H]
+        h, mask = self.states(batch)
+        c = self.attend_causal(h, mask)  # [B, L, H]
         return self.feed_forward(paddle.concat([c, h], axis=-1)) * mask.unsqueeze(-1)

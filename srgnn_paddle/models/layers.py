@@ -1,7 +1,8 @@
-"""The pieces the models share: tensors of a batch's histories, the GRU states of a
-history, the state at its last real position, the mask of causal attention pairs, the
-packed session graph's propagation and soft-attention readout, ``segment_sum``, and the
-paper's uniform initialisation.
+"""The pieces the models share: tensors of a batch's histories, the state at a history's
+last real position, NARM's additive attention (over a whole history, or causal: every
+position over its prefix), the packed session graph's propagation and soft-attention
+readout, ``segment_sum``, and the paper's uniform initialisation. (The GRU read of a
+history is :class:`~srgnn_paddle.models.sequence.GRUSessionModel`.)
 
 Everything here is plain Paddle (its dense layers are :class:`~srgnn_paddle.kernels.Dense`,
 see :mod:`srgnn_paddle.kernels`); each model file composes these pieces in the order of
@@ -55,12 +56,21 @@ def causal_pairs(mask: paddle.Tensor) -> paddle.Tensor:
     return lower.unsqueeze(0) * mask.unsqueeze(1)
 
 
-def gru_states(item_emb: nn.Embedding, dropout: nn.Layer, gru: nn.GRU, batch) -> Tuple[paddle.Tensor, paddle.Tensor]:
-    """A GRU read of the histories: item embeddings, ``dropout``, then ``gru`` with the rows'
-    lengths. Returns ``(states [B, L, H] (zeros on padding), mask [B, L])``."""
-    items, mask = history_tensors(batch)
-    states, _ = gru(dropout(item_emb(items)), sequence_length=lengths(mask))
-    return states, mask
+def additive_attention(a_1: nn.Layer, a_2: nn.Layer, v: nn.Layer, query: paddle.Tensor, states: paddle.Tensor,
+                       mask: paddle.Tensor) -> paddle.Tensor:
+    """NARM's attention of one query over every real state: ``sum_j a_j h_j`` with
+    ``a_j = v^T sigmoid(A1 q + A2 h_j)`` (``a_1``, ``a_2``: ``H -> H``, ``v``: ``H -> 1``).
+    ``query [B, H]``, ``states [B, L, H]``, ``mask [B, L]`` -> ``[B, H]``."""
+    alpha = v(F.sigmoid(a_1(query).unsqueeze(1) + a_2(states)))  # [B, L, 1]
+    return paddle.sum(alpha * states * mask.unsqueeze(-1), axis=1)
+
+
+def causal_additive_attention(a_1: nn.Layer, a_2: nn.Layer, v: nn.Layer, states: paddle.Tensor,
+                              mask: paddle.Tensor) -> paddle.Tensor:
+    """:func:`additive_attention` with every position ``t`` as the query ``h_t``, attending to
+    the states ``h_1..h_t`` only: ``states [B, L, H]``, ``mask [B, L]`` -> ``[B, L, H]``."""
+    scores = v(F.sigmoid(a_1(states).unsqueeze(2) + a_2(states).unsqueeze(1))).squeeze(-1)  # [B, L, L]
+    return paddle.bmm(scores * causal_pairs(mask), states)  # [b, t, j]: j <= t
 
 
 # ---------------------------------------------------------------------------- packed session graphs

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import Batch
 from srgnn_paddle.kernels.linear import Linear
-from srgnn_paddle.models.layers import causal_pairs, gru_states, initialise, last_position
-from srgnn_paddle.models.sequence import SessionModel
+from srgnn_paddle.models.layers import initialise, last_position
+from srgnn_paddle.models.sequence import AttentiveGRUSessionModel
 
 
-class NARM(SessionModel):
+class NARM(AttentiveGRUSessionModel):
     """NARM with the published dropouts.
 
     Options: ``embedding_dim`` ``D``, ``hidden_size`` ``H`` (0 = ``D``), ``init``,
@@ -37,30 +36,23 @@ class NARM(SessionModel):
     CONTEXT_DROPOUT = 0.5
 
     def __init__(self, cfg: Config, sparse_item_grad: bool = True) -> None:
+        # item_emb, emb_dropout, the GRU and the attention's A1, A2, v
         super().__init__(cfg, sparse_item_grad, dropout=self.EMBEDDING_DROPOUT)
-        h = cfg.hidden_size or self.embedding_dim
-        self.gru = nn.GRU(self.embedding_dim, h)
-        self.a_1 = Linear(h, h, bias_attr=False)  # A1, on the query h_t
-        self.a_2 = Linear(h, h, bias_attr=False)  # A2, on every state h_j
-        self.v = Linear(h, 1, bias_attr=False)
         self.ct_dropout = nn.Dropout(self.CONTEXT_DROPOUT)
-        self.b = Linear(2 * h, self.embedding_dim, bias_attr=False)  # the bilinear decoder's B
+        self.b = Linear(2 * self.hidden_size, self.embedding_dim, bias_attr=False)  # the bilinear decoder's B
         initialise(self, cfg.init, cfg.embedding_dim)
 
     def encode(self, batch: Batch) -> paddle.Tensor:
         """``B c_t``: ``[B, D]``."""
-        h, mask = gru_states(self.item_emb, self.emb_dropout, self.gru, batch)  # [B, L, H]
+        h, mask = self.states(batch)  # [B, L, H]
         c_global = last_position(h, mask)  # [B, H]
-        alpha = self.v(F.sigmoid(self.a_1(c_global).unsqueeze(1) + self.a_2(h)))  # [B, L, 1]
-        c_local = paddle.sum(alpha * h * mask.unsqueeze(-1), axis=1)  # [B, H]
+        c_local = self.attend(c_global, h, mask)  # [B, H]
         return self.b(self.ct_dropout(paddle.concat([c_global, c_local], axis=-1)))
 
     def encode_positions(self, batch: Batch) -> paddle.Tensor:
         """``[B, L, D]``: ``B c_t`` at every position ``t``, each attending to states
         ``h_1..h_t`` only (what :meth:`encode` gives for the prefix; zeros on padding)."""
-        h, mask = gru_states(self.item_emb, self.emb_dropout, self.gru, batch)
-        scores = self.v(F.sigmoid(self.a_1(h).unsqueeze(2) + self.a_2(h).unsqueeze(1))).squeeze(-1)  # [B, L, L]
-        alpha = scores * causal_pairs(mask)  # [b, t, j]: j <= t
-        c_local = paddle.bmm(alpha, h)  # [B, L, H]
+        h, mask = self.states(batch)
+        c_local = self.attend_causal(h, mask)  # [B, L, H]
         c = self.ct_dropout(paddle.concat([h, c_local], axis=-1))
         return self.b(c) * mask.unsqueeze(-1)
