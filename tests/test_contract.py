@@ -21,6 +21,9 @@ from srgnn_paddle.data.datasets import next_item_targets
 from srgnn_paddle.kernels import HostKernels, Kernels, has_sparse_gradients, kernel_linears
 from srgnn_paddle.models import BATCH_LAYOUTS, MODELS, CountModel, Recommender, build_model, model_class
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.models.layers import history_tensors
+from srgnn_paddle.models.sequence import SessionModel
 from srgnn_paddle.synthetic import generate_synthetic
 
 N_ITEMS, N_USERS, D = 40, 6, 8
@@ -374,22 +377,36 @@ def test_unknown_model_is_one_error_line(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------- the README's example
-class ItemMean(Recommender):
-    """The README's 10-line example model: the mean of the history's item vectors."""
+class ItemMean(SessionModel):
+    """The README's 10-line example model: the mean of the history's item vectors, projected."""
 
     name, display_name, batch_layout = "itemmean", "ItemMean", "sequence"
 
     def __init__(self, cfg, sparse_item_grad=True):
-        super().__init__()
-        self.n_items, self.embedding_dim, self.score_padding = cfg.n_items, cfg.embedding_dim, cfg.score_padding
-        self.item_emb = nn.Embedding(cfg.n_items, cfg.embedding_dim, padding_idx=0, sparse=sparse_item_grad)
+        super().__init__(cfg, sparse_item_grad)  # the item table item_emb [n_items, D], scored by item_embeddings()
+        self.project = Linear(cfg.embedding_dim, cfg.embedding_dim)  # kernels.linear.Linear: a host-kernel GEMM
 
-    def encode(self, batch):
-        mask = paddle.to_tensor(batch.mask).unsqueeze(-1)
-        return (self.item_emb(paddle.to_tensor(batch.history)) * mask).sum(1) / mask.sum(1)
+    def encode(self, batch):  # the mean of the history's item vectors, projected: [B, D]
+        items, mask = history_tensors(batch)  # models/layers.py: [B, L] int64, [B, L] float32
+        mean = (self.item_emb(items) * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+        return self.project(mean)
 
-    def item_embeddings(self):
-        return self.item_emb.weight
+
+def test_the_readme_example_is_the_tested_one():
+    """The README's "Adding a model" block is this file's ItemMean, line for line (comments aside)."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("```python\nclass ItemMean(SessionModel):", 1)[1].split("```", 1)[0]
+
+    def code(text):
+        return [re.sub(r"\s+#.*$", "", line).strip() for line in text.splitlines()
+                if line.strip() and not line.strip().startswith(('"""', "#"))]
+
+    source = inspect.getsource(ItemMean).split("\n", 1)[1]
+    assert code(block) == [line for line in code(source) if not line.startswith('"""')]
 
 
 @pytest.mark.parametrize("protocol", ["notebook", "paper"])
@@ -415,7 +432,7 @@ def test_the_readme_example_model_trains_through_the_cli(protocol, tmp_path, mon
     run = exp / folder / "ItemMean_0.01_32_8"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["model"] == "itemmean" and summary["epochs_run"] == 2
-    assert summary["parameters"] == load_config(run / "config.yaml").n_items * 8  # the item table only
+    assert summary["parameters"] == load_config(run / "config.yaml").n_items * 8 + 8 * 8 + 8  # the table, project
     assert (run / "tsne.png").is_file() and (run / "curves.png").is_file()
     assert cli.main(["evaluate", "--run_dir", str(run), "--quiet"]) == 0
     assert cli.main(["report", "--exp_dir", str(exp)]) == 0

@@ -1,4 +1,4 @@
-"""Top-N recall with Faiss (docs/notebook.md, "Recall with Faiss and the metrics").
+"""Top-N recall with Faiss (``docs/notebook.md`` §6).
 
 Item vectors (``model.item_embeddings()``, row 0 included) and user vectors are L2-normalised
 and searched by inner product. The index is exact (``IndexFlatIP``) by default, or an

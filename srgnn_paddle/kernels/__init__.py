@@ -80,9 +80,9 @@ class Kernels:
         ``dense_gradients`` (no parameter gets a row-sparse gradient, see
         :func:`has_sparse_gradients`): Adam updates all parameters in one fused op
         (Paddle's ``use_multi_tensor``; the same arithmetic, one kernel call instead of one
-        per parameter: a NeuMF step on the CPU, whose parameters are many and small, took
-        3.7 instead of 4.7 ms, docs/ncf.md). Paddle 3.3's fused Adam crashes on row-sparse
-        gradients, hence the flag."""
+        per parameter, which pays for models with many small parameters such as NeuMF:
+        docs/performance.md, "The kernels' design, measured"). Paddle 3.3's fused Adam
+        crashes on row-sparse gradients, hence the flag."""
         if name == "sgd":
             return paddle.optimizer.SGD(learning_rate=learning_rate, parameters=parameters,
                                         weight_decay=weight_decay or None)
@@ -94,7 +94,7 @@ class Kernels:
         """After an optimiser step: free the gradients in one process, so that the next
         backward writes them instead of adding to zeroed buffers (no memset and add over the
         item table each step; the same weights to the bit, tested; measured in
-        docs/performance.md); data-parallel training keeps Paddle's zeroed buffers, which its
+        docs/performance.md, "The kernels' design, measured"); data-parallel training keeps Paddle's zeroed buffers, which its
         gradient reducer works on."""
         optimizer.clear_grad(set_to_zero=data_parallel)
 
@@ -156,7 +156,7 @@ class HostKernels(Kernels):
         return host_softmax_cross_entropy(user, items, target, mask_padding, self.pool)
 
     def target_ranks(self, model: Recommender, batch) -> np.ndarray:
-        if not model.inner_product:  # the model's scores, compared in numpy (10x Paddle's CPU comparison)
+        if not model.inner_product:  # the model's scores, compared in numpy (faster than Paddle's on the CPU)
             return target_ranks(host_view(model.full_scores(batch)), model.targets(batch).numpy(),
                                 exclude_padding=True)
         return host_target_ranks(model.encode(batch).numpy(), host_view(model.item_embeddings()),

@@ -4,9 +4,9 @@ the evaluator's rank counting and the Adam update, in numpy on the CPU. Only
 
 The full softmax (``[B, D] x [n_items, D]^T``, then cross-entropy) and Adam's update of the
 ``[n_items, D]`` item table are most of a CPU training step. Paddle 3.3's CPU kernels are
-several times slower than numpy on these shapes (measured: 22 ms vs 6.5 ms for
-``100x100 @ 100x43098``; 9.7 ms vs 0.8 ms for adding two ``[43098, 100]`` arrays; 35 ms vs
-6 ms for Adam with L2 on that table), so on the CPU this work runs in numpy: the GEMMs
+several times slower than numpy on these shapes (the measurements are in
+docs/performance.md, "The kernels' design, measured"), so on the CPU this work runs in
+numpy: the GEMMs
 inside :class:`paddle.autograd.PyLayer` s, the optimiser in :class:`HostAdam`. Arrays cross
 between Paddle and numpy without copies (DLPack, :func:`host_view`, :func:`from_host`),
 and the large pieces are split over the threads of a :class:`HostPool` (numpy releases the
@@ -47,8 +47,8 @@ def shares_memory(tensor: paddle.Tensor, array: np.ndarray) -> bool:
 
 def from_host(array: np.ndarray) -> paddle.Tensor:
     """A CPU tensor over a C-contiguous numpy array's memory (no copy, via DLPack); the tensor
-    keeps the array alive. ``paddle.to_tensor`` instead copies: 10 ms for a 17 MB
-    ``[43098, 100]`` gradient, as much as a whole GEMM of the softmax."""
+    keeps the array alive. ``paddle.to_tensor`` instead copies, which for an item table's
+    gradient costs about as much as a whole GEMM of the softmax."""
     array = np.ascontiguousarray(array)
     try:
         return paddle.utils.dlpack.from_dlpack(array.__dlpack__())
@@ -242,15 +242,14 @@ class HostAdam(paddle.optimizer.Adam):
         beta1_pow *= beta1 ;  beta2_pow *= beta2
 
     Why: on the CPU, Paddle applies the L2 term as two separate ops (``scale``, ``add_n``)
-    and its ``adam_`` kernel makes several passes over the memory; for the
-    ``[43098, 100]`` DIGINETICA item table that was 17 ms (35 ms with weight decay) per
-    step, against about 6 ms here (two threads), where the arrays are walked in cache-sized
-    chunks. Non-float32 parameters, sparse gradients and tensors on a GPU (or every
+    and its ``adam_`` kernel makes several passes over the memory; here the arrays are
+    walked once, in cache-sized chunks, with the L2 term folded in (several times faster
+    on the DIGINETICA item table: docs/performance.md, "The kernels' design, measured"). Non-float32 parameters, sparse gradients and tensors on a GPU (or every
     parameter with ``use_host=False``) take Paddle's own path, with the L2 term added to
     the gradient first.
     """
 
-    CHUNK = 1 << 18  # elements per chunk (1 MiB a float32 array): measured best with 1 and 2 threads
+    CHUNK = 1 << 18  # elements per chunk (1 MiB a float32 array): the best measured with 1 and 2 threads
 
     #: the private members of ``paddle.optimizer.Adam`` this class relies on
     #: (see :meth:`missing_internals`)

@@ -1,4 +1,4 @@
-"""The notebook's call forms, beside the core models (docs/notebook.md).
+"""The notebook's call forms, beside the core models (``docs/notebook.md`` §10).
 
 The AI Studio notebook that this toolkit ports builds ``SRGNN(config)`` from a dict, calls
 ``model(item_seq, mask, item, train=...)`` for ``{'user_emb': [B, D], 'loss': scalar}``,

@@ -7,11 +7,10 @@ vector combines the last item's node (local interest) with a soft-attention sum 
 nodes (global interest, §4.3); items are scored by the inner product with the item table
 and trained with the full softmax cross-entropy (§4.4).
 
-Parameter names and shapes are the notebook's (docs/notebook.md, "The GNN cell" and "The
-SR-GNN layer"), so a notebook checkpoint (``model.pdparams``) loads with ``set_state_dict``
-and no renaming. The session graph is built outside the model's math
-(:func:`srgnn_paddle.data.graph.build_session_graph`, usually in the data loader); the model
-only consumes it. The notebook's call forms (``SRGNN(dict)``, ``model(item_seq, mask, item,
+Parameter names and shapes are the notebook's (``docs/notebook.md`` §4-5), so a notebook
+checkpoint (``model.pdparams``) loads with ``set_state_dict`` and no renaming. The session
+graph is built outside the model's math (:func:`srgnn_paddle.data.graph.build_session_graph`,
+usually in the data loader); the model only consumes it. The notebook's call forms (``SRGNN(dict)``, ``model(item_seq, mask, item,
 train=...)``, ``output_items()``) live in :mod:`srgnn_paddle.models.notebook`.
 
 Host kernels (``kernels: host``): the ``Linear`` layers (``linear_edge_in``,
