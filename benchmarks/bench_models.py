@@ -125,7 +125,7 @@ def _time_steps(cfg, model, train, kernels: Kernels, max_steps: int) -> Dict[str
         loss = objective(batch, 1, step)
         loss.backward()
         optimizer.step()
-        optimizer.clear_grad(set_to_zero=False)  # as the Trainer in one process
+        kernels.clear_gradients(optimizer)  # as the Trainer in one process
         float(loss)
         if step == 0 and steps > 1:
             continue  # warm-up
