@@ -1,6 +1,6 @@
-"""Figures of a run: the t-SNE map of the item embeddings (spec ``notebook.md`` §9), the
+"""Figures of a run: the t-SNE map of the item embeddings (``docs/notebook.md`` §9), the
 training curves (loss and the validation selection metric per epoch), the session graph of
-one session (spec §3) and several runs' curves side by side.
+one session (``docs/notebook.md`` §3) and several runs' curves side by side.
 
 Every figure is drawn on a plain ``matplotlib.figure.Figure`` (no pyplot, so importing this
 module or drawing never switches the process's backend). The ``*_plot`` functions return
@@ -274,7 +274,7 @@ def session_graph_matrices(session: Sequence[int]) -> Tuple[np.ndarray, np.ndarr
 
 
 def session_graph_plot(session: Sequence[int], title: str = "") -> Figure:
-    """Draw one session's graph (spec ``notebook.md`` §3): the items as nodes with an arrow
+    """Draw one session's graph (``docs/notebook.md`` §3): the items as nodes with an arrow
     per distinct transition labelled with its outgoing weight, and the two normalised
     adjacency matrices (outgoing, incoming) with their entries written as fractions.
     Returns the Figure."""

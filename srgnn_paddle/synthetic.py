@@ -1,7 +1,7 @@
 """Embedded default dataset: a seeded, structured synthetic stand-in for MovieLens-20M.
 
 ``bash scripts/train.sh`` must run with nothing downloaded, so the toolkit ships this
-generator. It writes the notebook's three files (spec ``notebook.md`` section 1)::
+generator. It writes the notebook's three files (``docs/notebook.md`` §1)::
 
     train_enc.csv  valid_enc.csv  test_enc.csv   header user_id,item_id,timestamp
     items.csv                                    header item_id,category

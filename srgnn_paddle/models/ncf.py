@@ -27,6 +27,11 @@ and NeuMF score a pair with a non-linear head (``inner_product = False``); their
 / ``item_embeddings`` are the user and item tables (NeuMF: the GMF and MLP tables side by
 side), for t-SNE and inspection only. Item ids are the toolkit's (row 0 = padding, never a
 candidate); user ids index the user table directly.
+
+Host kernels (``kernels: host``): the tower's and the prediction layer's ``Linear`` layers
+(:class:`srgnn_paddle.kernels.linear.Linear`); the full-catalogue scoring's split of the
+tower's first layer (:func:`tower_over_items`) and GMF's ``Q`` product are ``paddle.matmul``
+with either kernels.
 """
 from __future__ import annotations
 

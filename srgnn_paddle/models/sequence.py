@@ -63,6 +63,7 @@ class SessionModel(Recommender):
 class GRUSessionModel(SessionModel):
     """A session model whose history is read by one GRU layer: item embeddings, their
     dropout, then ``gru`` (``D -> H``, ``H = cfg.hidden_size`` or ``D``), built in that order.
+    The GRU is Paddle's ``nn.GRU`` with either kernels (its GEMMs never reach the host kernel).
 
     Args:
         cfg: as :class:`SessionModel`, plus ``hidden_size`` (0 = ``D``).
