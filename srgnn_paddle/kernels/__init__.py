@@ -24,7 +24,7 @@ kernels cap Paddle's and BLAS's threads inside it only); the trainer hands
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import paddle
@@ -33,7 +33,6 @@ import paddle.nn.functional as F
 
 from srgnn_paddle.config import KERNEL_CHOICES
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.kernels.linear import Linear
 from srgnn_paddle.evaluation.metrics import target_ranks
 from srgnn_paddle.kernels.host import (
     HostAdam,
@@ -43,7 +42,8 @@ from srgnn_paddle.kernels.host import (
     host_target_ranks,
     host_view,
 )
-from srgnn_paddle.models.base import Recommender, softmax_cross_entropy
+from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.models.base import Scorer, softmax_cross_entropy
 from srgnn_paddle.runtime import single_threaded_math
 
 KERNELS = KERNEL_CHOICES  # auto | paddle | host
@@ -65,7 +65,7 @@ class Kernels:
         (+ bias [M])`` -> ``[..., M]``."""
         return F.linear(x, weight, bias)
 
-    def target_ranks(self, model: Recommender, batch) -> np.ndarray:
+    def target_ranks(self, model: Scorer, batch) -> np.ndarray:
         """``[B]`` int64 full-catalogue rank of each target of ``batch`` (1 = best; ties and
         NaN count against the target; the padding item is never a candidate)."""
         scores = model.full_scores(batch)
@@ -94,8 +94,8 @@ class Kernels:
         """After an optimiser step: free the gradients in one process, so that the next
         backward writes them instead of adding to zeroed buffers (no memset and add over the
         item table each step; the same weights to the bit, tested; measured in
-        docs/performance.md, "The kernels' design, measured"); data-parallel training keeps Paddle's zeroed buffers, which its
-        gradient reducer works on."""
+        docs/performance.md, "The kernels' design, measured"); data-parallel training keeps
+        Paddle's zeroed buffers, which its gradient reducer works on."""
         optimizer.clear_grad(set_to_zero=data_parallel)
 
     @contextlib.contextmanager
@@ -155,7 +155,7 @@ class HostKernels(Kernels):
     def cross_entropy(self, user, items, target, mask_padding=False):
         return host_softmax_cross_entropy(user, items, target, mask_padding, self.pool)
 
-    def target_ranks(self, model: Recommender, batch) -> np.ndarray:
+    def target_ranks(self, model: Scorer, batch) -> np.ndarray:
         if not model.inner_product:  # the model's scores, compared in numpy (faster than Paddle's on the CPU)
             return target_ranks(host_view(model.full_scores(batch)), model.targets(batch).numpy(),
                                 exclude_padding=True)
@@ -184,7 +184,7 @@ class HostKernels(Kernels):
         self.pool.close()
 
 
-def kernel_linears(model: Any) -> List[tuple]:
+def kernel_linears(model: Any) -> List[Tuple[str, Linear]]:
     """``[(name, layer)]``: the :class:`~srgnn_paddle.kernels.linear.Linear` layers of ``model``,
     the GEMMs that run on the host kernel with ``kernels: host`` (none for a model that is
     not an ``nn.Layer``)."""

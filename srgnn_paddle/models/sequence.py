@@ -13,10 +13,10 @@ import paddle
 import paddle.nn as nn
 
 from srgnn_paddle.config import Config
-from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.data.loaders import Batch
-from srgnn_paddle.models.base import Recommender
+from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.models.base import Recommender
 from srgnn_paddle.models.layers import additive_attention, causal_additive_attention, history_tensors, lengths
 
 
