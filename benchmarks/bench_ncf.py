@@ -48,7 +48,7 @@ from srgnn_paddle.models import build_model
 from srgnn_paddle.prepare import PrepareOptions, prepare_dataset
 from srgnn_paddle.runs import load_data
 from srgnn_paddle.runtime import host_threads, seed_everything, select_device
-from srgnn_paddle.training import Trainer
+from srgnn_paddle.training import Trainer, TrainerOptions
 
 USERS, ITEMS, INTERACTIONS, MIN_PER_USER = 6040, 3706, 1_000_209, 20
 VARIANTS = {"paddle": ("paddle", True), "paddle-per-parameter": ("paddle", False), "host": ("host", True)}
@@ -99,7 +99,7 @@ def time_epoch(cfg, data, kernels, run_dir: Path, max_steps: int, fused: bool = 
     seed_everything(cfg.seed)
     with paddle.utils.unique_name.guard():
         model = build_model(cfg)
-        trainer = Trainer(cfg, model, data.train, None, run_dir, lambda: None, kernels, progress=False)
+        trainer = Trainer(cfg, model, data.train, None, run_dir, lambda: None, kernels, TrainerOptions(progress=False))
         if not fused:
             trainer.optimizer = kernels.optimizer(model.parameters(), cfg.lr, cfg.weight_decay, cfg.optimizer,
                                                   dense_gradients=False)

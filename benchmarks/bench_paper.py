@@ -33,7 +33,7 @@ from srgnn_paddle.data import make_loader
 from srgnn_paddle.evaluation import NextItemEvaluator, rank_sums
 from srgnn_paddle.kernels import Kernels, select_kernels
 from srgnn_paddle.models import build_model
-from srgnn_paddle.runs import load_paper_data
+from srgnn_paddle.protocols import get_protocol
 from srgnn_paddle.runtime import host_threads, seed_everything, select_device
 
 PARTS = ("data", "encode", "loss", "backward", "optimizer")
@@ -64,7 +64,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     cfg = load_config(args.config, {"device": args.device, "cpu_threads": args.cpu_threads, "kernels": args.kernels,
                                     "model": args.model, "targets": args.targets})
     device = select_device(cfg.device)
-    data = load_paper_data(cfg, args.data_dir)
+    data = get_protocol("paper").load_data(cfg, args.data_dir)
     cfg = cfg.replace(n_items=data.n_items)
     with select_kernels(cfg.kernels, device, cfg.cpu_threads) as kernels:
         result = run(args, cfg, data, kernels)

@@ -24,7 +24,8 @@ import paddle
 
 from srgnn_paddle.config import Config, load_config
 from srgnn_paddle.models import SRGNN
-from srgnn_paddle.runs import load_notebook_data, train_run
+from srgnn_paddle.protocols import get_protocol
+from srgnn_paddle.runs import train_run
 from srgnn_paddle.evaluation import RecallEvaluator
 from srgnn_paddle.training import CONFIG_FILE, MODEL_FILE
 
@@ -65,7 +66,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             train_seconds = summary["train_seconds"]
             wall = time.perf_counter() - start
             cfg = cfg.replace(n_items=load_config(run_dir / CONFIG_FILE).n_items)
-            data = load_notebook_data(cfg, args.data_dir)
+            data = get_protocol("notebook").load_data(cfg, args.data_dir)
             model = SRGNN(cfg)
             model.set_state_dict(paddle.load(str(run_dir / MODEL_FILE)))
             test = data.test

@@ -40,7 +40,7 @@ from srgnn_paddle.data import make_loader
 from srgnn_paddle.evaluation import RecallEvaluator
 from srgnn_paddle.kernels import select_kernels
 from srgnn_paddle.models import SRGNN
-from srgnn_paddle.runs import PreparedData, load_notebook_data
+from srgnn_paddle.protocols import PreparedData, get_protocol
 from srgnn_paddle.runtime import host_threads, seed_everything, select_device
 
 
@@ -154,7 +154,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
     cfg = Config(device=args.device, cpu_threads=args.cpu_threads, kernels=args.kernels)
     device = select_device(cfg.device)
-    data = load_notebook_data(cfg, args.data_dir)
+    data = get_protocol("notebook").load_data(cfg, args.data_dir)
     cfg = cfg.replace(n_items=data.n_items)
     print(f"device {device} (CPU threads {cfg.cpu_threads}), {len(data.train)} training users, "
           f"{len(data.valid)} validation users, {data.n_items} items; batch {cfg.batch_size}, D "

@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 from srgnn_paddle.config import load_config
 from srgnn_paddle.kernels import select_kernels
-from srgnn_paddle.runs import load_paper_data, train_refit
+from srgnn_paddle.protocols import get_protocol
+from srgnn_paddle.runs import train_refit
 from srgnn_paddle.runtime import host_threads, select_device
 from srgnn_paddle.training import SUMMARY_FILE
 
@@ -48,7 +49,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
 
     cfg = load_config(args.config, {"model": "srgnn", "refit": True, "cpu_threads": host_threads(args.cpu_threads)})
-    data = load_paper_data(cfg, args.data_dir)  # train_all (every training pair) does not depend on the seed
+    data = get_protocol("paper").load_data(cfg, args.data_dir)  # train_all (every training pair) does not depend on the seed
     cfg = cfg.replace(n_items=data.n_items)
     device = select_device(cfg.device)
     rows = []

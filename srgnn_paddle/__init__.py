@@ -1,26 +1,53 @@
 """srgnn-paddle: SR-GNN (Wu et al., AAAI 2019) and its neighbours in PaddlePaddle 3.
 
 The pipeline's stages are sub-packages: :mod:`~srgnn_paddle.data`,
-:mod:`~srgnn_paddle.prepare`, :mod:`~srgnn_paddle.models`, :mod:`~srgnn_paddle.training`,
-:mod:`~srgnn_paddle.evaluation` (and :mod:`~srgnn_paddle.kernels`, the CPU fast paths).
-The names below are the notebook's public building blocks (spec ``notebook.md`` §2-6),
-with their notebook call forms.
+:mod:`~srgnn_paddle.prepare`, :mod:`~srgnn_paddle.models`, :mod:`~srgnn_paddle.protocols`,
+:mod:`~srgnn_paddle.training`, :mod:`~srgnn_paddle.evaluation` (and
+:mod:`~srgnn_paddle.kernels`, the CPU fast paths). The names below are the notebook's public
+building blocks, with their notebook call forms (``docs/notebooks.md``).
+
+Importing the package imports nothing else: each name is loaded when first used (so the
+configuration and ``--help`` never load Paddle).
 """
-import warnings
+from __future__ import annotations
 
-# Paddle warns about a missing C++ compiler cache on every import; it is irrelevant here.
-warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
-
-from srgnn_paddle.config import Config, load_config  # noqa: E402  (after the filter above)
-from srgnn_paddle.data import SeqnenceDataset, SequenceDataset, SessionDataset, augment_prefixes, build_session_graph, make_loader  # noqa: E402
-from srgnn_paddle.errors import SrgnnError  # noqa: E402
-from srgnn_paddle.evaluation import evaluate, evaluate_model, get_predict  # noqa: E402
-from srgnn_paddle.models import GNN, MODELS, SRGNN, Recommender, build_model  # noqa: E402
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Config", "load_config", "SequenceDataset", "SeqnenceDataset", "SessionDataset", "make_loader",
-    "SrgnnError", "build_session_graph", "evaluate", "GNN", "SRGNN", "evaluate_model", "get_predict",
-    "augment_prefixes", "MODELS", "Recommender", "build_model",
-]
+#: public name -> the module that defines it
+_EXPORTS = {
+    "Config": "srgnn_paddle.config",
+    "load_config": "srgnn_paddle.config",
+    "SequenceDataset": "srgnn_paddle.data",
+    "SeqnenceDataset": "srgnn_paddle.data",
+    "SessionDataset": "srgnn_paddle.data",
+    "augment_prefixes": "srgnn_paddle.data",
+    "build_session_graph": "srgnn_paddle.data",
+    "make_loader": "srgnn_paddle.data",
+    "SrgnnError": "srgnn_paddle.errors",
+    "evaluate": "srgnn_paddle.evaluation",
+    "evaluate_model": "srgnn_paddle.evaluation",
+    "get_predict": "srgnn_paddle.evaluation",
+    "GNN": "srgnn_paddle.models",
+    "MODELS": "srgnn_paddle.models",
+    "SRGNN": "srgnn_paddle.models",
+    "Recommender": "srgnn_paddle.models",
+    "build_model": "srgnn_paddle.models",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'srgnn_paddle' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -11,11 +11,11 @@ import contextlib
 import dataclasses
 import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from srgnn_paddle.config import PROTOCOL_DEFAULTS, Config, field_choices, load_config
-from srgnn_paddle.data.interactions import dataset_name
+from srgnn_paddle.config import Config, field_choices, load_config
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.prepare import (
     FORMATS,
@@ -26,6 +26,8 @@ from srgnn_paddle.prepare import (
     format_summary,
     prepare_dataset,
 )
+from srgnn_paddle.protocols import PROTOCOLS as PROTOCOL_REGISTRY
+from srgnn_paddle.protocols import protocol_defaults
 
 _COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -34,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one sub-parser per command."""
     parser = argparse.ArgumentParser(
         prog="srgnn-paddle",
-        description="SR-GNN session/sequence recall in PaddlePaddle 3.",
+        description="Session and sequence recommenders (SR-GNN, GRU4Rec, NARM, STAMP, NCF, count baselines) "
+                    "in PaddlePaddle: prepare public data, train, evaluate, predict and report.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -48,7 +51,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with _notes_to_stderr():
+        with _notes_to_stderr(), warnings.catch_warnings():
+            # Paddle warns about a missing C++ compiler cache when it is imported; irrelevant here
+            warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
             return int(_COMMANDS[args.command](args) or 0)
     except SrgnnError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -79,10 +84,11 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     YAML/default value."""
     group = parser.add_argument_group("configuration (also settable in the --config YAML file)")
     choices = field_choices()
+    defaults = protocol_defaults()
     for f in dataclasses.fields(Config):
         default = getattr(Config(), f.name)
         others = "".join(f"; {values[f.name]!r} with --protocol {protocol}"
-                         for protocol, values in PROTOCOL_DEFAULTS.items() if values.get(f.name, default) != default)
+                         for protocol, values in defaults.items() if values.get(f.name, default) != default)
         text = f"{f.metadata['help']} (default: {default!r}{others})"
         if isinstance(default, bool):
             group.add_argument(f"--{f.name}", action=argparse.BooleanOptionalAction, default=None, help=text)
@@ -99,12 +105,17 @@ def _config_from_args(args: argparse.Namespace) -> Config:
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train SR-GNN with early stopping, then score the test split once",
-                       description="Train SR-GNN. Without --data_dir the embedded synthetic data is used "
-                                   "(generated into data/synthetic/ when missing).")
+    p = sub.add_parser("train", help="train a model (--model, default SR-GNN) with early stopping under a "
+                                     "protocol, then score the test split once",
+                       description="Train one model of the registry (--model: SR-GNN, GRU4Rec, NARM, STAMP, GRUwATT, "
+                                   "GGNNwATT, GMF / MLP / NeuMF, or count it: pop, spop, itemknn, sknn) under one "
+                                   "protocol (--protocol), select the epoch on the validation split, score the test "
+                                   "split and the popularity baseline, draw the curves and the t-SNE map. Without "
+                                   "--data_dir the embedded synthetic data is used (generated into data/synthetic/ "
+                                   "when missing).")
     p.add_argument("--data_dir", default=None,
-                   help="notebook protocol: folder with train_enc.csv, valid_enc.csv, test_enc.csv; "
-                        "paper protocol: folder with all_train_seq.txt or train.txt, and test.txt")
+                   help="; ".join(f"{name} protocol: {protocol.data_help}"
+                                  for name, protocol in PROTOCOL_REGISTRY.items()))
     p.add_argument("--exp_dir", default="exp", help="where run folders go (default: exp/)")
     p.add_argument("--config", default=None, help="YAML config (e.g. configs/notebook.yaml)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in its folder")
@@ -122,6 +133,8 @@ def _resolve_data(args: argparse.Namespace, cfg: Config) -> Tuple[Path, Config]:
     config whose ``dataset`` names the data actually used: ``--dataset`` when given on the
     command line, else the data folder's (a YAML file's ``dataset`` does not name a run on
     other data)."""
+    from srgnn_paddle.data.interactions import dataset_name
+
     if args.data_dir is None:
         from srgnn_paddle.synthetic import DEFAULT_DIR, ensure_synthetic
 
@@ -173,7 +186,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="score a saved run's best weights on the test (or valid) split")
+    p = sub.add_parser("evaluate", help="score a saved run's best weights on the test (or valid) split with its "
+                                        "protocol's metrics",
+                       description="Load a finished run's config and best weights and print its protocol's metrics "
+                                   "on the test (or validation) split of its data folder.")
     p.add_argument("--run_dir", required=True, help="a run folder written by 'train'")
     p.add_argument("--data_dir", default=None,
                    help="the data folder the run was trained on (default: the one recorded in its summary.json)")
@@ -195,8 +211,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _add_tsne(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tsne", help="t-SNE map of a saved run's item embeddings as a PNG",
-                       description="Draw the t-SNE map of a run's item embeddings (spec notebook.md section 9), "
-                                   "coloured by category when the data folder has items.csv, else by "
+                       description="Draw the t-SNE map of a run's item embeddings, coloured by category when the data folder has items.csv, else by "
                                    "training-popularity decile.")
     p.add_argument("--run_dir", required=True, help="a run folder written by 'train'")
     p.add_argument("--data_dir", default=None,
@@ -268,7 +283,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="one table over every run in exp/, with published numbers beside",
+    p = sub.add_parser("report", help="one row per run folder under --exp_dir (its protocol's metrics at its topN), "
+                                      "with published numbers beside; writes results.md / results.csv",
                        description="Scan the experiment folder, print one row per run and write "
                                    "results.md and results.csv into it.")
     p.add_argument("--exp_dir", default="exp", help="the folder 'train' wrote runs to (default: exp/)")

@@ -15,8 +15,12 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 import yaml
 
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.fileio import atomic_write_text
+from srgnn_paddle.protocols import PROTOCOLS as _REGISTRY
+from srgnn_paddle.protocols import get_protocol
 
-PROTOCOLS = ("notebook", "paper", "loo")
+#: The registered protocols' names (:data:`srgnn_paddle.protocols.PROTOCOLS`).
+PROTOCOLS = tuple(_REGISTRY)
 INITS = ("notebook", "uniform")
 DEVICES = ("auto", "cpu", "gpu")
 KERNEL_CHOICES = ("auto", "paddle", "host")
@@ -36,8 +40,9 @@ def _option(default: Any, help: str, choices: Optional[Sequence[str]] = None) ->
 
 @dataclass
 class Config:
-    """All hyper-parameters of a run. Field defaults are the notebook's (spec §7); each
-    field's metadata holds its help text and, for strings, its allowed values."""
+    """All hyper-parameters of a run. Field defaults are the notebook's configuration
+    (``configs/notebook.yaml``, ``docs/protocols.md``); each field's metadata holds its help
+    text and, for strings, its allowed values."""
 
     # what is trained
     model: str = _option("srgnn", "the model to train (see 'Models' in the README)")
@@ -45,7 +50,7 @@ class Config:
                                "name (or 'dataset' in its meta.json)")
     protocol: str = _option("notebook", "notebook: per-user recall@N with Faiss; paper: next-item P@20/MRR@20 "
                                         "over the full catalogue; loo: leave-one-out HR@K/NDCG@K of (user, item) "
-                                        "models (GMF, MLP, NeuMF), sampled and full-catalogue", PROTOCOLS)
+                                        "models (GMF, MLP, NeuMF), sampled and full-catalogue (docs/protocols.md)")
     n_items: int = _option(0, "rows of the item table (ids 1..n_items-1, 0 = padding); 0 = from the data")
     # model
     embedding_dim: int = _option(16, "embedding size D")
@@ -76,7 +81,8 @@ class Config:
     negative_sampler: str = _option("uniform", "sampled_softmax: how negatives are drawn", NEGATIVE_SAMPLERS)
     # evaluation
     topN: int = _option(50, "notebook protocol: items retrieved per user (recall@N, ndcg@N, hitrate@N); "
-                            "loo: the K of HR@K and NDCG@K")
+                            "paper: the K of P@K / MRR@K the epochs are selected on; loo: the K of HR@K and "
+                            "NDCG@K")
     eval_batch_size: int = _option(1024, "evaluation batch size")
     index: str = _option("flat", "Faiss index for recall: flat (exact) or ivf (approximate)", INDEXES)
     ivf_nlist: int = _option(0, "ivf: number of clusters; 0 = about 4*sqrt(n_items)")
@@ -89,7 +95,7 @@ class Config:
                                    "for the softmax, dense GEMMs, Adam and ranking: faster there), auto (host on "
                                    "the CPU, paddle elsewhere)", KERNEL_CHOICES)
     cpu_threads: int = _option(0, "host threads for kernels 'host'; 0 = every core")
-    # session models (issue 13): GRU4Rec, NARM, STAMP, GRUwATT, GGNNwATT and the training targets
+    # session models: GRU4Rec, NARM, STAMP, GRUwATT, GGNNwATT and the training targets
     targets: str = _option("last", "last: one target per training sample (the paper's prefix pairs, the notebook's "
                                    "drawn position); all: every position of a training sequence predicts its next "
                                    "item, in one forward pass with a mask (the course report's augmentation; paper "
@@ -103,10 +109,10 @@ class Config:
     # outputs
     tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
     tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")
-    # VisualDL curves (issue 15)
+    # VisualDL curves
     visualdl: bool = _option(False, "also write loss, lr and every validation metric per epoch with VisualDL's "
                                     "LogWriter into <run_dir>/visualdl/ (needs: pip install srgnn-paddle[vdl])")
-    # session tools (issue 13): the count baselines' options and refit
+    # session tools: the count baselines' options and refit
     itemknn_lambda: float = _option(0.0, "itemknn: similarity = co-occurrences / (sqrt(n_i * n_j) + lambda); 0 = "
                                          "the plain cosine (the SR-GNN paper's words), 20 = GRU4Rec's baseline code")
     sknn_neighbors: int = _option(100, "sknn: the k training sessions most similar to the session vote for "
@@ -116,7 +122,7 @@ class Config:
     refit: bool = _option(False, "after validation selection, train again on training + validation for the "
                                  "selected number of epochs and score the test set once more (log.csv phase "
                                  "test_refit, summary.json test_refit; the model is kept in <run>/refit/)")
-    # neural collaborative filtering (issue 14): the loo protocol, GMF / MLP / NeuMF
+    # neural collaborative filtering: the loo protocol, GMF / MLP / NeuMF
     n_users: int = _option(0, "loo: rows of the user table (user ids 0..n_users-1); 0 = from the data")
     mlp_layers: str = _option("64,32,16,8", "MLP / NeuMF: the tower's sizes, comma-separated; the first is the "
                                             "concatenated user + item embedding (so each is half of it), the "
@@ -206,34 +212,19 @@ class Config:
         return Config.from_dict({**self.to_dict(), **changes})
 
     # ------------------------------------------------------------------ derived names
-    def run_name(self) -> str:
-        """The run folder name, the model's :meth:`~srgnn_paddle.models.Recommender.run_name`:
-        ``<MODEL>_<lr>_<batch_size>_<embedding_dim>`` (``SRGNN_0.0001_256_16`` for the
-        notebook's run); the count baselines name theirs by their own options."""
-        from srgnn_paddle.models import model_class
-
-        return model_class(self.model).run_name(self)
-
     def dataset_folder(self) -> str:
-        """The notebook's dataset folder name: ``<dataset>_softmax`` (paper runs: ``_paper``,
-        leave-one-out runs: ``_loo``)."""
-        suffix = {"notebook": "softmax"}.get(self.protocol, self.protocol)
-        return f"{self.dataset}_{suffix}"
+        """The notebook's dataset folder name: ``<dataset>_softmax``; other protocols use
+        their own suffix (paper runs: ``_paper``, leave-one-out runs: ``_loo``)."""
+        return f"{self.dataset}_{get_protocol(self.protocol).folder_suffix}"
 
 
 def field_choices() -> Dict[str, Tuple[str, ...]]:
-    """``{field: allowed values}`` of every field with a fixed set of values; ``model``'s
-    are the registered models (:data:`srgnn_paddle.models.MODELS`)."""
-    from srgnn_paddle.models import MODELS
-
+    """``{field: allowed values}`` of every field with a fixed set of values; ``protocol``'s
+    are the registered protocols. Model names are checked where models are built
+    (:func:`srgnn_paddle.models.model_class`), so the config never imports the models."""
     choices = {f.name: f.metadata["choices"] for f in fields(Config) if f.metadata.get("choices")}
-    choices["model"] = tuple(MODELS)
+    choices["protocol"] = tuple(_REGISTRY)
     return choices
-
-
-def field_help(name: str) -> str:
-    """The help text of config field ``name``."""
-    return next(f.metadata["help"] for f in fields(Config) if f.name == name)
 
 
 def _coerce(key: str, value: Any, kind: type, source: str) -> Any:
@@ -255,34 +246,25 @@ def _coerce(key: str, value: Any, kind: type, source: str) -> Any:
     )
 
 
-#: The official SR-GNN defaults (``configs/paper_*.yaml``): the starting point of every
-#: key a ``protocol: paper`` run does not set itself.
-PAPER_DEFAULTS: Dict[str, Any] = {
-    "embedding_dim": 100, "batch_size": 100, "lr": 1e-3, "weight_decay": 1e-5, "lr_dc_step": 3,
-    "lr_dc": 0.1, "step": 1, "init": "uniform", "score_padding": False, "epochs": 30, "patience": 10,
-    "valid_portion": 0.1, "topN": 20,
-}
+#: The SR-GNN paper's official defaults (``configs/paper_*.yaml``), owned by the paper
+#: protocol (:class:`srgnn_paddle.protocols.paper.PaperProtocol`).
+PAPER_DEFAULTS: Dict[str, Any] = dict(get_protocol("paper").defaults)
 
+#: The NCF paper's settings, owned by the loo protocol
+#: (:class:`srgnn_paddle.protocols.loo.LeaveOneOutProtocol`).
+LOO_DEFAULTS: Dict[str, Any] = dict(get_protocol("loo").defaults)
 
-#: The NCF paper's settings (He et al. 2017, and its official code's README): the starting
-#: point of every key a ``protocol: loo`` run does not set itself (``configs/ncf_*.yaml``).
-#: Kernels: plain Paddle, also on the CPU: NCF's layers are too small for the host kernels'
-#: numpy GEMMs and per-parameter Adam to pay (measured: a NeuMF step 8.2 ms with them, 3.7 ms
-#: without; docs/ncf.md, "Speed").
-LOO_DEFAULTS: Dict[str, Any] = {
-    "model": "neumf", "embedding_dim": 8, "mlp_layers": "64,32,16,8", "batch_size": 256, "lr": 1e-3,
-    "num_negatives": 4, "epochs": 20, "topN": 10, "kernels": "paddle",
-}
-
-#: The defaults of each protocol that differ from the notebook's (:class:`Config`'s own).
-PROTOCOL_DEFAULTS: Dict[str, Dict[str, Any]] = {"paper": PAPER_DEFAULTS, "loo": LOO_DEFAULTS}
+#: The defaults of each registered protocol that differ from the notebook's (:class:`Config`'s
+#: own), as they were at import; :func:`load_config` asks the registry each time.
+PROTOCOL_DEFAULTS: Dict[str, Dict[str, Any]] = {name: dict(p.defaults) for name, p in _REGISTRY.items() if p.defaults}
 
 
 def load_config(path: Union[str, Path, None] = None, overrides: Optional[Mapping[str, Any]] = None) -> Config:
     """Load a YAML config file (if given), then apply ``overrides`` (e.g. command-line flags).
 
-    Keys set by neither take the notebook's defaults, or with ``protocol: paper`` (from the
-    file or the flags) the paper's official ones (:data:`PAPER_DEFAULTS`), so
+    Keys set by neither take the notebook's defaults, or those of the protocol named by
+    ``protocol`` (from the file or the flags; :attr:`srgnn_paddle.protocols.Protocol.defaults`):
+    with ``protocol: paper`` the paper's official ones (:data:`PAPER_DEFAULTS`), so
     ``train --protocol paper`` alone is the official configuration; with ``protocol: loo``
     the NCF paper's (:data:`LOO_DEFAULTS`: NeuMF, 8 factors, towers 64-32-16-8, 4 negatives).
     """
@@ -300,7 +282,8 @@ def load_config(path: Union[str, Path, None] = None, overrides: Optional[Mapping
         if not isinstance(data, dict):
             raise SrgnnError(f"{p}: must hold a mapping of key: value pairs")
     protocol = (overrides or {}).get("protocol", data.get("protocol"))
-    cfg = Config(**PROTOCOL_DEFAULTS.get(protocol, {}))
+    defaults = dict(_REGISTRY[protocol].defaults) if isinstance(protocol, str) and protocol in _REGISTRY else {}
+    cfg = Config(**defaults)
     if path is not None:
         cfg.update(data, source=str(path))
     if overrides:
@@ -310,6 +293,4 @@ def load_config(path: Union[str, Path, None] = None, overrides: Optional[Mapping
 
 def save_config(cfg: Config, path: Union[str, Path]) -> None:
     """Write the resolved config as YAML, atomically."""
-    from srgnn_paddle.fileio import atomic_write_text
-
     atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -1,16 +1,21 @@
 """Atomic file output: write to a temporary name in the same folder, then rename.
 
 A crash or Ctrl-C in the middle of a write therefore never leaves a half-written file under
-the final name.
+the final name. A write that fails for lack of space or permission (a full disk, a
+read-only folder) raises :class:`~srgnn_paddle.errors.SrgnnError` naming the file; the file
+it would have replaced stays as it was (so a run's last complete checkpoint stays loadable).
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator, Union
+
+from srgnn_paddle.errors import SrgnnError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -22,18 +27,33 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     The temporary file is removed when the block raises.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise write_error(final, exc) from None
     tmp_path = Path(tmp)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         yield tmp_path
         os.replace(tmp_path, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             tmp_path.unlink()
+        if isinstance(exc, OSError):
+            raise write_error(final, exc) from None
         raise
+
+
+def write_error(path: Path, exc: OSError) -> SrgnnError:
+    """The one-line error of a failed write of ``path`` (no space left, read-only, ...)."""
+    reason = exc.strerror or type(exc).__name__
+    remedy = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space",
+              errno.EROFS: "write to a writable folder", errno.EACCES: "write to a folder you may write to",
+              errno.EPERM: "write to a folder you may write to"}.get(exc.errno, "check the folder")
+    return SrgnnError(f"{path}: cannot be written ({reason}); {remedy}, then run the command again "
+                      f"(training: add --resume to continue from the last complete checkpoint)")
 
 
 def _umask() -> int:
@@ -57,8 +77,11 @@ def atomic_directory(path: PathLike, overwrite: bool = False) -> Iterator[Path]:
     so no partial output folder is ever visible under the final name.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    except OSError as exc:
+        raise write_error(final, exc) from None
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private (0700); the output is an ordinary folder

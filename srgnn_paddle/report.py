@@ -2,12 +2,12 @@
 row per run) and ``compare`` (one table per dataset, one row per model configuration, runs
 that differ only in their seed pooled as mean +- std).
 
-:data:`PUBLISHED` is the one place that holds published numbers (copied from the spec:
-``notebook.md`` §8 for the notebook's MovieLens-20M test row, ``paper.md`` "Published
-numbers" for SR-GNN and the baselines it quotes on DIGINETICA / YOOCHOOSE, with the
-baselines of the SR-GNN paper's Table 2 on DIGINETICA); ``report`` and ``compare`` put them
-beside runs of the same model on the same dataset, with the difference (run minus
-published).
+:data:`PUBLISHED` is the one place that holds published numbers (the notebook's
+MovieLens-20M test row, ``docs/notebooks.md``; SR-GNN and the baselines it quotes on
+DIGINETICA / YOOCHOOSE, the SR-GNN paper's Table 2, ``docs/paper.md``); ``report`` and
+``compare`` put them beside runs of the same model on the same dataset, with the
+difference (run minus published). The metrics shown are each run's protocol's
+(:meth:`srgnn_paddle.protocols.Protocol.test_metrics` at the run's ``topN``).
 """
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import pandas as pd
 import yaml
 
+from srgnn_paddle.config import Config
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_write_text
+from srgnn_paddle.protocols import PROTOCOLS
 from srgnn_paddle.training.checkpoints import CONFIG_FILE, LOG_FILE, SUMMARY_FILE
 
 RESULTS_MD = "results.md"
@@ -34,7 +36,7 @@ RESULTS_CSV = "results.csv"
 PUBLISHED: Dict[Tuple[str, str], Dict[str, Any]] = {
     ("notebook", "ml-20m"): {
         "aliases": ("ml-20m", "data173799"),
-        "source": "AI Studio notebook, MovieLens-20M (dataset 173799), test row (spec notebook.md §8)",
+        "source": "AI Studio notebook, MovieLens-20M (dataset 173799), test row",
         "metrics": {"recall@50": 0.130097, "ndcg@50": 0.328189, "hitrate@50": 0.586691},
         "models": {"srgnn": ("SR-GNN", {"recall@50": 0.130097, "ndcg@50": 0.328189, "hitrate@50": 0.586691})},
     },
@@ -70,22 +72,34 @@ PUBLISHED: Dict[Tuple[str, str], Dict[str, Any]] = {
     },
 }
 
-#: Test metrics reported per protocol (from summary.json's ``test``); loo: sampled (1 + 99
-#: candidates) and full-catalogue HR@10 / NDCG@10.
-TEST_METRICS = {"notebook": ("recall@50", "ndcg@50", "hitrate@50"), "paper": ("P@20", "MRR@20"),
-                "loo": ("HR@10", "NDCG@10", "full_HR@10", "full_NDCG@10")}
-#: The validation metric each protocol selects on.
-VALID_METRIC = {"paper": "P@20", "loo": "HR@10"}
-ALL_TEST_METRICS = TEST_METRICS["notebook"] + TEST_METRICS["paper"] + TEST_METRICS["loo"]
-COLUMNS = (
-    ["run", "status", "dataset", "protocol", "model", "lr", "batch_size", "dim", "epochs_run", "best_epoch",
-     "valid_metric", "best_valid"]
-    + [f"test_{m}" for m in ALL_TEST_METRICS]
-    + [f"test_best_{m}" for m in TEST_METRICS["paper"]]
-    + ["popularity_test", "train_seconds", "published"]
-    + [f"published_{m}" for m in ALL_TEST_METRICS]
-    + [f"diff_{m}" for m in ALL_TEST_METRICS]
-)
+#: The report's columns before and after the metric columns (``test_<m>``,
+#: ``test_best_<m>``, ``published_<m>``, ``diff_<m>`` for the metrics of the runs found).
+LEADING_COLUMNS = ["run", "status", "dataset", "protocol", "model", "lr", "batch_size", "dim", "epochs_run",
+                   "best_epoch", "valid_metric", "best_valid"]
+
+
+def test_metrics(protocol: str, top_n: Any) -> List[str]:
+    """The test metrics ``report`` / ``compare`` show for a run of ``protocol`` at ``topN``
+    (none for a protocol that is not registered)."""
+    if protocol not in PROTOCOLS:
+        return []
+    try:
+        k = int(top_n)
+    except (TypeError, ValueError):
+        k = int(Config().topN if protocol == "notebook" else PROTOCOLS[protocol].defaults.get("topN", Config().topN))
+    return PROTOCOLS[protocol].test_metrics(k)
+
+
+def report_columns(metrics: Sequence[str]) -> List[str]:
+    """Every column of the report for these metrics (in order)."""
+    return (LEADING_COLUMNS + [f"test_{m}" for m in metrics] + [f"test_best_{m}" for m in metrics]
+            + ["popularity_test", "train_seconds", "published"]
+            + [f"published_{m}" for m in metrics] + [f"diff_{m}" for m in metrics])
+
+
+#: The report's columns for the registered protocols at their default ``topN``.
+COLUMNS = report_columns([m for name, p in PROTOCOLS.items()
+                          for m in test_metrics(name, p.defaults.get("topN", Config().topN))])
 
 
 # ---------------------------------------------------------------------------- one run
@@ -141,8 +155,9 @@ def _read_config(run_dir: Path) -> Optional[Dict[str, Any]]:
 
 
 def run_row(run_dir: Path, exp_dir: Path) -> Dict[str, Any]:
-    """One report row for a run folder (finished, unfinished or unreadable)."""
-    row: Dict[str, Any] = {c: None for c in COLUMNS}
+    """One report row for a run folder (finished, unfinished or unreadable); its metric
+    columns are those of the run's protocol at its ``topN``."""
+    row: Dict[str, Any] = {c: None for c in LEADING_COLUMNS}
     row["run"] = str(run_dir.relative_to(exp_dir))
     row["model"] = "SRGNN"
     cfg = _read_config(run_dir)
@@ -154,8 +169,8 @@ def run_row(run_dir: Path, exp_dir: Path) -> Dict[str, Any]:
     protocol = str(cfg.get("protocol", "notebook"))
     row.update(dataset=cfg.get("dataset"), protocol=protocol, lr=cfg.get("lr"), batch_size=cfg.get("batch_size"),
                dim=cfg.get("embedding_dim"))
-    top_n = cfg.get("topN", 50)
-    row["valid_metric"] = VALID_METRIC.get(protocol, f"recall@{top_n}")
+    metrics = test_metrics(protocol, cfg.get("topN"))
+    row["valid_metric"] = metrics[0] if metrics else None
     summary = _read_summary(run_dir)
     if summary is None:
         row["status"] = "unfinished"
@@ -166,10 +181,10 @@ def run_row(run_dir: Path, exp_dir: Path) -> Dict[str, Any]:
                train_seconds=summary.get("train_seconds"))
     row["best_valid"] = (summary.get("valid") or {}).get(row["valid_metric"])
     test = summary.get("test") or {}
-    for m in TEST_METRICS.get(protocol, ()):
+    for m in metrics:
         row[f"test_{m}"] = test.get(m)
     for m, value in (summary.get("test_best_over_epochs") or {}).items():  # select_on: test runs
-        if m in TEST_METRICS["paper"]:
+        if m in metrics:
             row[f"test_best_{m}"] = value
     row["popularity_test"] = (summary.get("popularity_test") or {}).get(row["valid_metric"])
     entry = published_for(protocol, str(row["dataset"] or ""), str(summary.get("data_dir") or ""))
@@ -216,12 +231,18 @@ def find_runs(exp_dir: Path) -> List[Path]:
 
 
 def build_report(exp_dir: Union[str, Path]) -> pd.DataFrame:
-    """One row per run under ``exp_dir`` (columns :data:`COLUMNS`)."""
+    """One row per run under ``exp_dir``: :data:`LEADING_COLUMNS`, then the metric columns
+    of the runs' protocols (:data:`COLUMNS` when every run uses its protocol's default
+    ``topN``, more when some configure another)."""
     exp_dir = Path(exp_dir)
     if not exp_dir.is_dir():
         raise SrgnnError(f"{exp_dir}: experiment folder not found; pass the folder 'train' wrote to with --exp_dir")
     rows = [run_row(run, exp_dir) for run in find_runs(exp_dir)]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    columns = list(COLUMNS)
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    metrics = [c[len("test_"):] for c in columns if c.startswith("test_") and not c.startswith("test_best_")]
+    return pd.DataFrame(rows, columns=report_columns(metrics))
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
@@ -251,15 +272,12 @@ NOT_CONFIGURATION = ("seed", "device", "kernels", "num_workers", "cpu_threads", 
 _SEED_SUFFIX = re.compile(r"_seed\d+$")
 
 
-def _shown_metrics(protocol: str, keys: Sequence[str]) -> List[str]:
-    """The test metrics a comparison table shows: P@20 / MRR@20 (paper protocol),
-    recall / ndcg / hitrate (notebook protocol), every one the runs hold otherwise (e.g. an
-    NCF protocol's HR@10 / NDCG@10)."""
-    if protocol == "paper":
-        return [k for k in TEST_METRICS["paper"] if k in keys]
-    if protocol == "notebook":
-        return [k for k in keys if k.split("@")[0] in ("recall", "ndcg", "hitrate")]
-    return list(keys)
+def _shown_metrics(protocol: str, top_n: Any, keys: Sequence[str]) -> List[str]:
+    """The test metrics a comparison table shows: the protocol's at the runs' ``topN``
+    that the runs hold (:func:`test_metrics`), every one the runs hold for a protocol that
+    is not registered."""
+    metrics = test_metrics(protocol, top_n)
+    return [k for k in metrics if k in keys] if metrics else list(keys)
 
 
 def _mean_std(values: Sequence[float], digits: int) -> str:
@@ -274,8 +292,10 @@ def _mean_std(values: Sequence[float], digits: int) -> str:
 
 
 def _digits(protocol: str, values: Iterable[float]) -> int:
-    """Decimals of a metric: 2 for percentages (paper protocol), 4 for shares."""
-    return 2 if protocol == "paper" or any(abs(v) > 1.0 for v in values) else 4
+    """Decimals of a metric: 2 for percentages (:attr:`~srgnn_paddle.protocols.Protocol.percent`,
+    e.g. the paper protocol's), 4 for shares."""
+    percent = protocol in PROTOCOLS and PROTOCOLS[protocol].percent
+    return 2 if percent or any(abs(v) > 1.0 for v in values) else 4
 
 
 def finished_runs(exp_dir: Path) -> List[Dict[str, Any]]:
@@ -317,7 +337,7 @@ def comparison_table(groups: List[List[Dict[str, Any]]]) -> Tuple[str, str]:
     keys: List[str] = []
     for run in runs:
         keys += [k for k in run["summary"]["test"] if k not in keys]
-    metrics = _shown_metrics(protocol, keys)
+    metrics = _shown_metrics(protocol, first["config"].get("topN"), keys)
     digits = _digits(protocol, [run["summary"]["test"].get(m, 0.0) or 0.0 for run in runs for m in metrics])
     published_cols = [m for m in metrics if entry and any(m in pm for _, pm in entry["models"].values())]
     header = (["model", "configuration", "runs"] + [f"test {m}" for m in metrics]

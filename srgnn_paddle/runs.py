@@ -1,10 +1,15 @@
-"""Run orchestration: load and validate a dataset, create the run folder, train, evaluate.
+"""Run orchestration: the run lifecycle (validate, create the run folder, train, evaluate,
+refit, figures, summary) and the commands on saved runs (evaluate, t-SNE, predict).
 
 Everything the user gives is validated before the run folder is created, so a bad input
-leaves nothing behind. This module wires the stages together: :mod:`srgnn_paddle.data`,
-:mod:`srgnn_paddle.models`, :mod:`srgnn_paddle.training` and :mod:`srgnn_paddle.evaluation`,
-with the kernels of :mod:`srgnn_paddle.kernels`. Process-wide settings (the thread caps of
-host kernels) hold only while a run does (:func:`run_context`).
+leaves nothing behind. What differs between protocols (data loading, evaluator, metrics,
+popularity baseline) is the protocol object's (:mod:`srgnn_paddle.protocols`); this module
+wires the stages together: :mod:`srgnn_paddle.data`, :mod:`srgnn_paddle.models`,
+:mod:`srgnn_paddle.training` and :mod:`srgnn_paddle.evaluation`, with the kernels of
+:mod:`srgnn_paddle.kernels`. Process-wide settings (the thread caps of host kernels) hold
+only while a run does. A write that fails (full disk, read-only folder) ends the command
+with one error naming the file; the last complete checkpoint stays loadable, and
+``train --resume`` continues from it.
 """
 from __future__ import annotations
 
@@ -14,7 +19,6 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -25,30 +29,16 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from srgnn_paddle.config import Config, load_config, save_config
-from srgnn_paddle.data import (
-    SPLIT_FILES,
-    PairDataset,
-    SequenceDataset,
-    SessionDataset,
-    SubsetDataset,
-    infer_n_items,
-    make_loader,
-    load_leave_one_out,
-    load_session_pickles,
-    read_interactions,
-    split_validation,
-)
-from srgnn_paddle.data.datasets import NextItemsDataset, SessionPositionsDataset
-from srgnn_paddle.data.sessions import TEST_FILE, TRAIN_SESSIONS_FILE, VALID_FILE
-from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.data import SessionDataset, make_loader
 from srgnn_paddle.data.interactions import ITEM_MAP_FILE, read_item_map
-from srgnn_paddle.evaluation import evaluate_fixed_ranking, hit_rank_sums, make_evaluator, top_by_count, top_items
-from srgnn_paddle.evaluation.evaluators import LeaveOneOutEvaluator, NextItemEvaluator
-from srgnn_paddle.fileio import atomic_write_text
+from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.evaluation import top_items
+from srgnn_paddle.fileio import atomic_write_text, write_error
 from srgnn_paddle.kernels import select_kernels
 from srgnn_paddle.models import NeuMF, Recommender, build_model, model_class
 from srgnn_paddle.plots import CURVES_FILE, POPULARITY_LABEL, TSNE_FILE, curves_figure, item_labels, save_png, tsne_plot
 from srgnn_paddle.prepare.readers import LABEL_COLUMN, read_sessions_csv
+from srgnn_paddle.protocols import MEMORY_SHARE, PreparedData, check_table_memory, get_protocol
 from srgnn_paddle.runtime import gpu_available, host_threads, seed_everything, select_device
 from srgnn_paddle.training import (
     CHECKPOINT_FILE,
@@ -58,170 +48,52 @@ from srgnn_paddle.training import (
     RESULT_FILES,
     SUMMARY_FILE,
     Trainer,
+    TrainerOptions,
     load_state,
+    plain,
 )
 from srgnn_paddle.training.visualdl import VisualDLWriter, log_writer_class
 
-#: Training tables (item table, its gradient and Adam's two moments, float32) larger than
-#: this share of the machine's memory are refused before anything is allocated.
-MEMORY_SHARE = 0.5
+__all__ = ["MEMORY_SHARE", "PreparedData", "check_table_memory", "load_data", "check_model_protocol", "run_name",
+           "run_dir_for", "train_run", "refit_run", "train_refit", "popularity_baseline", "finalize_run", "load_run",
+           "evaluate_run", "tsne_run", "model_tsne_plot", "draw_tsne", "predict_run", "distributed_context"]
 
-
-# ---------------------------------------------------------------------------- datasets
-@dataclass
-class PreparedData:
-    """Validated datasets of one run (all three splits are checked before anything is written)."""
-
-    train: Any
-    valid: Any
-    test: Any
-    n_items: int
-    item_counts: np.ndarray
-    train_all: Any = None  # training + validation, loaded for ``refit`` only
-    n_users: int = 0  # loo: rows of the user table
-
-
-def load_notebook_data(cfg: Config, data_dir: Path) -> PreparedData:
-    """Read and validate ``train_enc.csv``, ``valid_enc.csv`` and ``test_enc.csv``."""
-    frames = {name: read_interactions(data_dir / fname) for name, fname in SPLIT_FILES.items()}
-    n_items = cfg.n_items or infer_n_items(data_dir, frames)
-    check_table_memory(n_items, cfg.embedding_dim, data_dir)
-    for name, frame in frames.items():
-        too_big = np.flatnonzero(frame["item_id"].to_numpy() >= n_items)
-        if too_big.size:
-            raise SrgnnError(
-                f"{data_dir / SPLIT_FILES[name]}: line {int(too_big[0]) + 2}, column 'item_id': id "
-                f"{int(frame['item_id'].iloc[too_big[0]])} >= n_items {n_items}; raise n_items or re-encode"
-            )
-    opts = {"max_length": cfg.max_length, "n_items": n_items, "seed": cfg.seed}
-    train = SequenceDataset(opts, frames["train"], "train", source=str(data_dir / SPLIT_FILES["train"]))
-    if cfg.targets == "all":
-        train = NextItemsDataset(train)
-    valid = SequenceDataset(opts, frames["valid"], "test", source=str(data_dir / SPLIT_FILES["valid"]))
-    test = SequenceDataset(opts, frames["test"], "test", source=str(data_dir / SPLIT_FILES["test"]))
-    counts = np.bincount(frames["train"]["item_id"].to_numpy(), minlength=n_items)
-    train_all = None
-    if cfg.refit:  # the validation users join the training users
-        train_all = SequenceDataset(opts, pd.concat([frames["train"], frames["valid"]], ignore_index=True), "train",
-                                    source=f"{data_dir / SPLIT_FILES['train']} + {SPLIT_FILES['valid']}")
-    return PreparedData(train, valid, test, n_items, counts, train_all)
-
-
-def load_paper_data(cfg: Config, data_dir: Path) -> PreparedData:
-    """The paper's layout (``train.txt`` or ``all_train_seq.txt``, and ``test.txt``, see
-    :mod:`srgnn_paddle.data.sessions`). Validation: ``valid.txt`` when the folder has one,
-    else ``valid_portion`` of the training pairs held out by a seeded split. Prefixes keep
-    their last ``session_max_length`` items (0 = all).
-
-    ``targets: all`` trains one sample per training session
-    (:class:`~srgnn_paddle.data.datasets.SessionPositionsDataset`): the sessions of
-    ``all_train_seq.txt`` when the folder has its own ``valid.txt`` (nothing to hold out),
-    else the sessions recovered from the training pairs, the held-out ones' positions
-    masked."""
-    pickles = load_session_pickles(data_dir)
-    n_items = cfg.n_items or pickles.n_items
-    check_table_memory(n_items, cfg.embedding_dim, data_dir)
-    seqs, labels = pickles.train
-    max_length = cfg.session_max_length
-    full = SessionDataset(seqs, labels, n_items, max_length=max_length, source=str(data_dir / "train"))
-    test = SessionDataset(*pickles.test, n_items, max_length=max_length, source=str(data_dir / TEST_FILE))
-    if pickles.valid is not None:
-        train_idx = np.arange(len(full))
-        valid = SessionDataset(*pickles.valid, n_items, max_length=max_length, source=str(data_dir / VALID_FILE))
-    else:
-        train_idx, valid_idx = split_validation(len(full), cfg.valid_portion, cfg.seed)
-        if len(valid_idx) == 0:
-            raise SrgnnError(f"{data_dir}: valid_portion {cfg.valid_portion} leaves no validation pairs")
-        valid = SubsetDataset(full, valid_idx)
-    train = SubsetDataset(full, train_idx)
-    if cfg.targets == "all":
-        sessions = [s for s in pickles.train_sessions or [] if len(s) >= 2]
-        if pickles.valid is not None and sessions:
-            whole = SessionDataset([s[:-1] for s in sessions], [s[-1] for s in sessions], n_items,
-                                   source=str(data_dir / TRAIN_SESSIONS_FILE))
-            train = SessionPositionsDataset(whole, np.arange(len(whole)), max_length, chains=np.arange(len(whole) + 1))
-        else:
-            train = SessionPositionsDataset(full, train_idx, max_length)
-    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_items)
-    train_all = None
-    if cfg.refit:  # every training pair, the validation pairs included
-        if pickles.valid is not None:
-            train_all = SessionDataset(list(seqs) + list(pickles.valid[0]), list(labels) + list(pickles.valid[1]),
-                                       n_items, max_length=max_length, source=str(data_dir / "train+valid"))
-        else:
-            train_all = full
-    return PreparedData(train, valid, test, n_items, counts, train_all=train_all)
-
-
-def load_loo_data(cfg: Config, data_dir: Path) -> PreparedData:
-    """The NCF files of ``data_dir`` (:func:`~srgnn_paddle.data.load_leave_one_out`, the
-    ``<name>`` chosen by ``cfg.dataset`` when the folder holds several): training pairs with
-    ``num_negatives`` negatives per positive redrawn every epoch, and the held-out splits."""
-    loo = load_leave_one_out(data_dir, cfg.dataset, cfg.seed)
-    n_items = cfg.n_items or loo.n_items
-    n_users = cfg.n_users or loo.n_users
-    if n_items < loo.n_items or n_users < loo.n_users:
-        raise SrgnnError(f"{data_dir}: the files need n_items >= {loo.n_items} and n_users >= {loo.n_users}; "
-                         f"got {n_items} and {n_users}: raise them or leave them at 0 (from the data)")
-    check_table_memory(n_items, cfg.embedding_dim, data_dir)
-    if cfg.num_negatives < 1:
-        raise SrgnnError("the loo protocol trains on sampled negatives: set --num_negatives >= 1 (the paper: 4)")
-    train = PairDataset(loo.train_users, loo.train_items, n_items, cfg.num_negatives, cfg.seed)
-    counts = np.bincount(loo.train_items, minlength=n_items)
-    return PreparedData(train, loo.valid, loo.test, n_items, counts, n_users=n_users)
-
-
+# ---------------------------------------------------------------------------- data
 def load_data(cfg: Config, data_dir: Path) -> PreparedData:
-    """Dispatch on ``cfg.protocol`` (each loader refuses an item table the machine cannot hold)."""
+    """The data of ``cfg.protocol`` (:meth:`srgnn_paddle.protocols.Protocol.load_data`, which
+    refuses an item table over the memory budget), after checking that the protocol trains
+    the model."""
     if not data_dir.is_dir():
         raise SrgnnError(f"{data_dir}: data folder not found; pass an existing folder to --data_dir")
     check_model_protocol(cfg)
-    loader = {"paper": load_paper_data, "loo": load_loo_data}.get(cfg.protocol, load_notebook_data)
-    return loader(cfg, data_dir)
+    return get_protocol(cfg.protocol).load_data(cfg, data_dir)
 
 
 def check_model_protocol(cfg: Config) -> None:
-    """The (user, item) models (batch layout ``pairs``) go with the loo protocol and the
-    sequence models with the others; the sampled softmax needs an inner-product model
-    trained on next items."""
-    pairs = model_class(cfg.model).batch_layout == "pairs"
-    if pairs and cfg.protocol != "loo":
-        raise SrgnnError(f"model {cfg.model} scores (user, item) pairs and trains on the leave-one-out files: "
-                         f"use --protocol loo (and a folder from 'prepare ... --protocol loo')")
-    if not pairs and cfg.protocol == "loo":
-        raise SrgnnError(f"the loo protocol trains (user, item) models (gmf, mlp, neumf); model {cfg.model} "
-                         f"needs --protocol notebook or paper")
-    if pairs and cfg.loss != "softmax":
+    """The protocol trains the model's batch layout (the (user, item) models, layout
+    ``pairs``, go with the loo protocol and the sequence models with the others); the
+    sampled softmax needs a model trained on next items; pretraining starts a NeuMF."""
+    model = model_class(cfg.model)  # an unknown name: SrgnnError listing the models
+    get_protocol(cfg.protocol).check_model(cfg, model.batch_layout)
+    if model.batch_layout == "pairs" and cfg.loss != "softmax":
         raise SrgnnError(f"model {cfg.model} trains with the log loss on sampled pairs; drop --loss {cfg.loss}")
     if cfg.pretrain_gmf and cfg.model != NeuMF.name:
         raise SrgnnError(f"--pretrain_gmf / --pretrain_mlp start a NeuMF; model {cfg.model} takes no pretraining")
 
 
-def check_table_memory(n_items: int, embedding_dim: int, source: Path, share: float = MEMORY_SHARE) -> None:
-    """Refuse (before any allocation) an item table whose training state (weights, gradient
-    and Adam's two moments: ``4 x n_items x D`` float32) exceeds ``share`` of the memory."""
-    need = 4 * 4 * int(n_items) * int(embedding_dim)
-    total = _physical_memory()
-    if total and need > share * total:
-        raise SrgnnError(f"{source}: n_items {n_items} x embedding_dim {embedding_dim} needs {need / 2**30:.1f} GiB "
-                         f"for the item table's training state, over {share:.0%} of this machine's "
-                         f"{total / 2**30:.1f} GiB; re-encode the item ids 1..n with 'srgnn-paddle prepare' "
-                         f"or lower --n_items / --embedding_dim")
-
-
-def _physical_memory() -> int:
-    """Bytes of physical memory (0 when the platform does not say)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 0
-
-
 # ---------------------------------------------------------------------------- runs
+def run_name(cfg: Config) -> str:
+    """The run folder's name, the model's :meth:`~srgnn_paddle.models.Recommender.run_name`:
+    ``<MODEL>_<lr>_<batch_size>_<embedding_dim>`` (``SRGNN_0.0001_256_16`` for the
+    notebook's run); the count baselines name theirs by their own options."""
+    return model_class(cfg.model).run_name(cfg)
+
+
 def run_dir_for(cfg: Config, exp_dir: Path, suffix: str = "") -> Path:
-    """``<exp_dir>/<dataset>_softmax/SRGNN_<lr>_<batch_size>_<embedding_dim><suffix>`` (paper:
-    ``_paper``; ``suffix``: e.g. ``_seed3`` for one run of ``train --seeds``)."""
-    return Path(exp_dir) / cfg.dataset_folder() / (cfg.run_name() + suffix)
+    """``<exp_dir>/<dataset>_<protocol suffix>/<run name><suffix>``
+    (``exp/ml-20m_softmax/SRGNN_0.0001_256_16``; ``suffix``: e.g. ``_seed3`` for one run of
+    ``train --seeds``)."""
+    return Path(exp_dir) / cfg.dataset_folder() / (run_name(cfg) + suffix)
 
 
 #: Options that may differ between the saved config and a ``--resume`` command (``refit``:
@@ -283,10 +155,11 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
         if pretrained is not None:
             model.load_pretrained(*pretrained, alpha=cfg.pretrain_alpha)
             log(f"NeuMF starts from GMF {cfg.pretrain_gmf} and MLP {cfg.pretrain_mlp} (alpha {cfg.pretrain_alpha})")
-        trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, model, kernels, progress), run_dir,
-                          lambda: make_evaluator(cfg, data.test, model, kernels, progress), kernels,
-                          item_counts=data.item_counts, progress=progress, log=log, rank=rank,
-                          world_size=world_size, epoch_hooks=[visualdl] if visualdl else [])
+        protocol = get_protocol(cfg.protocol)
+        trainer = Trainer(cfg, model, data.train, protocol.evaluator(cfg, data.valid, model, kernels, progress),
+                          run_dir, lambda: protocol.evaluator(cfg, data.test, model, kernels, progress), kernels,
+                          TrainerOptions(item_counts=data.item_counts, progress=progress, log=log, rank=rank,
+                                         world_size=world_size, epoch_hooks=[visualdl] if visualdl else []))
         if resume:
             trainer.load_checkpoint()
             log(f"resuming {run_dir} after epoch {trainer.state.epoch}")
@@ -294,11 +167,11 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
         log(f"training {cfg.model} on {device}{ranks} ({kernels.name} kernels): {len(data.train)} training samples, "
             f"{len(data.valid)} validation, {data.n_items} items -> {run_dir}")
         try:
-            summary = trainer.fit()
-        except BaseException:  # NaN loss, Ctrl-C, ...: no folder holding only a config
+            summary = fit_and_record(trainer)
+        except BaseException:  # NaN loss, a full disk, Ctrl-C, ...: no folder with nothing to resume
             if visualdl is not None:
                 visualdl.close()
-            if rank == 0 and not any((run_dir / f).exists() for f in RESULT_FILES):
+            if rank == 0 and not resume and not (run_dir / CHECKPOINT_FILE).exists():
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
         if visualdl is not None:
@@ -322,7 +195,11 @@ def refit_run(cfg: Config, data: PreparedData, trainer: Trainer, kernels, epochs
     epoch), so an interrupted refit continues with ``train --resume``.
     """
     refit_summary = train_refit(cfg, data, kernels, epochs, trainer.run_dir / REFIT_DIR, progress, log)
-    return trainer.record_refit(refit_summary["test"], epochs, refit_summary["train_seconds"])
+    trainer.record_refit(refit_summary["test"], epochs, refit_summary["train_seconds"])
+    summary = {**read_summary(trainer.run_dir), "test_refit": refit_summary["test"], "refit_epochs": epochs,
+               "refit_train_seconds": round(refit_summary["train_seconds"], 2)}
+    write_summary(trainer.run_dir, summary)
+    return summary
 
 
 def train_refit(cfg: Config, data: PreparedData, kernels, epochs: int, refit_dir: Path, progress: bool = True,
@@ -336,18 +213,59 @@ def train_refit(cfg: Config, data: PreparedData, kernels, epochs: int, refit_dir
     with paddle.utils.unique_name.guard():  # the names the checkpoint's Adam state is keyed by
         model = build_model(refit_cfg)
         refit = Trainer(refit_cfg, model, data.train_all, None, refit_dir,
-                        lambda: make_evaluator(cfg, data.test, model, kernels, progress), kernels,
-                        item_counts=data.item_counts, progress=progress, log=log)
+                        lambda: get_protocol(cfg.protocol).evaluator(cfg, data.test, model, kernels, progress),
+                        kernels, TrainerOptions(item_counts=data.item_counts, progress=progress, log=log))
         checkpoint = refit_dir / CHECKPOINT_FILE
         if checkpoint.is_file() and load_state(checkpoint, "delete the refit folder").get("config") == refit_cfg.to_dict():
             refit.load_checkpoint()
             log(f"resuming the refit in {refit_dir} after epoch {refit.state.epoch}")
         else:  # nothing to continue, or a refit of other settings
             shutil.rmtree(refit_dir, ignore_errors=True)
-            refit_dir.mkdir(parents=True)
+            make_folder(refit_dir)
         what = "counting" if not model.trainable else f"{refit_cfg.epochs} epoch(s)"
         log(f"refit: {cfg.model} on {len(data.train_all)} training + validation samples, {what} -> {refit_dir}")
-        return refit.fit()
+        return fit_and_record(refit)
+
+
+def fit_and_record(trainer: Trainer) -> Dict[str, Any]:
+    """:meth:`Trainer.fit <srgnn_paddle.training.Trainer.fit>`, then the run's
+    ``summary.json``: written when the test split was scored now (or the file is missing),
+    else read back (a finished run resumed keeps what was added to it: the popularity
+    baseline, the refit). Data-parallel ranks other than 0 get an empty summary."""
+    summary = trainer.fit()
+    if not summary:
+        return summary
+    if not trainer.tested and (trainer.run_dir / SUMMARY_FILE).is_file():
+        saved = read_summary(trainer.run_dir)
+        if saved.get("test") is not None:
+            return saved
+    write_summary(trainer.run_dir, summary)
+    return summary
+
+
+def read_summary(run_dir: Path) -> Dict[str, Any]:
+    """A run folder's ``summary.json`` (empty when it has none); SrgnnError when it is not JSON."""
+    path = Path(run_dir) / SUMMARY_FILE
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        raise SrgnnError(f"{path}: not valid JSON; re-run training with --resume") from None
+    return value if isinstance(value, dict) else {}
+
+
+def write_summary(run_dir: Path, summary: Dict[str, Any]) -> None:
+    """Write ``summary.json`` (JSON-friendly: NaN as null) atomically."""
+    atomic_write_text(Path(run_dir) / SUMMARY_FILE, json.dumps(plain(summary), indent=2))
+
+
+def make_folder(path: Path) -> None:
+    """``mkdir -p``; a read-only or full file system ends in one error naming the folder."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(path, exc) from None
 
 
 def pretrained_parts(cfg: Config) -> Tuple[Dict[str, Any], Dict[str, Any]]:
@@ -405,23 +323,20 @@ def _prepare_run_dir(cfg: Config, run_dir: Path, resume: bool, overwrite: bool) 
                              f"resume with the same options (only {', '.join('--' + k for k in RESUMABLE_CHANGES)} "
                              f"may change)")
     if overwrite and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.rmtree(run_dir)
+        except OSError as exc:
+            raise SrgnnError(f"{run_dir}: cannot be removed for --overwrite ({exc.strerror}); "
+                             f"check the folder's permissions") from None
+    make_folder(run_dir)
     save_config(cfg, run_dir / CONFIG_FILE)
 
 
 def popularity_baseline(cfg: Config, data: PreparedData) -> Dict[str, float]:
     """The most popular training items given to every test user (or test prefix), scored
-    with the model's own metrics on the same test split."""
-    if cfg.protocol == "loo":
-        return LeaveOneOutEvaluator(data.test, cfg).fixed_scores(data.item_counts)
-    if cfg.protocol == "paper":
-        ks = NextItemEvaluator.KS
-        top = top_by_count(data.item_counts, max(ks))
-        labels = data.test.labels
-        sums = hit_rank_sums(np.broadcast_to(top, (len(labels), len(top))), labels, ks)
-        return {key: 100.0 * value / len(labels) for key, value in sums.items()}
-    return evaluate_fixed_ranking(top_by_count(data.item_counts, cfg.topN), data.test.get_test_gd(), cfg.topN)
+    with the protocol's own metrics on the same test split
+    (:meth:`srgnn_paddle.protocols.Protocol.popularity`)."""
+    return get_protocol(cfg.protocol).popularity(cfg, data)
 
 
 def finalize_run(cfg: Config, data: PreparedData, data_dir: Path, run_dir: Path, summary: Dict[str, Any],
@@ -432,7 +347,7 @@ def finalize_run(cfg: Config, data: PreparedData, data_dir: Path, run_dir: Path,
     if "popularity_test" not in summary:
         baseline = {key: float(value) for key, value in popularity_baseline(cfg, data).items()}
         summary = {**summary, "data_dir": str(data_dir.resolve()), "popularity_test": baseline}
-        atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
+        write_summary(run_dir, summary)
     if model.trainable:  # a counted model has no epochs to draw
         curves_figure(run_dir / LOG_FILE, run_dir / CURVES_FILE)
     if cfg.tsne and model.trainable:  # item vectors to map (a counted model has none)
@@ -451,13 +366,7 @@ def load_run(run_dir: Path) -> Tuple[Config, Dict[str, Any]]:
         if not (run_dir / f).is_file():
             raise SrgnnError(f"{run_dir / f}: not found; pass the folder of a finished run to --run_dir")
     cfg = load_config(run_dir / CONFIG_FILE)
-    summary: Dict[str, Any] = {}
-    if (run_dir / SUMMARY_FILE).is_file():
-        try:
-            summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
-        except ValueError:
-            raise SrgnnError(f"{run_dir / SUMMARY_FILE}: not valid JSON; re-run training with --resume") from None
-    return cfg, summary
+    return cfg, read_summary(run_dir)
 
 
 def run_data_dir(run_dir: Path, summary: Dict[str, Any], data_dir: Optional[Path]) -> Path:
@@ -490,7 +399,7 @@ def evaluate_run(run_dir: Path, data_dir: Optional[Path] = None, split: str = "t
     model = load_model(cfg, run_dir)
     dataset = data.test if split == "test" else data.valid
     with select_kernels(cfg.kernels, device, host_threads(cfg.cpu_threads)) as kernels, kernels.attach(model):
-        return make_evaluator(cfg, dataset, model, kernels, progress)(model, desc=split)
+        return get_protocol(cfg.protocol).evaluator(cfg, dataset, model, kernels, progress)(model, desc=split)
 
 
 def tsne_run(run_dir: Path, data_dir: Optional[Path] = None, out: Optional[Path] = None,
@@ -570,13 +479,12 @@ def predict_run(run_dir: Path, input_path: Path, out: Path, topk: int = 20, data
         sequences = np.split(codes[known], np.cumsum(known_lengths)[:-1])
         sequences = [sequences[r].tolist() for r in filled]
         dataset = SessionDataset(sequences, [seq[-1] for seq in sequences], cfg.n_items,
-                                 max_length=cfg.max_length if cfg.protocol == "notebook" else 0,
+                                 max_length=get_protocol(cfg.protocol).predict_max_length(cfg),
                                  source=str(input_path))
         device = select_device(cfg.device)
         model = load_model(cfg, weights)
         model.eval()
-        loader = make_loader(dataset, cfg.eval_batch_size, graph="packed" if model.batch_layout == "session_graph"
-                             else None)
+        loader = make_loader(dataset, cfg.eval_batch_size, layout=model.batch_layout)
         parts = []
         with select_kernels(cfg.kernels, device, host_threads(cfg.cpu_threads)) as kernels, \
                 kernels.attach(model), paddle.no_grad():

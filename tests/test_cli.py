@@ -34,7 +34,7 @@ def test_train_help_explains_every_config_flag(capsys):
         "--init {notebook,uniform}": "the paper's",
         "--index {flat,ivf}": "Faiss index for recall",
         "--kernels {auto,paddle,host}": "(default: 'auto'; 'paddle' with --protocol loo)",
-        "--model {" + ",".join(MODELS) + "}": "(default: 'srgnn'; 'neumf' with --protocol loo)",
+        "--model STR": "(default: 'srgnn'; 'neumf' with --protocol loo)",
         "--lr FLOAT": "(default: 0.0001; 0.001 with --protocol paper; 0.001 with --protocol loo)",
         "--optimizer {adam,sgd}": "(default: 'adam')",
     }.items():
@@ -84,6 +84,7 @@ def test_raw_ids_in_session_pickles_are_refused_before_allocation(tmp_path, caps
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
-    assert f"{data / 'all_train_seq.txt'}: sequence 2: item id 2000000000 is far larger" in errors[0]
+    assert f"{data / 'all_train_seq.txt'}: sequence 2: item id 2000000000 would size the item table" in errors[0]
+    assert "over the limit of 100,000,000 rows" in errors[0]
     assert "srgnn-paddle prepare" in errors[0]
     assert not exp.exists()

@@ -7,6 +7,7 @@ import pytest
 
 from srgnn_paddle.config import Config, load_config, save_config
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.runs import run_name
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -113,7 +114,7 @@ def test_notebook_yaml_is_spec_section_7():
     assert cfg.nonhybrid is False and cfg.loss == "softmax"
     # the notebook's output folder exp/<dataset>_softmax/SRGNN_<lr>_<batch_size>_<embedding_dim>
     assert cfg.dataset_folder() == f"{cfg.dataset}_softmax"
-    assert cfg.run_name() == "SRGNN_0.0001_256_16"
+    assert run_name(cfg) == "SRGNN_0.0001_256_16"
 
 
 def test_defaults_are_the_notebook_values():

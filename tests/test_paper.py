@@ -17,6 +17,7 @@ import pytest
 
 from srgnn_paddle import cli, runs
 from srgnn_paddle.config import Config, load_config
+from srgnn_paddle.protocols import get_protocol
 from srgnn_paddle.data import Batch, SessionDataset, SubsetDataset, make_loader, split_validation
 from srgnn_paddle.data.graph import build_packed_graph, build_session_graph
 from srgnn_paddle.evaluation.metrics import rank_sums, target_ranks
@@ -280,7 +281,7 @@ def test_split_validation_seeded_disjoint_complete(n, portion):
 
 def test_load_paper_data_holds_out_the_seeded_split(tiny_dir, tmp_path):
     cfg = load_config(REPO_ROOT / "configs" / "paper_diginetica.yaml")
-    data = runs.load_paper_data(cfg, tiny_dir)
+    data = get_protocol("paper").load_data(cfg, tiny_dir)
     train_sessions, test_sessions = _tiny_sessions()
     seqs, labels = augment_prefixes(train_sessions)
     train_idx, valid_idx = split_validation(len(seqs), 0.1, cfg.seed)
@@ -296,7 +297,7 @@ def test_load_paper_data_holds_out_the_seeded_split(tiny_dir, tmp_path):
     only_sessions.mkdir()
     for name in ("all_train_seq.txt", "test.txt"):
         (only_sessions / name).write_bytes((tiny_dir / name).read_bytes())
-    rebuilt = runs.load_paper_data(cfg, only_sessions)
+    rebuilt = get_protocol("paper").load_data(cfg, only_sessions)
     np.testing.assert_array_equal(rebuilt.valid.make_batch(np.arange(len(valid_idx)))[0], hist)
 
 
@@ -495,7 +496,7 @@ def test_real_diginetica_counts_and_one_finite_loss(shared_data):
     if not (folder / "test.txt").is_file():
         pytest.skip(f"{folder} has no test.txt")
     cfg = load_config(REPO_ROOT / "configs" / "paper_diginetica.yaml")
-    data = runs.load_paper_data(cfg, folder)
+    data = get_protocol("paper").load_data(cfg, folder)
     assert (len(data.train), len(data.valid), len(_test_split(data))) == (647_523, 71_947, 60_858)
     assert data.n_items == 43_098
     paddle.seed(0)

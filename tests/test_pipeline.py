@@ -28,7 +28,7 @@ from srgnn_paddle.evaluation.baselines import evaluate_popularity
 from srgnn_paddle.kernels import Kernels
 from srgnn_paddle.runs import run_dir_for
 from srgnn_paddle.synthetic import generate_synthetic
-from srgnn_paddle.training import EarlyStopping, Trainer
+from srgnn_paddle.training import EarlyStopping, Trainer, TrainerOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = {"seed": 1, "n_users": 200, "n_items": 120, "n_categories": 6}
@@ -89,7 +89,7 @@ def _stop_epoch(scores: Sequence[float], patience: int, tmp_path: Path) -> Tuple
     run_dir = tmp_path / f"run_{len(list(tmp_path.iterdir()))}"
     run_dir.mkdir()
     trainer = Trainer(cfg, SRGNN(cfg), SequenceDataset(cfg, frame, "train"), valid, run_dir, lambda: test,
-                      Kernels(), progress=False, log=messages.append)
+                      Kernels(), TrainerOptions(progress=False, log=messages.append))
     summary = trainer.fit()
     improved = [int(m.split(":")[0].split()[1]) for m in messages if "*best*" in m]
     log = pd.read_csv(run_dir / "log.csv")
@@ -313,7 +313,8 @@ BAD_INPUTS = {
     "no_usable_test_users": (lambda d: _short_users(d / "test_enc.csv", 1), "test_enc.csv", "no usable users"),
     # raw, un-encoded ids: an item table of 2e9 rows (128 GB at D 16) must not be allocated
     "raw_item_id": (lambda d: _raw_id(d / "valid_enc.csv", 2_000_000_000), "valid_enc.csv",
-                    "line 4, column 'item_id': item id 2000000000 is far larger than"),
+                    "line 4, column 'item_id': item id 2000000000 would size the item table at 2000000001 rows, over the limit "
+                    "of 100,000,000 rows"),
 }
 
 

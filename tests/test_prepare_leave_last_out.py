@@ -13,7 +13,7 @@ import pytest
 from srgnn_paddle.cli import main
 from srgnn_paddle.config import load_config
 from srgnn_paddle.data.sessions import augment_prefixes, load_session_pickles
-from srgnn_paddle.runs import load_paper_data
+from srgnn_paddle.protocols import get_protocol
 
 FILES = ("all_train_seq.txt", "train.txt", "valid.txt", "test.txt", "item_map.csv", "user_map.csv", "meta.json")
 
@@ -83,7 +83,7 @@ def test_each_user_is_split_leave_last_out_and_reruns_are_identical(tmp_path, ca
 def test_the_folder_trains_with_its_own_validation_split(tmp_path, capsys):
     raw = _random_file(tmp_path / "seq.txt", seed=2)
     assert _prepare(capsys, raw, tmp_path / "beauty")[0] == 0
-    data = load_paper_data(load_config(None, {"protocol": "paper"}), tmp_path / "beauty")
+    data = get_protocol("paper").load_data(load_config(None, {"protocol": "paper"}), tmp_path / "beauty")
     meta = json.loads((tmp_path / "beauty" / "meta.json").read_text())
     assert len(data.train) == meta["counts"]["train"]["sequences"] and len(data.valid) == meta["users"]
     assert data.n_items == meta["n_items"]

@@ -21,7 +21,9 @@ from srgnn_paddle.data.datasets import (NextItemsDataset, SessionDataset, Sessio
 from srgnn_paddle.data.sessions import augment_prefixes, write_pickle, write_session_pickles
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.models import MODELS, build_model
-from srgnn_paddle.runs import load_paper_data
+from srgnn_paddle.protocols import get_protocol
+
+load_paper_data = get_protocol("paper").load_data
 from srgnn_paddle.synthetic import generate_synthetic
 
 N_ITEMS = 30

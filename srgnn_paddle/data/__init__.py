@@ -11,26 +11,56 @@
 * :mod:`~srgnn_paddle.data.ncf_files` and :mod:`~srgnn_paddle.data.pairs`: the NCF authors'
   leave-one-out files, the (user, item) training pairs with negatives redrawn every epoch,
   and the held-out splits (``protocol: loo``).
-"""
-from srgnn_paddle.data.datasets import (
-    SeqnenceDataset,
-    SequenceDataset,
-    SessionDataset,
-    SessionTable,
-    SubsetDataset,
-    split_validation,
-)
-from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_graph, build_session_graph
-from srgnn_paddle.data.interactions import SPLIT_FILES, infer_n_items, read_interactions, validate_item_ids
-from srgnn_paddle.data.loaders import Batch, BatchLoader, BatchView, collate_batch, make_loader
-from srgnn_paddle.data.pairs import HeldOutDataset, LeaveOneOut, PairBatch, PairDataset, load_leave_one_out
-from srgnn_paddle.data.sessions import augment_prefixes, load_session_pickles
 
-__all__ = [
-    "SeqnenceDataset", "SequenceDataset", "SessionDataset", "SessionTable", "SubsetDataset", "split_validation",
-    "PackedGraph", "SessionGraph", "build_packed_graph", "build_session_graph",
-    "SPLIT_FILES", "infer_n_items", "read_interactions", "validate_item_ids",
-    "Batch", "BatchLoader", "BatchView", "collate_batch", "make_loader",
-    "HeldOutDataset", "LeaveOneOut", "PairBatch", "PairDataset", "load_leave_one_out",
-    "augment_prefixes", "load_session_pickles",
-]
+Names are loaded from their modules on first use, so reading CSVs or pickles (e.g. for
+``prepare``) does not import Paddle, which the datasets' base class needs.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> the module that defines it
+_EXPORTS = {
+    "SeqnenceDataset": "srgnn_paddle.data.datasets",
+    "SequenceDataset": "srgnn_paddle.data.datasets",
+    "SessionDataset": "srgnn_paddle.data.datasets",
+    "SessionTable": "srgnn_paddle.data.datasets",
+    "SubsetDataset": "srgnn_paddle.data.datasets",
+    "split_validation": "srgnn_paddle.data.datasets",
+    "PackedGraph": "srgnn_paddle.data.graph",
+    "SessionGraph": "srgnn_paddle.data.graph",
+    "build_packed_graph": "srgnn_paddle.data.graph",
+    "build_session_graph": "srgnn_paddle.data.graph",
+    "SPLIT_FILES": "srgnn_paddle.data.interactions",
+    "infer_n_items": "srgnn_paddle.data.interactions",
+    "read_interactions": "srgnn_paddle.data.interactions",
+    "validate_item_ids": "srgnn_paddle.data.interactions",
+    "Batch": "srgnn_paddle.data.loaders",
+    "BatchLoader": "srgnn_paddle.data.loaders",
+    "BatchView": "srgnn_paddle.data.loaders",
+    "collate_batch": "srgnn_paddle.data.loaders",
+    "make_loader": "srgnn_paddle.data.loaders",
+    "HeldOutDataset": "srgnn_paddle.data.pairs",
+    "LeaveOneOut": "srgnn_paddle.data.pairs",
+    "PairBatch": "srgnn_paddle.data.pairs",
+    "PairDataset": "srgnn_paddle.data.pairs",
+    "load_leave_one_out": "srgnn_paddle.data.pairs",
+    "augment_prefixes": "srgnn_paddle.data.sessions",
+    "load_session_pickles": "srgnn_paddle.data.sessions",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'srgnn_paddle.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -104,34 +104,50 @@ def dataset_name(data_dir: Union[str, Path]) -> str:
     return name if isinstance(name, str) and name else Path(data_dir).resolve().name
 
 
-def check_id_density(ids: np.ndarray, locate: Callable[[int], str]) -> None:
-    """Refuse raw (un-encoded) item ids before an item table is sized from them.
+#: The most rows an id table may have, whatever the memory: ids beyond this are raw
+#: (un-encoded) ids, and a table sized from them would be refused later anyway.
+MAX_TABLE_ROWS = 100_000_000
 
-    The item table has ``max id + 1`` rows, so ids far larger than their number (``max id >
-    10 x distinct ids + 1000``, e.g. a 2,000,000,000 id among a few thousand items) would
-    allocate gigabytes the data cannot need.
+
+def check_table_rows(ids: np.ndarray, locate: Callable[[int], str], what: str = "item") -> int:
+    """The rows of the table sized from ``ids`` (max id + 1), refusing, before any array
+    of that size exists, more than :data:`MAX_TABLE_ROWS` rows (raw, un-encoded ids such as
+    2,000,000,000). Sparse ids (e.g. a subset of an encoded catalogue) are fine: only the
+    table's size counts; its memory is checked against the budget where the embedding
+    size is known (:func:`srgnn_paddle.protocols.check_table_memory`).
 
     Args:
-        ids: every item id of the data (any shape).
+        ids: every id of the data (any shape).
         locate: ``position in ids.ravel() -> 'FILE: line N'`` (or similar), for the message.
+        what: ``item`` or ``user``, for the message.
+    Returns:
+        ``max id + 1`` (0 for no ids).
     """
     ids = np.asarray(ids).ravel()
     if ids.size == 0:
-        return
+        return 0
     top = int(np.argmax(ids))
-    distinct = len(np.unique(ids))
-    if int(ids[top]) > 10 * distinct + 1000:
+    rows = int(ids[top]) + 1
+    if rows > MAX_TABLE_ROWS:
         raise SrgnnError(
-            f"{locate(top)}: item id {int(ids[top])} is far larger than the {distinct} distinct item ids "
-            f"need (the item table gets max id + 1 rows); re-encode the ids 1..n with 'srgnn-paddle prepare'"
+            f"{locate(top)}: {what} id {int(ids[top])} would size the {what} table at {rows} rows, over the "
+            f"limit of {MAX_TABLE_ROWS:,} rows (the table gets max id + 1 rows); re-encode the ids 1..n with "
+            f"'srgnn-paddle prepare'"
         )
+    return rows
+
+
+def meta_n_items(data_dir: Union[str, Path]) -> Optional[int]:
+    """``n_items`` of the folder's ``meta.json`` (None when it has none)."""
+    value = read_meta(data_dir).get("n_items")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 2 else None
 
 
 def infer_n_items(data_dir: Union[str, Path], frames: Mapping[str, pd.DataFrame]) -> int:
-    """``n_items`` from ``meta.json`` in ``data_dir`` when present, else max item id + 1,
-    after :func:`check_id_density` (``frames``: split name -> its CSV's frame)."""
-    value = read_meta(data_dir).get("n_items")
-    if isinstance(value, int) and value >= 2:
+    """``n_items`` from ``meta.json`` in ``data_dir`` when present, else max item id + 1
+    (:func:`check_table_rows`; ``frames``: split name -> its CSV's frame)."""
+    value = meta_n_items(data_dir)
+    if value is not None:
         return value
     names = list(frames)
     ids = np.concatenate([frames[n]["item_id"].to_numpy() for n in names])
@@ -142,8 +158,7 @@ def infer_n_items(data_dir: Union[str, Path], frames: Mapping[str, pd.DataFrame]
         row = position - (int(ends[k - 1]) if k else 0)
         return f"{Path(data_dir) / SPLIT_FILES[names[k]]}: line {row + 2}, column 'item_id'"
 
-    check_id_density(ids, locate)
-    return int(ids.max()) + 1
+    return check_table_rows(ids, locate)
 
 
 ITEM_MAP_FILE = "item_map.csv"  # written by 'prepare': original_item_id,item_id

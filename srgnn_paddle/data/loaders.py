@@ -17,6 +17,17 @@ from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_grap
 
 GRAPH_LAYOUTS = ("packed", "dense")
 
+#: A model's batch layout (``Recommender.batch_layout``) -> the graph its batches carry: the
+#: one mapping from what a model asks for to what the loader builds.
+LAYOUT_GRAPHS = {"session_graph": "packed", "sequence": None, "pairs": None}
+
+
+def graph_for_layout(layout: str) -> Optional[str]:
+    """The ``graph`` option of :func:`make_loader` for a model's ``batch_layout``."""
+    if layout not in LAYOUT_GRAPHS:
+        raise ValueError(f"unknown batch layout {layout!r}; one of {', '.join(LAYOUT_GRAPHS)}")
+    return LAYOUT_GRAPHS[layout]
+
 
 @dataclass
 class Batch:
@@ -128,11 +139,22 @@ class BatchView:
 class BatchLoader:
     """Iterates the batches of a :class:`BatchView` (``len`` = batches per epoch); with
     ``num_workers > 0`` up to ``2 * num_workers`` batches are built ahead on that many
-    background threads (numpy releases the GIL in most of the work)."""
+    background threads (numpy releases the GIL in most of the work).
+
+    What the trainer asks of a loader: :meth:`set_epoch` before each epoch, iteration, and
+    :meth:`global_batch_index` (the seed of a step's draws, the same on every rank count)."""
 
     def __init__(self, view: BatchView, num_workers: int = 0) -> None:
         self.batch_view = view
         self.num_workers = int(num_workers)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose shuffle and draws the next iteration produces."""
+        self.batch_view.set_epoch(epoch)
+
+    def global_batch_index(self, step: int) -> int:
+        """The index, among all ranks' batches of the epoch, of this loader's batch ``step``."""
+        return self.batch_view.global_batch_index(step)
 
     def __len__(self) -> int:
         return len(self.batch_view)
@@ -157,7 +179,7 @@ class BatchLoader:
 
 def make_loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0, num_workers: int = 0,
                 graph: Optional[str] = "packed", drop_last: bool = False, rank: int = 0,
-                world_size: int = 1) -> BatchLoader:
+                world_size: int = 1, layout: Optional[str] = None) -> BatchLoader:
     """Whole batches built with numpy, with their session graphs (see :class:`Batch`).
 
     Args:
@@ -170,10 +192,14 @@ def make_loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0, 
             or ``None``.
         rank, world_size: with ``world_size > 1`` only rank ``rank``'s share of the batches
             (data-parallel training).
+        layout: a model's ``batch_layout`` (``make_loader(..., layout=model.batch_layout)``):
+            sets ``graph`` from it (:data:`LAYOUT_GRAPHS`), overriding ``graph``.
 
-    Call ``loader.batch_view.set_epoch(e)`` before iterating epoch ``e`` to get a new
-    shuffle and new target draws.
+    Call ``loader.set_epoch(e)`` before iterating epoch ``e`` to get a new shuffle and new
+    target draws.
     """
+    if layout is not None:
+        graph = graph_for_layout(layout)
     view = BatchView(dataset, batch_size, shuffle=shuffle, seed=seed, graph=graph, drop_last=drop_last,
                      rank=rank, world_size=world_size)
     return BatchLoader(view, num_workers)

@@ -20,7 +20,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from srgnn_paddle.data.interactions import check_id_density
+from srgnn_paddle.data.interactions import check_table_rows
 from srgnn_paddle.data.ncf_files import (
     NEGATIVE_SUFFIX,
     RATING_SUFFIX,
@@ -333,11 +333,8 @@ def load_leave_one_out(data_dir: Path, dataset: str = "", seed: int = 2024) -> L
     item_ids = np.concatenate([p.items for p in parts] + [test_negatives.negatives.ravel()]
                               + ([valid_negatives.negatives.ravel()] if valid_negatives is not None else []))
     lengths = np.cumsum([len(p) for p in parts])
-    check_id_density(item_ids, lambda k: _locate(parts, lengths, k, test_negatives))
-    n_users = int(user_ids.max()) + 1
-    if n_users > 10 * len(np.unique(user_ids)) + 1000:
-        raise SrgnnError(f"{files['train']}: user id {n_users - 1} is far larger than the number of users; "
-                         f"re-encode the ids from 0 with 'srgnn-paddle prepare --protocol loo'")
+    check_table_rows(item_ids, lambda k: _locate(parts, lengths, k, test_negatives))
+    n_users = check_table_rows(user_ids, lambda k: _locate(parts, lengths, k, test_negatives), "user")
     n_file_items = int(item_ids.max()) + 1
 
     train_users, train_items, train_times = train.users, train.items, train.times

@@ -28,7 +28,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from srgnn_paddle.data.interactions import check_id_density
+from srgnn_paddle.data.interactions import check_table_rows
 from srgnn_paddle.errors import SrgnnError
 
 TRAIN_SESSIONS_FILE = "all_train_seq.txt"
@@ -215,12 +215,12 @@ def load_session_pickles(folder: Union[str, Path]) -> SessionPickles:
     test = read_sequence_pairs(root / TEST_FILE)
     valid = read_sequence_pairs(root / VALID_FILE) if (root / VALID_FILE).is_file() else None
     if train_path.is_file():
-        _check_density(train_path, *train)
+        _check_rows(train_path, *train)
     else:
-        _check_density(sessions_path, train_sessions, [])
-    _check_density(root / TEST_FILE, *test)
+        _check_rows(sessions_path, train_sessions, [])
+    _check_rows(root / TEST_FILE, *test)
     if valid is not None:
-        _check_density(root / VALID_FILE, *valid)
+        _check_rows(root / VALID_FILE, *valid)
     n_items = 1 + max(
         max(max((max(seq) for seq in pairs[0]), default=0), max(pairs[1], default=0))
         for pairs in (train, test, valid) if pairs is not None
@@ -228,8 +228,8 @@ def load_session_pickles(folder: Union[str, Path]) -> SessionPickles:
     return SessionPickles(train_sessions=train_sessions, train=train, test=test, n_items=n_items, valid=valid)
 
 
-def _check_density(path: Path, sequences: Sequence[Sequence[int]], labels: Sequence[int]) -> None:
-    """:func:`~srgnn_paddle.data.interactions.check_id_density` of one pickle's ids."""
+def _check_rows(path: Path, sequences: Sequence[Sequence[int]], labels: Sequence[int]) -> None:
+    """:func:`~srgnn_paddle.data.interactions.check_table_rows` of one pickle's ids."""
     flat = np.fromiter(chain.from_iterable(sequences), dtype=np.int64)
     ids = np.concatenate([flat, np.asarray(labels, dtype=np.int64)])
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
@@ -239,7 +239,7 @@ def _check_density(path: Path, sequences: Sequence[Sequence[int]], labels: Seque
             return f"{path}: label {position - len(flat)}"
         return f"{path}: sequence {int(np.searchsorted(np.cumsum(lengths), position, side='right'))}"
 
-    check_id_density(ids, locate)
+    check_table_rows(ids, locate)
 
 
 # ---------------------------------------------------------------------------- writing

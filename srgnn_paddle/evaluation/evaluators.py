@@ -1,10 +1,11 @@
 """The protocols' evaluators; the trainer calls one after every epoch, and once on the
-test split with the selected weights.
+test split with the selected weights (each protocol of :mod:`srgnn_paddle.protocols`
+builds its own; see ``docs/protocols.md``).
 
 * notebook protocol: :class:`RecallEvaluator`, Faiss recall@N / ndcg@N / hitrate@N of the
-  held-out users (spec ``notebook.md`` §6-7), selection on ``recall@N``;
-* paper protocol: :class:`NextItemEvaluator`, full-catalogue P@K / MRR@K (spec
-  ``paper.md``), selection on P@20 with MRR@20 breaking ties;
+  held-out users, selection on ``recall@N``;
+* paper protocol: :class:`NextItemEvaluator`, full-catalogue P@K / MRR@K, selection on
+  P@K with MRR@K breaking ties (K = ``topN``, 20 by default);
 * loo protocol: :class:`LeaveOneOutEvaluator`, HR@K / NDCG@K of each user's held-out item
   among it and its sampled negatives, and among the full catalogue; selection on the
   sampled HR@K with NDCG@K breaking ties.
@@ -13,7 +14,7 @@ All reach the model through the contract only (:class:`~srgnn_paddle.models.Reco
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import paddle
@@ -25,11 +26,7 @@ from srgnn_paddle.data.pairs import HeldOutDataset, PairBatch
 from srgnn_paddle.evaluation.metrics import candidate_ranks, hr_ndcg_sums, rank_sums
 from srgnn_paddle.evaluation.retrieval import evaluate_model
 from srgnn_paddle.models.base import Recommender
-
-
-def _graph_layout(model: Recommender):
-    """The loader's graph option for a model's batch layout."""
-    return "packed" if model.batch_layout == "session_graph" else None
+from srgnn_paddle.protocols import get_protocol
 
 
 class RecallEvaluator:
@@ -43,7 +40,7 @@ class RecallEvaluator:
     """
 
     def __init__(self, dataset, cfg: Config, model: Recommender, progress: bool = False) -> None:
-        self.loader = make_loader(dataset, cfg.eval_batch_size, graph=_graph_layout(model))
+        self.loader = make_loader(dataset, cfg.eval_batch_size, layout=model.batch_layout)
         self.cfg = cfg
         self.progress = progress
         self.key = f"recall@{cfg.topN}"
@@ -64,7 +61,8 @@ class RecallEvaluator:
 
 
 class NextItemEvaluator:
-    """Paper protocol: full-catalogue scores, P@K and MRR@K (x100) for K in :attr:`KS`.
+    """Paper protocol: full-catalogue scores, P@K and MRR@K (x100) for K in ``ks``
+    (default :attr:`KS`), selected on ``(P@k, MRR@k)``.
 
     Each target's rank among the catalogue is counted by the run's kernels
     (:meth:`srgnn_paddle.kernels.Kernels.target_ranks`: ties count against the target; the
@@ -78,13 +76,20 @@ class NextItemEvaluator:
         model: the model to be scored (its batch layout decides what the loader builds).
         kernels: the run's :class:`~srgnn_paddle.kernels.Kernels`.
         progress: show a tqdm bar.
+        ks: the cut-offs scored.
+        k: the cut-off of the selection key and of the first log columns (one of ``ks``).
     """
 
     KS = (10, 20, 50)
 
-    def __init__(self, dataset, cfg: Config, model: Recommender, kernels, progress: bool = False) -> None:
+    def __init__(self, dataset, cfg: Config, model: Recommender, kernels, progress: bool = False,
+                 ks: Sequence[int] = KS, k: int = 20) -> None:
         self.loader = make_loader(dataset, cfg.eval_batch_size, num_workers=cfg.num_workers,
-                                  graph=_graph_layout(model))
+                                  layout=model.batch_layout)
+        self.ks = tuple(ks)
+        self.k = int(k)
+        if self.k not in self.ks:
+            raise ValueError(f"the selection cut-off k={self.k} must be one of ks {self.ks}")
         self.kernels = kernels
         self.progress = progress
         self.n = len(dataset)
@@ -96,7 +101,7 @@ class NextItemEvaluator:
         try:
             with paddle.no_grad():
                 for batch in tqdm(self.loader, desc=desc, leave=False, disable=not self.progress):
-                    for key, value in rank_sums(self.kernels.target_ranks(model, batch), self.KS).items():
+                    for key, value in rank_sums(self.kernels.target_ranks(model, batch), self.ks).items():
                         sums[key] = sums.get(key, 0.0) + value
         finally:
             if was_training:
@@ -104,12 +109,13 @@ class NextItemEvaluator:
         return {key: 100.0 * value / self.n for key, value in sums.items()}
 
     def score(self, metrics: Dict[str, float]) -> Tuple[float, ...]:
-        """The selection key: ``(P@20, MRR@20)``, compared lexicographically."""
-        return (metrics["P@20"], metrics["MRR@20"])
+        """The selection key: ``(P@k, MRR@k)``, compared lexicographically."""
+        return (metrics[f"P@{self.k}"], metrics[f"MRR@{self.k}"])
 
     def columns(self) -> List[str]:
-        """The metric columns of ``log.csv``."""
-        return ["P@20", "MRR@20", "P@10", "MRR@10", "P@50", "MRR@50"]
+        """The metric columns of ``log.csv``: ``P@k, MRR@k``, then the other cut-offs."""
+        order = [self.k] + [k for k in self.ks if k != self.k]
+        return [name for k in order for name in (f"P@{k}", f"MRR@{k}")]
 
 
 class LeaveOneOutEvaluator:
@@ -139,7 +145,7 @@ class LeaveOneOutEvaluator:
     def __init__(self, dataset: HeldOutDataset, cfg: Config, model: Optional[Recommender] = None, kernels=None,
                  progress: bool = False, full_ranking: Optional[bool] = None) -> None:
         self.dataset = dataset
-        self.loader = make_loader(dataset, cfg.eval_batch_size, graph=None)
+        self.loader = make_loader(dataset, cfg.eval_batch_size, layout="pairs")
         self.k = cfg.topN
         self.progress = progress
         self.full_ranking = (dataset.split == "test" or cfg.valid_full_ranking) if full_ranking is None else full_ranking
@@ -199,10 +205,5 @@ class LeaveOneOutEvaluator:
 
 
 def make_evaluator(cfg: Config, dataset, model: Recommender, kernels, progress: bool = False):
-    """The protocol's evaluator on ``dataset``: :class:`NextItemEvaluator` (paper),
-    :class:`LeaveOneOutEvaluator` (loo) or :class:`RecallEvaluator` (notebook)."""
-    if cfg.protocol == "paper":
-        return NextItemEvaluator(dataset, cfg, model, kernels, progress)
-    if cfg.protocol == "loo":
-        return LeaveOneOutEvaluator(dataset, cfg, model, kernels, progress)
-    return RecallEvaluator(dataset, cfg, model, progress)
+    """The evaluator of ``cfg.protocol`` on ``dataset`` (:meth:`srgnn_paddle.protocols.Protocol.evaluator`)."""
+    return get_protocol(cfg.protocol).evaluator(cfg, dataset, model, kernels, progress)

@@ -12,9 +12,9 @@ from srgnn_paddle.training.checkpoints import (
 )
 from srgnn_paddle.training.early_stopping import EarlyStopping
 from srgnn_paddle.training.losses import NegativeSampler, sampled_softmax_loss
-from srgnn_paddle.training.trainer import Objective, RunState, Trainer
+from srgnn_paddle.training.trainer import Objective, RunState, Trainer, TrainerOptions, plain
 
 __all__ = [
     "CHECKPOINT_FILE", "CONFIG_FILE", "LOG_FILE", "MODEL_FILE", "RESULT_FILES", "SUMMARY_FILE", "load_state",
-    "save_state", "EarlyStopping", "NegativeSampler", "sampled_softmax_loss", "Objective", "RunState", "Trainer",
+    "save_state", "EarlyStopping", "NegativeSampler", "sampled_softmax_loss", "Objective", "RunState", "Trainer", "TrainerOptions", "plain",
 ]

@@ -13,12 +13,11 @@ runs ``cfg.epochs`` epochs and scores the test split with the last weights.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,15 +30,8 @@ from srgnn_paddle.data.loaders import make_loader
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_write_text
 from srgnn_paddle.kernels import Kernels, has_sparse_gradients
-from srgnn_paddle.models.base import Recommender
-from srgnn_paddle.training.checkpoints import (
-    CHECKPOINT_FILE,
-    LOG_FILE,
-    MODEL_FILE,
-    SUMMARY_FILE,
-    load_state,
-    save_state,
-)
+from srgnn_paddle.models.base import CrossEntropy, Recommender
+from srgnn_paddle.training.checkpoints import CHECKPOINT_FILE, LOG_FILE, MODEL_FILE, load_state, save_state
 from srgnn_paddle.training.early_stopping import EarlyStopping
 from srgnn_paddle.training.losses import NegativeSampler, sampled_softmax_loss
 
@@ -53,9 +45,12 @@ class Objective(nn.Layer):
     """The training loss of a batch as one layer (so that data-parallel training can wrap it
     in ``paddle.DataParallel``, whose forward arms the gradient all-reduce).
 
-    Full softmax: the model's ``calculate_loss`` with the kernels' cross-entropy; sampled
-    softmax: the contract's ``loss_inputs`` / ``item_embeddings`` and
-    :func:`~srgnn_paddle.training.losses.sampled_softmax_loss`.
+    There is one loss path: the model's ``calculate_loss`` is handed the chosen objective
+    as its ``cross_entropy`` argument, ``(vectors [N, D], items [n_items, D], targets [N],
+    mask_padding) -> scalar``: the kernels' full-catalogue cross-entropy, or with a
+    negative sampler the sampled softmax with the log-q correction over the step's shared
+    negatives (:func:`~srgnn_paddle.training.losses.sampled_softmax_loss`). A model that
+    overrides ``calculate_loss`` is trained with its own loss under either.
     """
 
     def __init__(self, model: Recommender, kernels: Kernels, sampler: Optional[NegativeSampler] = None) -> None:
@@ -64,13 +59,60 @@ class Objective(nn.Layer):
         self.kernels = kernels
         self.sampler = sampler
 
+    def cross_entropy(self, epoch: int, step: int) -> CrossEntropy:
+        """The objective of step ``step`` of ``epoch`` in the contract's ``cross_entropy`` form."""
+        if self.sampler is None:
+            return self.kernels.cross_entropy
+        negatives, log_q = self.sampler.draw(epoch, step), self.sampler.log_q
+
+        def sampled(vectors: paddle.Tensor, items: paddle.Tensor, targets: paddle.Tensor,
+                    mask_padding: bool = False) -> paddle.Tensor:
+            # the sampler never draws the padding row when the model does not score it
+            return sampled_softmax_loss(vectors, items, targets, negatives, log_q)
+
+        return sampled
+
     def forward(self, batch, epoch: int, step: int) -> paddle.Tensor:
         """Scalar mean loss of ``batch``; ``(epoch, step)`` seed the sampled negatives."""
-        if self.sampler is None:
-            return self.model.calculate_loss(batch, self.kernels.cross_entropy)
-        vectors, targets = self.model.loss_inputs(batch)
-        return sampled_softmax_loss(vectors, self.model.item_embeddings(), targets, self.sampler.draw(epoch, step),
-                                    self.sampler.log_q)
+        return self.model.calculate_loss(batch, self.cross_entropy(epoch, step))
+
+
+@dataclass
+class TrainerOptions:
+    """How a :class:`Trainer` runs, beside what it trains.
+
+    Attributes:
+        item_counts: ``[n_items]`` training popularity (for popularity negatives).
+        progress: show tqdm bars.
+        log: where one-line messages go.
+        rank, world_size: data-parallel position (see
+            :func:`srgnn_paddle.runs.distributed_context`). With ``world_size > 1``
+            (``paddle.distributed.init_parallel_env()`` already called) each rank trains on
+            every ``world_size``-th batch of the same seeded order through
+            ``paddle.DataParallel`` (gradients averaged over ranks); evaluation, logging and
+            files are rank 0's only, and rank 0's stop decision is broadcast.
+        epoch_hooks: called after every epoch, once its log row is written (rank 0), e.g.
+            :class:`~srgnn_paddle.training.visualdl.VisualDLWriter`.
+    """
+
+    item_counts: Optional[np.ndarray] = None
+    progress: bool = True
+    log: Callable[[str], None] = print
+    rank: int = 0
+    world_size: int = 1
+    epoch_hooks: Sequence[EpochHook] = ()
+
+
+class Loader(Protocol):
+    """What the trainer asks of its training loader (:class:`~srgnn_paddle.data.BatchLoader`)."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+    def global_batch_index(self, step: int) -> int: ...
 
 
 @dataclass
@@ -90,47 +132,42 @@ class Trainer:
         cfg: the resolved configuration (``cfg.n_items`` set).
         model: a fresh model of the contract.
         train_dataset: a dataset with ``make_batch`` (see :mod:`srgnn_paddle.data`).
-        evaluator: :class:`~srgnn_paddle.evaluation.RecallEvaluator` or
-            :class:`~srgnn_paddle.evaluation.NextItemEvaluator` on the validation split, or
-            None: no validation, ``cfg.epochs`` epochs, the last weights are kept (refit).
+        evaluator: the protocol's evaluator on the validation split
+            (:meth:`srgnn_paddle.protocols.Protocol.evaluator`), or None: no validation,
+            ``cfg.epochs`` epochs, the last weights are kept (refit).
         run_dir: the run folder (created by the caller).
         test_evaluator_factory: builds the test evaluator; called once, after training (or
             every epoch with ``select_on: test``).
         kernels: the run's :class:`~srgnn_paddle.kernels.Kernels`
             (:func:`~srgnn_paddle.kernels.select_kernels`).
-        item_counts: training popularity (for popularity negatives).
-        progress: show tqdm bars.
-        log: where one-line messages go.
-        rank, world_size: data-parallel position (see
-            :func:`srgnn_paddle.runs.distributed_context`). With ``world_size > 1``
-            (``paddle.distributed.init_parallel_env()`` already called) each rank trains on
-            every ``world_size``-th batch of the same seeded order through
-            ``paddle.DataParallel`` (gradients averaged over ranks); evaluation, logging and
-            files are rank 0's only, and rank 0's stop decision is broadcast.
-        epoch_hooks: called after every epoch, once its log row is written (rank 0), e.g.
-            :class:`~srgnn_paddle.training.visualdl.VisualDLWriter`.
+        options: :class:`TrainerOptions` (popularity counts, progress, log, data-parallel
+            rank, epoch hooks).
+
+    The trainer writes the checkpoint, the best weights and ``log.csv``; the run's
+    ``summary.json`` is written by :mod:`srgnn_paddle.runs` from what :meth:`fit` returns.
     """
 
     def __init__(self, cfg: Config, model: Recommender, train_dataset, evaluator: Optional[Any], run_dir: Path,
                  test_evaluator_factory: Callable[[], Any], kernels: Kernels,
-                 item_counts: Optional[np.ndarray] = None, progress: bool = True,
-                 log: Callable[[str], None] = print, rank: int = 0, world_size: int = 1,
-                 epoch_hooks: Sequence[EpochHook] = ()) -> None:
+                 options: Optional[TrainerOptions] = None) -> None:
+        options = options or TrainerOptions()
         self.cfg = cfg
-        self.epoch_hooks = list(epoch_hooks)
+        self.options = options
+        self.epoch_hooks = list(options.epoch_hooks)
         self.model = model
         self.kernels = kernels
-        self.rank = rank
-        self.world_size = world_size
+        self.rank = options.rank
+        self.world_size = options.world_size
         self.evaluator = evaluator
         self.run_dir = Path(run_dir)
         self.test_evaluator_factory = test_evaluator_factory
-        self.progress = progress
-        self.log = log
+        self.progress = options.progress
+        self.log = options.log
         self.train_dataset = train_dataset
-        graph = "packed" if model.batch_layout == "session_graph" else None
-        self.loader = make_loader(train_dataset, cfg.batch_size, shuffle=True, seed=cfg.seed, graph=graph,
-                                  num_workers=cfg.num_workers, rank=rank, world_size=world_size)
+        self.tested = False  # whether the last fit() scored the test split (else it was scored before)
+        self.loader: Loader = make_loader(train_dataset, cfg.batch_size, shuffle=True, seed=cfg.seed,
+                                          num_workers=cfg.num_workers, rank=self.rank, world_size=self.world_size,
+                                          layout=model.batch_layout)
         self.scheduler: Optional[paddle.optimizer.lr.LRScheduler] = None
         self.optimizer: Optional[paddle.optimizer.Optimizer] = None
         if model.trainable:  # counted models have nothing to optimise
@@ -142,13 +179,13 @@ class Trainer:
         self.state = RunState()
         sampler = None
         if cfg.loss == "sampled_softmax":
-            sampler = NegativeSampler(model.n_items, cfg.negative_sampler, item_counts, cfg.num_negatives,
+            sampler = NegativeSampler(model.n_items, cfg.negative_sampler, options.item_counts, cfg.num_negatives,
                                       cfg.seed, exclude_padding=not model.score_padding)
         objective = Objective(model, kernels, sampler)
         # find_unused_parameters: a model may leave some layer out of the loss (e.g. SR-GNN's
         # non-hybrid readout skips linear_transform)
         self.objective = (paddle.DataParallel(objective, find_unused_parameters=True)
-                          if world_size > 1 else objective)
+                          if self.world_size > 1 else objective)
         self._test_evaluator = None
 
     # -- persistence
@@ -167,6 +204,9 @@ class Trainer:
     def load_checkpoint(self) -> None:
         """Restore everything from ``checkpoint.pdckpt`` (for ``--resume``)."""
         payload = load_state(self.run_dir / CHECKPOINT_FILE, "start over with --overwrite")
+        if not isinstance(payload, dict) or not {"model", "stopper", "state"} <= set(payload):
+            raise SrgnnError(f"{self.run_dir / CHECKPOINT_FILE}: not a checkpoint of this toolkit; "
+                             f"start over with --overwrite")
         self.model.set_state_dict(payload["model"])
         if self.optimizer is not None:
             self.optimizer.set_state_dict(payload["optimizer"])
@@ -201,12 +241,12 @@ class Trainer:
         (for the progress bar and the NaN check), not after every step.
         """
         self.model.train()
-        self.loader.batch_view.set_epoch(epoch)
+        self.loader.set_epoch(epoch)
         total = paddle.zeros([], dtype="float64")
         count = 0
         bar = tqdm(self.loader, desc=f"Epoch [{epoch}/{self.cfg.epochs}]", leave=False, disable=not self.progress)
         for step, batch in enumerate(bar):
-            loss = self.objective(batch, epoch, self.loader.batch_view.global_batch_index(step))
+            loss = self.objective(batch, epoch, self.loader.global_batch_index(step))
             loss.backward()
             self.optimizer.step()
             self.kernels.clear_gradients(self.optimizer, data_parallel=self.world_size > 1)
@@ -343,17 +383,29 @@ class Trainer:
         return self._test_evaluator
 
     def finish(self) -> Dict[str, Any]:
-        """Reload the best weights, score the test split once, write the log and summary
-        (rank 0; other data-parallel ranks return an empty summary)."""
+        """Reload the best weights, score the test split once (unless a resumed run already
+        did), write the log and checkpoint; returns the run's summary (rank 0; other
+        data-parallel ranks return an empty one). :mod:`srgnn_paddle.runs` writes it."""
         if self.rank != 0:
             return {}
-        if any(r["phase"] == "test" for r in self.state.rows):
-            return json.loads((self.run_dir / SUMMARY_FILE).read_text())
-        self.model.set_state_dict(paddle.load(str(self.run_dir / MODEL_FILE)))
-        test_metrics = self.test_evaluator()(self.model, desc="test")
-        best = self.stopper.best_epoch if self.evaluator is not None else self.state.epoch
-        self.state.rows.append({**test_metrics, "phase": "test", "epoch": best, "loss": np.nan,
-                                "seconds": np.nan, "lr": np.nan})
+        self.tested = not any(r["phase"] == "test" for r in self.state.rows)
+        if self.tested:
+            self.model.set_state_dict(load_state(self.run_dir / MODEL_FILE, "train the run again with --overwrite"))
+            test_metrics = self.test_evaluator()(self.model, desc="test")
+            best = self.stopper.best_epoch if self.evaluator is not None else self.state.epoch
+            self.state.rows.append({**test_metrics, "phase": "test", "epoch": best, "loss": np.nan,
+                                    "seconds": np.nan, "lr": np.nan})
+            self.state.finished = True
+            self.save_checkpoint()
+            self.write_log()
+        return self.summary()
+
+    def summary(self) -> Dict[str, Any]:
+        """The finished run's summary (:func:`plain` makes it JSON-friendly): model, sizes, epochs, the selected
+        epoch's validation row and the test metrics, from the log rows."""
+        test_row = next(r for r in self.state.rows if r["phase"] == "test")
+        best = int(test_row["epoch"])
+        metric_keys = [k for k in test_row if k not in ("phase", "epoch", "loss", "seconds", "lr")]
         summary: Dict[str, Any] = {
             "model": self.cfg.model,
             "protocol": self.cfg.protocol,
@@ -364,7 +416,7 @@ class Trainer:
             "epochs_run": self.state.epoch,
             "train_seconds": round(self.state.train_seconds, 2),
             "valid": next((r for r in self.state.rows if r["phase"] == "valid" and r["epoch"] == best), None),
-            "test": test_metrics,
+            "test": {k: test_row[k] for k in metric_keys},
         }
         epoch_rows = [r for r in self.state.rows if r["phase"] == "test_epoch"]
         if epoch_rows:  # the official script's habit: best of each metric over epochs, on test
@@ -374,34 +426,25 @@ class Trainer:
             summary["test_best_over_epochs_epochs"] = {
                 key: max(epoch_rows, key=lambda r: r[key])["epoch"] for key in self.metric_columns()
             }
-        self.state.finished = True
-        self.save_checkpoint()
-        self.write_log()
-        atomic_write_text(self.run_dir / SUMMARY_FILE, json.dumps(_plain(summary), indent=2))
         return summary
 
-    def record_refit(self, test_metrics: Dict[str, float], epochs: int, seconds: float) -> Dict[str, Any]:
+    def record_refit(self, test_metrics: Dict[str, float], epochs: int, seconds: float) -> None:
         """Add the refit model's test scores (trained ``epochs`` epochs on training +
-        validation, ``seconds`` of training) to this finished run: a ``test_refit`` row in
-        ``log.csv`` and ``test_refit`` / ``refit_epochs`` / ``refit_train_seconds`` in
-        ``summary.json``. Returns the summary."""
-        summary = json.loads((self.run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+        validation, ``seconds`` of training) to this finished run's log: a ``test_refit``
+        row in ``log.csv`` and the checkpoint (the summary is :mod:`srgnn_paddle.runs`'s)."""
         self.state.rows = [r for r in self.state.rows if r["phase"] != "test_refit"]
         self.state.rows.append({**test_metrics, "phase": "test_refit", "epoch": epochs, "loss": np.nan,
                                 "seconds": round(seconds, 3), "lr": np.nan})
-        summary.update(test_refit=test_metrics, refit_epochs=epochs, refit_train_seconds=round(seconds, 2))
         self.save_checkpoint()
         self.write_log()
-        atomic_write_text(self.run_dir / SUMMARY_FILE, json.dumps(_plain(summary), indent=2))
-        return summary
 
 
-def _plain(obj: Any) -> Any:
+def plain(obj: Any) -> Any:
     """JSON-friendly copy (numpy scalars to Python, NaN to None)."""
     if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
+        return {k: plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     if isinstance(obj, (np.floating, float)):
         return None if not math.isfinite(float(obj)) else float(obj)
     if isinstance(obj, np.integer):
