@@ -22,6 +22,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from srgnn_paddle import compat
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import Batch
 from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_graph, build_session_graph
@@ -263,7 +264,7 @@ class SRGNN(Recommender):
 def segment_sum(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:
     """``out[i] = sum of values[j] with index[j] == i``: ``[E, D]``, ``[E]`` -> ``[n, D]``."""
     zeros = paddle.zeros([n, values.shape[1]], dtype=values.dtype)
-    return paddle.index_add(zeros, index, 0, values)
+    return compat.index_add(zeros, index, 0, values)
 
 
 def _model_options(config: Union[Config, Mapping[str, Any]]) -> Dict[str, Any]:

@@ -1,0 +1,104 @@
+"""What differs between the supported PaddlePaddle releases (2.6.x and 3.x), in one place.
+
+The rest of the package is written against Paddle 3's API; where Paddle 2.6 behaves
+differently, the call site uses the function here instead of Paddle's own, and only this
+module looks at the installed version:
+
+* :func:`index_add`: Paddle 2.6's ``index_add`` backward fails (``Required tensor shall not
+  be nullptr``) when the tensor added into does not require a gradient, e.g. the fresh
+  zeros of a segment sum; Paddle 3 handles it.
+
+:func:`require_paddle` (run when :mod:`srgnn_paddle` is imported) stops with one ``error:``
+line when the installed Paddle is older than :data:`MIN_PADDLE` or lacks an API the package
+calls (:data:`NEEDED_APIS`).
+"""
+from __future__ import annotations
+
+import functools
+import re
+from typing import Optional, Tuple
+
+MIN_PADDLE = (2, 6)  # the oldest supported release: 2.6.x (what the package index serves as paddlepaddle-gpu)
+
+#: The Paddle APIs the package calls that some Paddle releases lack (checked by :func:`paddle_problem`).
+NEEDED_APIS = ("index_add", "take_along_axis", "autograd.PyLayer", "utils.dlpack.from_dlpack",
+               "optimizer.Adam", "io.DataLoader")
+
+INSTALL_HINT = ("install a supported one: pip install 'paddlepaddle>=2.6' (CPU) or "
+                "pip install paddlepaddle-gpu==2.6.2 (GPU; 3.x from PaddlePaddle's own wheel index, see the README)")
+
+
+def release(version: str) -> Tuple[int, ...]:
+    """The leading release numbers of a version string: ``'2.6.2'`` -> ``(2, 6, 2)``,
+    ``'3.0.0rc1'`` -> ``(3, 0, 0)``; ``()`` when there are none."""
+    match = re.match(r"\s*(\d+(?:\.\d+)*)", str(version))
+    return tuple(int(part) for part in match[1].split(".")) if match else ()
+
+
+def is_develop(version: str) -> bool:
+    """Paddle's builds from its develop branch (nightlies, source builds) report ``0.0.0``:
+    newer than any release."""
+    return release(version)[:3] == (0, 0, 0)
+
+
+def paddle_problem() -> Optional[str]:
+    """Why the installed Paddle cannot run this package, as one sentence; None when it can.
+
+    Imports ``paddle`` (absent: says so); a version older than :data:`MIN_PADDLE` or a
+    missing API of :data:`NEEDED_APIS` is a problem.
+    """
+    try:
+        import paddle
+    except ImportError as error:
+        return f"PaddlePaddle cannot be imported ({error}); {INSTALL_HINT}"
+    version = str(getattr(paddle, "__version__", "unknown"))
+    have = release(version)
+    if not is_develop(version) and (not have or have < MIN_PADDLE):
+        return (f"srgnn-paddle needs PaddlePaddle {'.'.join(map(str, MIN_PADDLE))} or newer, "
+                f"but Paddle {version} is installed; {INSTALL_HINT}")
+    missing = [name for name in NEEDED_APIS if not _has_api(paddle, name)]
+    if missing:
+        return (f"Paddle {version} lacks {', '.join('paddle.' + name for name in missing)}, which "
+                f"srgnn-paddle needs; {INSTALL_HINT}")
+    return None
+
+
+def require_paddle() -> None:
+    """Stop the program with one ``error:`` line (exit status 1) when :func:`paddle_problem`
+    finds one; nothing otherwise."""
+    problem = paddle_problem()
+    if problem:
+        raise SystemExit(f"error: {problem}")
+
+
+def _has_api(module, dotted: str) -> bool:
+    for part in dotted.split("."):
+        try:
+            module = getattr(module, part)
+        except (AttributeError, ImportError):  # a lazily imported sub-module may fail to load
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def paddle_release() -> Tuple[int, ...]:
+    """The installed Paddle's release numbers (``(2, 6, 2)``); a develop build counts as ``(99,)``."""
+    import paddle
+
+    return (99,) if is_develop(paddle.__version__) else release(paddle.__version__)
+
+
+def index_add(x, index, axis: int, value):
+    """``paddle.index_add(x, index, axis, value)``: ``value``'s slices added into ``x`` at
+    ``index`` along ``axis`` (``x [n, D]``, ``index [E]`` int64, ``value [E, D]`` for axis 0),
+    with a backward pass that works on Paddle 2.6 too (there ``x`` is given a gradient,
+    through an alias, when it has none: the gradient of the ``[n, D]`` tensor is computed
+    and dropped). ``x`` itself is never changed."""
+    import paddle
+
+    # Paddle 2.6's index_add_grad allocates the gradient of ``x`` unconditionally and fails
+    # when ``x`` does not require one (fixed in Paddle 3.0)
+    if paddle_release() < (3,) and x.stop_gradient and not value.stop_gradient:
+        x = x.detach()
+        x.stop_gradient = False
+    return paddle.index_add(x, index, axis, value)
