@@ -7,6 +7,10 @@ module looks at the installed version:
 * :func:`index_add`: Paddle 2.6's ``index_add`` backward fails (``Required tensor shall not
   be nullptr``) when the tensor added into does not require a gradient, e.g. the fresh
   zeros of a segment sum; Paddle 3 handles it.
+* :func:`numpy_view`: Paddle 2.6's tensors have no ``__dlpack__`` (and numpy 1.x's
+  ``from_dlpack`` arrays are read-only), so the zero-copy numpy view of a CPU tensor is
+  made from its data pointer there.
+* :func:`adam_amsgrad`: Paddle 2.6's Adam has no AMSGrad variant (no ``_amsgrad``).
 
 :func:`require_paddle` (run when :mod:`srgnn_paddle` is imported) stops with one ``error:``
 line when the installed Paddle is older than :data:`MIN_PADDLE` or lacks an API the package
@@ -16,7 +20,9 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
+
+import numpy as np
 
 MIN_PADDLE = (2, 6)  # the oldest supported release: 2.6.x (what the package index serves as paddlepaddle-gpu)
 
@@ -102,3 +108,38 @@ def index_add(x, index, axis: int, value):
         x = x.detach()
         x.stop_gradient = False
     return paddle.index_add(x, index, axis, value)
+
+
+def numpy_view(tensor) -> np.ndarray:
+    """A writable numpy array over the memory of a CPU tensor, without a copy (writes change
+    the tensor; the array keeps the tensor alive). Paddle 3: through DLPack; Paddle 2.6
+    (no ``Tensor.__dlpack__``): through the tensor's data pointer. A tensor that cannot be
+    viewed (not on the CPU, an unusual dtype) gives a copy, ``tensor.numpy()``."""
+    import paddle
+
+    tensor = tensor.detach()  # a parameter refuses DLPack; its detached alias does not
+    if hasattr(paddle.Tensor, "__dlpack__"):
+        return np.from_dlpack(tensor)
+    dtype = _NUMPY_DTYPES.get(str(tensor.dtype))
+    if dtype is None or not tensor.place.is_cpu_place():
+        return tensor.numpy()
+    return np.asarray(_ArrayInterface(tensor, dtype))
+
+
+_NUMPY_DTYPES = {"paddle.float32": np.float32, "paddle.float64": np.float64, "paddle.float16": np.float16,
+                 "paddle.int64": np.int64, "paddle.int32": np.int32, "paddle.int8": np.int8,
+                 "paddle.uint8": np.uint8, "paddle.bool": np.bool_}
+
+
+class _ArrayInterface:
+    """numpy's array interface over a dense CPU tensor's memory (holds the tensor)."""
+
+    def __init__(self, tensor, dtype) -> None:
+        self.tensor = tensor
+        self.__array_interface__ = {"data": (tensor.data_ptr(), False), "shape": tuple(tensor.shape),
+                                    "typestr": np.dtype(dtype).str, "version": 3}
+
+
+def adam_amsgrad(optimizer: Any) -> bool:
+    """Whether a ``paddle.optimizer.Adam`` runs the AMSGrad variant (Paddle 2.6 has none)."""
+    return bool(getattr(optimizer, "_amsgrad", False))

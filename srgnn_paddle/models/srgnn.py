@@ -109,6 +109,8 @@ class PackedAdjacency:
 
     def propagate(self, x: paddle.Tensor) -> paddle.Tensor:
         """``[2n, D] -> [2n, D]``."""
+        if self.rows.shape[0] == 0:  # no edge (one-item sessions only): no messages; Paddle 2.6's
+            return x * 0.0  # elementwise ops reject the 0-size tensors of the general path
         return segment_sum(paddle.gather(x, self.cols) * self.weights, self.rows, self.size)
 
 
