@@ -1,4 +1,4 @@
-"""srgnn-paddle: SR-GNN (Wu et al., AAAI 2019) and its neighbours in PaddlePaddle 3.
+"""srgnn-paddle: SR-GNN (Wu et al., AAAI 2019) and its neighbours in PaddlePaddle (2.6 and 3.x).
 
 The pipeline's stages are sub-packages: :mod:`~srgnn_paddle.data`,
 :mod:`~srgnn_paddle.prepare`, :mod:`~srgnn_paddle.models`, :mod:`~srgnn_paddle.training`,
@@ -10,6 +10,10 @@ import warnings
 
 # Paddle warns about a missing C++ compiler cache on every import; it is irrelevant here.
 warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+
+from srgnn_paddle.compat import require_paddle  # noqa: E402
+
+require_paddle()  # an unsupported Paddle stops here with one `error:` line, before any module uses it
 
 from srgnn_paddle.config import Config, load_config  # noqa: E402  (after the filter above)
 from srgnn_paddle.data import SeqnenceDataset, SequenceDataset, SessionDataset, augment_prefixes, build_session_graph, make_loader  # noqa: E402

@@ -28,7 +28,7 @@ MIN_PADDLE = (2, 6)  # the oldest supported release: 2.6.x (what the package ind
 
 #: The Paddle APIs the package calls that some Paddle releases lack (checked by :func:`paddle_problem`).
 NEEDED_APIS = ("index_add", "take_along_axis", "autograd.PyLayer", "utils.dlpack.from_dlpack",
-               "optimizer.Adam", "io.DataLoader")
+               "optimizer.Adam", "io.DataLoader", "base.core")
 
 INSTALL_HINT = ("install a supported one: pip install 'paddlepaddle>=2.6' (CPU) or "
                 "pip install paddlepaddle-gpu==2.6.2 (GPU; 3.x from PaddlePaddle's own wheel index, see the README)")
