@@ -11,6 +11,10 @@ Checked, in this order:
     (``paddlepaddle|paddlepaddle-gpu``): any one of them installed satisfies it; when none
     is, the argument is printed as given.
 
+Then ``numpy<2`` when a Paddle 2.x (``paddlepaddle`` or ``paddlepaddle-gpu``; built against
+numpy 1.x, it cannot run with numpy 2) is installed beside numpy 2 or newer: the only pin,
+for the only Paddle release line that needs one.
+
 Only installed distributions are looked at (importlib.metadata); nothing is imported, so the
 answer takes a few tens of milliseconds and is not fooled by the checkout being on PYTHONPATH
 (``import srgnn_paddle`` succeeds from the checkout whether or not it is installed).
@@ -134,6 +138,17 @@ def from_this_checkout(dist: metadata.Distribution) -> bool:
     return False
 
 
+PADDLES = ("paddlepaddle", "paddlepaddle-gpu")
+NUMPY_PIN = "numpy<2"  # Paddle 2.x wheels are built against numpy 1.x
+
+
+def numpy_pin_needed() -> bool:
+    """An installed Paddle 2.x beside an installed numpy >= 2 (see the module docstring)."""
+    paddle_2 = any((release(dist.version) or (0,))[0] == 2 for name in PADDLES for dist in installed(name))
+    numpy_2 = any((release(dist.version) or (0,))[0] >= 2 for dist in installed("numpy"))
+    return paddle_2 and numpy_2
+
+
 def requirement_lines(path: Path) -> list[str]:
     """requirements.txt's specifiers, without blank lines and # comments (as setup.py reads it)."""
     lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
@@ -155,6 +170,8 @@ def main(argv: list[str]) -> int:
         if not any(from_this_checkout(dist) for dist in installed(PACKAGE)):
             missing.append(PACKAGE)
         missing += [arg for arg in argv if not satisfied(arg)]
+        if numpy_pin_needed():
+            missing.append(NUMPY_PIN)
     except (OSError, ValueError) as error:
         print(f"missing_requirements.py: error: {error}", file=sys.stderr)
         return 2
