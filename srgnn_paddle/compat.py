@@ -11,6 +11,11 @@ module looks at the installed version:
   ``from_dlpack`` arrays are read-only), so the zero-copy numpy view of a CPU tensor is
   made from its data pointer there.
 * :func:`adam_amsgrad`: Paddle 2.6's Adam has no AMSGrad variant (no ``_amsgrad``).
+* Python's ``zlib`` module is imported here, before Paddle: Paddle 2.6's ``libpaddle.so``
+  exports zlib functions of its own, and a ``zlib`` module first loaded after it (Paddle's own
+  import loads it when numpy is not imported yet) crashes on use (``inconsistent stream state``,
+  a segmentation fault in ``inflateReset2``, e.g. while scipy imports). Scripts that import
+  ``paddle`` before anything else import ``zlib`` (or numpy) first for the same reason.
 
 :func:`require_paddle` (run when :mod:`srgnn_paddle` is imported) stops with one ``error:``
 line when the installed Paddle is older than :data:`MIN_PADDLE` or lacks an API the package
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
+import zlib  # noqa: F401  (before Paddle, see the module docstring)
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -75,6 +81,39 @@ def require_paddle() -> None:
     problem = paddle_problem()
     if problem:
         raise SystemExit(f"error: {problem}")
+
+
+def describe_paddle() -> str:
+    """The installed Paddle in one line: its version, the CUDA / cuDNN it was built with and
+    the GPUs it sees, e.g. ``Paddle 2.6.2 (paddlepaddle-gpu), CUDA 12.0, cuDNN 8.9.1, 1 GPU visible``
+    or ``Paddle 3.3.1 (paddlepaddle), CPU build (no CUDA)``."""
+    import paddle
+
+    text = f"Paddle {paddle.__version__} ({_distribution()})"
+    cuda = str(paddle.version.cuda())
+    if not paddle.device.is_compiled_with_cuda() or cuda in ("False", "", "None"):
+        return f"{text}, CPU build (no CUDA)"
+    try:
+        visible = paddle.device.cuda.device_count()
+    except Exception as error:  # a broken CUDA install: say so, do not stop the check
+        visible = f"none usable ({type(error).__name__})"
+    return f"{text}, CUDA {cuda}, cuDNN {paddle.version.cudnn()}, GPUs visible: {visible}"
+
+
+def _distribution() -> str:
+    """Which distribution provides ``paddle`` (``paddlepaddle``, ``paddlepaddle-gpu``, ...)."""
+    from importlib import metadata
+
+    names = [name for name in ("paddlepaddle-gpu", "paddlepaddle") if _installed(metadata, name)]
+    return ", ".join(names) or "no pip distribution"
+
+
+def _installed(metadata, name: str) -> bool:
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def _has_api(module, dotted: str) -> bool:
