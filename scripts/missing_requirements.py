@@ -2,6 +2,7 @@
 """Print, one a line, what the running Python lacks to run this checkout.
 
     python3 scripts/missing_requirements.py [EXTRA ...]
+    python3 scripts/missing_requirements.py --pins     # the pins the installed Paddle needs
 
 Checked, in this order:
   * every requirement line of requirements.txt (beside this scripts/ folder);
@@ -13,7 +14,8 @@ Checked, in this order:
 
 Then ``numpy<2`` when a Paddle 2.x (``paddlepaddle`` or ``paddlepaddle-gpu``; built against
 numpy 1.x, it cannot run with numpy 2) is installed beside numpy 2 or newer: the only pin,
-for the only Paddle release line that needs one.
+for the only Paddle release line that needs one. ``--pins`` prints that pin whenever a Paddle
+2.x is installed (whatever numpy is), for install.sh to add to every pip call it makes.
 
 Only installed distributions are looked at (importlib.metadata); nothing is imported, so the
 answer takes a few tens of milliseconds and is not fooled by the checkout being on PYTHONPATH
@@ -142,11 +144,14 @@ PADDLES = ("paddlepaddle", "paddlepaddle-gpu")
 NUMPY_PIN = "numpy<2"  # Paddle 2.x wheels are built against numpy 1.x
 
 
+def paddle_2_installed() -> bool:
+    """A Paddle 2.x distribution is installed (it needs numpy 1.x)."""
+    return any((release(dist.version) or (0,))[0] == 2 for name in PADDLES for dist in installed(name))
+
+
 def numpy_pin_needed() -> bool:
     """An installed Paddle 2.x beside an installed numpy >= 2 (see the module docstring)."""
-    paddle_2 = any((release(dist.version) or (0,))[0] == 2 for name in PADDLES for dist in installed(name))
-    numpy_2 = any((release(dist.version) or (0,))[0] >= 2 for dist in installed("numpy"))
-    return paddle_2 and numpy_2
+    return paddle_2_installed() and any((release(dist.version) or (0,))[0] >= 2 for dist in installed("numpy"))
 
 
 def requirement_lines(path: Path) -> list[str]:
@@ -158,6 +163,10 @@ def requirement_lines(path: Path) -> list[str]:
 def main(argv: list[str]) -> int:
     if any(arg in ("-h", "--help") for arg in argv):
         print(__doc__.strip())
+        return 0
+    if argv == ["--pins"]:
+        if paddle_2_installed():
+            print(NUMPY_PIN)
         return 0
     try:
         for arg in argv:  # validate before looking anything up
