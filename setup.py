@@ -1,4 +1,4 @@
-"""srgnn-paddle: SR-GNN session/sequence recall in PaddlePaddle 3."""
+"""srgnn-paddle: SR-GNN session/sequence recall in PaddlePaddle (2.6 and 3.x)."""
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -15,7 +15,7 @@ def read_requirements(path: Path) -> list[str]:
 setup(
     name="srgnn-paddle",
     version="0.1.0",
-    description="SR-GNN (Wu et al., AAAI 2019) for session and sequence recall in PaddlePaddle 3",
+    description="SR-GNN (Wu et al., AAAI 2019) for session and sequence recall in PaddlePaddle 2.6 and 3.x",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
@@ -23,10 +23,12 @@ setup(
     # one source: requirements.txt (scripts/missing_requirements.py checks the same file)
     install_requires=read_requirements(HERE / "requirements.txt"),
     # Paddle and Faiss are extras so that an image with paddlepaddle-gpu already installed
-    # (Baidu AI Studio) is never given a second, CPU-only Paddle.
+    # (Baidu AI Studio) is never given a second, CPU-only Paddle. `cpu` resolves to the newest
+    # Paddle; `gpu` to what the package index serves, paddlepaddle-gpu 2.6.2 (the 3.x CUDA wheels
+    # are on PaddlePaddle's own index, see the README), which needs numpy 1.x.
     extras_require={
-        "cpu": ["paddlepaddle>=3.0", "faiss-cpu"],
-        "gpu": ["paddlepaddle-gpu>=3.0", "faiss-gpu"],
+        "cpu": ["paddlepaddle>=2.6", "faiss-cpu"],
+        "gpu": ["paddlepaddle-gpu>=2.6", "numpy<2", "faiss-gpu"],
         "vdl": ["visualdl"],
         "test": ["pytest", "nbclient", "ipykernel", "nbformat"],
     },

@@ -39,6 +39,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 import pandas as pd
+import zlib  # noqa: F401  (before Paddle: Paddle 2.6 breaks a zlib loaded after it, see srgnn_paddle/compat.py)
 import paddle
 
 from srgnn_paddle.config import load_config

@@ -25,6 +25,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+import zlib  # noqa: F401  (before Paddle: Paddle 2.6 breaks a zlib loaded after it, see srgnn_paddle/compat.py)
 
 import paddle
 

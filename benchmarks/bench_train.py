@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
+import zlib  # noqa: F401  (before Paddle: Paddle 2.6 breaks a zlib loaded after it, see srgnn_paddle/compat.py)
 
 import paddle
 

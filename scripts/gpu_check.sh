@@ -2,6 +2,8 @@
 # Check the plain-Paddle path on a GPU: train one epoch of the default (embedded synthetic) data
 # on the GPU and on the CPU, compare the numbers and print the timings.
 #   bash scripts/gpu_check.sh [--device gpu|cpu] [--epochs N]
+# First prints the Paddle it found: version, distribution, the CUDA / cuDNN it was built with,
+# the GPUs it sees.
 # On a machine where Paddle sees no GPU it says so and exits 0. --device cpu runs the same
 # comparison with the CPU as the first device (what the test suite does on machines without a GPU).
 # Runs: <device> with kernels paddle, cpu with kernels paddle, cpu with kernels host (the CPU default).
@@ -20,6 +22,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: $0 [--device gpu|cpu] [--epochs N]" >&2; exit 2 ;;
   esac
 done
+echo "gpu_check: $("$PY" -c "from srgnn_paddle.compat import describe_paddle; print(describe_paddle())")"
 if [[ "$DEVICE" == gpu ]] && ! "$PY" -c "import sys; from srgnn_paddle.runtime import gpu_available; sys.exit(0 if gpu_available() else 1)" 2>/dev/null; then
   echo "gpu_check: Paddle sees no GPU here (CPU build or no device visible): nothing to check"
   exit 0

@@ -5,7 +5,9 @@
 #   * Paddle / Faiss: installed (CPU builds) only when no flavour of them is there, so that an
 #     image with paddlepaddle-gpu or faiss-gpu (Baidu AI Studio, conda) never gets a second one;
 #   * otherwise anything missing => `pip install -e .` (requirements.txt + the console script,
-#     the checkout is what runs) plus the extra packages named as arguments.
+#     the checkout is what runs) plus the extra packages named as arguments; beside a Paddle 2.x
+#     with `numpy<2` in the same call (Paddle 2.x is built against numpy 1.x), and numpy 2 beside
+#     a Paddle 2.x counts as missing.
 # Prints nothing when all is there (one Python start, ~0.1 s: it runs before every train/test),
 # else one line `[install] installed: ...`.
 # Usage: bash scripts/install.sh [extra-pip-packages...]    (PYTHON=... picks the interpreter)
@@ -32,11 +34,15 @@ if grep -qxF "$FAISS" <<<"$missing" && ! "$PY" -c "import faiss" >/dev/null 2>&1
   pip_install faiss-cpu
   installed+=(faiss-cpu)
 fi
-# The rest: requirements.txt lines, srgnn-paddle itself, extras. Paddle and Faiss are not
-# install_requires, so this never touches them.
+# The rest: requirements.txt lines, srgnn-paddle itself, extras (and `numpy<2` beside a Paddle
+# 2.x). Paddle and Faiss are not install_requires, so this never touches them. Beside a Paddle
+# 2.x (e.g. paddlepaddle-gpu 2.6.2 from the package index) every requirement is resolved with
+# numpy<2 in the same pip call, so that pip picks releases that run with numpy 1.x (pandas 3.1
+# needs numpy 2).
 rest="$(grep -vxF -e "$PADDLE" -e "$FAISS" <<<"$missing" || true)"
 if [ -n "$rest" ]; then
-  pip_install -e . "$@"
+  mapfile -t pins < <("$PY" scripts/missing_requirements.py --pins)
+  pip_install -e . "$@" ${pins[@]+"${pins[@]}"}
   mapfile -t lines <<<"$rest"
   installed+=("${lines[@]}")
 fi

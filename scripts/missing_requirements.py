@@ -2,6 +2,7 @@
 """Print, one a line, what the running Python lacks to run this checkout.
 
     python3 scripts/missing_requirements.py [EXTRA ...]
+    python3 scripts/missing_requirements.py --pins     # the pins the installed Paddle needs
 
 Checked, in this order:
   * every requirement line of requirements.txt (beside this scripts/ folder);
@@ -10,6 +11,11 @@ Checked, in this order:
   * each EXTRA argument, e.g. ``pytest``. An EXTRA may list alternatives separated by ``|``
     (``paddlepaddle|paddlepaddle-gpu``): any one of them installed satisfies it; when none
     is, the argument is printed as given.
+
+Then ``numpy<2`` when a Paddle 2.x (``paddlepaddle`` or ``paddlepaddle-gpu``; built against
+numpy 1.x, it cannot run with numpy 2) is installed beside numpy 2 or newer: the only pin,
+for the only Paddle release line that needs one. ``--pins`` prints that pin whenever a Paddle
+2.x is installed (whatever numpy is), for install.sh to add to every pip call it makes.
 
 Only installed distributions are looked at (importlib.metadata); nothing is imported, so the
 answer takes a few tens of milliseconds and is not fooled by the checkout being on PYTHONPATH
@@ -134,6 +140,20 @@ def from_this_checkout(dist: metadata.Distribution) -> bool:
     return False
 
 
+PADDLES = ("paddlepaddle", "paddlepaddle-gpu")
+NUMPY_PIN = "numpy<2"  # Paddle 2.x wheels are built against numpy 1.x
+
+
+def paddle_2_installed() -> bool:
+    """A Paddle 2.x distribution is installed (it needs numpy 1.x)."""
+    return any((release(dist.version) or (0,))[0] == 2 for name in PADDLES for dist in installed(name))
+
+
+def numpy_pin_needed() -> bool:
+    """An installed Paddle 2.x beside an installed numpy >= 2 (see the module docstring)."""
+    return paddle_2_installed() and any((release(dist.version) or (0,))[0] >= 2 for dist in installed("numpy"))
+
+
 def requirement_lines(path: Path) -> list[str]:
     """requirements.txt's specifiers, without blank lines and # comments (as setup.py reads it)."""
     lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
@@ -143,6 +163,10 @@ def requirement_lines(path: Path) -> list[str]:
 def main(argv: list[str]) -> int:
     if any(arg in ("-h", "--help") for arg in argv):
         print(__doc__.strip())
+        return 0
+    if argv == ["--pins"]:
+        if paddle_2_installed():
+            print(NUMPY_PIN)
         return 0
     try:
         for arg in argv:  # validate before looking anything up
@@ -155,6 +179,8 @@ def main(argv: list[str]) -> int:
         if not any(from_this_checkout(dist) for dist in installed(PACKAGE)):
             missing.append(PACKAGE)
         missing += [arg for arg in argv if not satisfied(arg)]
+        if numpy_pin_needed():
+            missing.append(NUMPY_PIN)
     except (OSError, ValueError) as error:
         print(f"missing_requirements.py: error: {error}", file=sys.stderr)
         return 2

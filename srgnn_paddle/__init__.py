@@ -1,4 +1,4 @@
-"""srgnn-paddle: SR-GNN (Wu et al., AAAI 2019) and its neighbours in PaddlePaddle 3.
+"""srgnn-paddle: SR-GNN (Wu et al., AAAI 2019) and its neighbours in PaddlePaddle (2.6 and 3.x).
 
 The pipeline's stages are sub-packages: :mod:`~srgnn_paddle.data`,
 :mod:`~srgnn_paddle.prepare`, :mod:`~srgnn_paddle.models`, :mod:`~srgnn_paddle.protocols`,
@@ -12,6 +12,7 @@ configuration and ``--help`` never load Paddle).
 from __future__ import annotations
 
 import importlib
+import zlib  # noqa: F401  before any Paddle import: Paddle 2.6 breaks a zlib loaded after it (srgnn_paddle.compat)
 from typing import Any
 
 __version__ = "0.1.0"
@@ -44,7 +45,7 @@ def __getattr__(name: str) -> Any:
     """Load a public name from its module on first use (PEP 562)."""
     if name not in _EXPORTS:
         raise AttributeError(f"module 'srgnn_paddle' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)  # models/ checks the Paddle first
     globals()[name] = value
     return value
 

@@ -127,6 +127,23 @@ def test_alternatives(tmp_path):
     assert missing(site, "paddlepaddle|paddlepaddle-gpu") == []
 
 
+@pytest.mark.parametrize("paddle, numpy, pinned", [
+    (("paddlepaddle-gpu", "2.6.2"), "2.1.0", True),   # the package index's paddlepaddle-gpu with numpy 2
+    (("paddlepaddle", "2.6.2"), "2.0.0", True),
+    (("paddlepaddle", "2.6.2"), "1.26.4", False),
+    (("paddlepaddle", "3.3.1"), "2.1.0", False),      # Paddle 3 runs with numpy 2
+    (None, "2.1.0", False),                           # no Paddle yet: install.sh installs the newest
+])
+def test_numpy_is_pinned_only_for_a_paddle_2(tmp_path, paddle, numpy, pinned):
+    site = tmp_path / "site"
+    for name in requirement_names():
+        make_dist(site, name, numpy if name == "numpy" else "99.0")
+    make_dist(site, "srgnn-paddle", "0.1.0", folder="srgnn_paddle", direct_url=editable(ROOT))
+    if paddle:
+        make_dist(site, *paddle)
+    assert missing(site) == (["numpy<2"] if pinned else [])
+
+
 def test_malformed_argument_exits_2(tmp_path):
     for bad in ("not a name!", "", "--frobnicate", "pytest>="):
         done = subprocess.run([sys.executable, "-I", "-S", str(SCRIPT), bad], capture_output=True, text=True)
@@ -197,7 +214,8 @@ def test_install_missing_tqdm_installs_the_checkout(tmp_path):
     make_dist(site, "faiss-cpu", "1.8.0", folder="faiss_cpu")
     out, calls = install(tmp_path, site, "pytest")
     assert out == "[install] installed: tqdm pytest\n"
-    assert calls[1:] == ["-m pip install --disable-pip-version-check -q -e . pytest"]
+    assert calls[1:] == ["scripts/missing_requirements.py --pins",  # (no Paddle 2.x: no pin)
+                         "-m pip install --disable-pip-version-check -q -e . pytest"]
 
 
 def test_install_keeps_gpu_paddle_and_faiss(tmp_path):
@@ -206,7 +224,8 @@ def test_install_keeps_gpu_paddle_and_faiss(tmp_path):
     make_dist(site, "faiss-gpu-cu12", "1.8.0", folder="faiss_gpu_cu12")
     out, calls = install(tmp_path, site)
     assert out == "[install] installed: tqdm\n"
-    assert calls[1:] == ["-m pip install --disable-pip-version-check -q -e ."]  # no Paddle/Faiss, no import
+    assert calls[1:] == ["scripts/missing_requirements.py --pins",
+                         "-m pip install --disable-pip-version-check -q -e ."]  # no Paddle/Faiss, no import
 
 
 @pytest.mark.parametrize("importable", [False, True])
@@ -221,3 +240,47 @@ def test_install_paddle_and_faiss_only_when_absent(tmp_path, importable):
         assert out == "[install] installed: paddlepaddle>=3.0 faiss-cpu\n"
         assert pip_calls == ["-m pip install --disable-pip-version-check -q paddlepaddle>=3.0",
                              "-m pip install --disable-pip-version-check -q faiss-cpu"]
+
+
+@pytest.mark.parametrize("flavour", ["paddlepaddle", "paddlepaddle-gpu"])
+def test_install_keeps_a_paddle_2_6_and_pins_numpy_below_2_for_it(tmp_path, flavour):
+    site = full_site(tmp_path / "site")                # numpy 99.0
+    make_dist(site, flavour, "2.6.2")
+    make_dist(site, "faiss-cpu", "1.8.0", folder="faiss_cpu")
+    out, calls = install(tmp_path, site)
+    assert out == "[install] installed: numpy<2\n"
+    # Paddle kept; numpy<2 resolved together with every requirement (pandas 3.1 would need numpy 2)
+    assert calls[1:] == ["scripts/missing_requirements.py --pins",
+                         "-m pip install --disable-pip-version-check -q -e . numpy<2"]
+
+
+def test_install_resolves_missing_requirements_with_numpy_1_beside_a_paddle_2_6(tmp_path):
+    site = tmp_path / "site"
+    for name in requirement_names():
+        if name != "pandas":
+            make_dist(site, name, "1.26.4" if name == "numpy" else "99.0")
+    make_dist(site, "srgnn-paddle", "0.1.0", folder="srgnn_paddle", direct_url=editable(ROOT))
+    make_dist(site, "paddlepaddle", "2.6.2")
+    make_dist(site, "faiss-cpu", "1.8.0", folder="faiss_cpu")
+    out, calls = install(tmp_path, site, "pytest")
+    assert out == "[install] installed: pandas pytest\n"
+    assert calls[-1] == "-m pip install --disable-pip-version-check -q -e . pytest numpy<2"
+
+
+def test_install_adds_no_pin_beside_a_paddle_3(tmp_path):
+    site = full_site(tmp_path / "site", skip=("tqdm",))
+    make_dist(site, "paddlepaddle", "3.3.1")
+    make_dist(site, "faiss-cpu", "1.8.0", folder="faiss_cpu")
+    out, calls = install(tmp_path, site)
+    assert calls[-1] == "-m pip install --disable-pip-version-check -q -e ."
+
+
+def test_install_keeps_a_paddle_2_6_with_numpy_1(tmp_path):
+    site = tmp_path / "site"
+    for name in requirement_names():
+        make_dist(site, name, "1.26.4" if name == "numpy" else "99.0")
+    make_dist(site, "srgnn-paddle", "0.1.0", folder="srgnn_paddle", direct_url=editable(ROOT))
+    make_dist(site, "paddlepaddle-gpu", "2.6.2", folder="paddlepaddle_gpu")
+    make_dist(site, "faiss-gpu", "1.15.1", folder="faiss_gpu")
+    out, calls = install(tmp_path, site)
+    assert out == "" and len(calls) == 1  # a silent no-op

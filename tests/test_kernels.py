@@ -220,10 +220,12 @@ def test_importing_the_package_changes_no_process_settings():
 def test_gpu_check_script(tmp_path):
     """Without a GPU the check says so and exits 0; with --device cpu it runs the whole
     comparison (the CPU as the first device) and passes."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHON": sys.executable}
     proc = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "gpu_check.sh")], capture_output=True, text=True,
                           env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith(f"gpu_check: Paddle {paddle.__version__} (")  # the Paddle and CUDA it found
+    assert "CPU build (no CUDA)" in proc.stdout.splitlines()[0] or "CUDA " in proc.stdout.splitlines()[0]
     if "sees no GPU" not in proc.stdout:  # a machine with a GPU ran the real check
         assert "gpu_check: PASS" in proc.stdout
     proc = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "gpu_check.sh"), "--device", "cpu"],

@@ -66,7 +66,8 @@ SEQUENCES = [[3, 5, 7], [9], [2, 4, 6, 8, 10], [11, 11, 12, 13]]
 
 
 def test_gru4rec_takes_the_state_after_the_last_real_item():
-    model = _model("gru4rec").eval()
+    model = _model("gru4rec")
+    model.eval()  # (Paddle 2.6's eval() returns None: no chaining)
     with paddle.no_grad():
         fast = model.encode(_padded(SEQUENCES, 7)).numpy()
         wider = model.encode(_padded(SEQUENCES, 9)).numpy()  # more padding changes nothing
@@ -77,7 +78,8 @@ def test_gru4rec_takes_the_state_after_the_last_real_item():
 
 
 def test_narm_attends_over_the_real_states_only():
-    model = _model("narm").eval()
+    model = _model("narm")
+    model.eval()
     with paddle.no_grad():
         fast = model.encode(_padded(SEQUENCES, 8)).numpy()
     a1, a2, v, bm = (getattr(model, n).weight.numpy().astype(np.float64) for n in ("a_1", "a_2", "v", "b"))
@@ -95,7 +97,8 @@ def test_narm_attends_over_the_real_states_only():
 @pytest.mark.parametrize("name", ["narm", "stamp", "gruwatt"])
 def test_per_position_attention_ignores_later_positions(name):
     """Position t's vector does not change when the items after t do (causal attention)."""
-    model = _model(name).eval()
+    model = _model(name)
+    model.eval()
     a = _padded([[4, 5, 6, 7, 8]], 5)
     b = _padded([[4, 5, 6, 20, 21]], 5)
     with paddle.no_grad():

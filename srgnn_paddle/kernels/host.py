@@ -23,6 +23,8 @@ import numpy as np
 import paddle
 from paddle.autograd import PyLayer
 
+from srgnn_paddle import compat
+
 
 def host_view(tensor: paddle.Tensor) -> np.ndarray:
     """A numpy array over the memory of a CPU tensor (no copy, via DLPack).
@@ -32,7 +34,7 @@ def host_view(tensor: paddle.Tensor) -> np.ndarray:
     :func:`shares_memory` said yes.
     """
     try:
-        return np.from_dlpack(tensor.detach())  # a parameter refuses DLPack; its detached alias does not
+        return compat.numpy_view(tensor)
     except (AttributeError, TypeError, RuntimeError, BufferError):
         return tensor.numpy()
 
@@ -267,13 +269,13 @@ class HostAdam(paddle.optimizer.Adam):
     @classmethod
     def missing_internals(cls) -> List[str]:
         """The members of :data:`INTERNALS` (and the instance attributes ``_beta1``,
-        ``_beta2``, ``_epsilon``, ``_amsgrad``) this Paddle's Adam lacks; empty when this
+        ``_beta2``, ``_epsilon``) this Paddle's Adam lacks; empty when this
         class works with the installed Paddle."""
         missing = [name for name in cls.INTERNALS if not hasattr(paddle.optimizer.Adam, name)]
         if missing:
             return missing
         probe = paddle.optimizer.Adam(parameters=[paddle.create_parameter([1], "float32")])
-        return [name for name in ("_beta1", "_beta2", "_epsilon", "_amsgrad") if not hasattr(probe, name)]
+        return [name for name in ("_beta1", "_beta2", "_epsilon") if not hasattr(probe, name)]
 
     def _append_optimize_op(self, block, param_and_grad):
         param, grad = param_and_grad[0], param_and_grad[1]
@@ -286,7 +288,7 @@ class HostAdam(paddle.optimizer.Adam):
     def _wants_host(self, param, grad) -> bool:
         """The numpy path: float32 parameters with dense gradients on the CPU (unless
         ``use_host=False``)."""
-        if self._use_host is False or param.dtype != paddle.float32 or self._amsgrad:
+        if self._use_host is False or param.dtype != paddle.float32 or compat.adam_amsgrad(self):
             return False
         return param.place.is_cpu_place() and not getattr(grad, "is_selected_rows", lambda: False)()
 

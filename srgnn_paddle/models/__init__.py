@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, Type, Union
 
+from srgnn_paddle.compat import require_paddle
 from srgnn_paddle.config import Config
 from srgnn_paddle.errors import SrgnnError
+
+# every path that builds or loads a model comes through here: an unsupported Paddle stops
+# with one `error:` line before any model module imports it
+require_paddle()
+
 from srgnn_paddle.models.base import BATCH_LAYOUTS, Recommender, Scorer, softmax_cross_entropy
 from srgnn_paddle.models.counts import CountModel
 from srgnn_paddle.models.ggnnwatt import GGNNwATT

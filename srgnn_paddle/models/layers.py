@@ -18,6 +18,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from srgnn_paddle import compat
 from srgnn_paddle.data.graph import PackedGraph
 
 TensorLike = Union[paddle.Tensor, np.ndarray]
@@ -77,7 +78,7 @@ def causal_additive_attention(a_1: nn.Layer, a_2: nn.Layer, v: nn.Layer, states:
 def segment_sum(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:
     """``out[i] = sum of values[j] with index[j] == i``: ``[E, D]``, ``[E]`` -> ``[n, D]``."""
     zeros = paddle.zeros([n, values.shape[1]], dtype=values.dtype)
-    return paddle.index_add(zeros, index, 0, values)
+    return compat.index_add(zeros, index, 0, values)
 
 
 class PackedAdjacency:
@@ -96,6 +97,8 @@ class PackedAdjacency:
 
     def propagate(self, x: paddle.Tensor) -> paddle.Tensor:
         """``[2n, D] -> [2n, D]``."""
+        if self.rows.shape[0] == 0:  # no edge (one-item sessions only): no messages; Paddle 2.6's
+            return x * 0.0  # elementwise ops reject the 0-size tensors of the general path
         return segment_sum(paddle.gather(x, self.cols) * self.weights, self.rows, self.size)
 
 
