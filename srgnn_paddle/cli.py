@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
+from srgnn_paddle.compat import require_paddle
 from srgnn_paddle.config import Config, field_choices, load_config
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.prepare import (
@@ -50,6 +51,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Parse ``argv`` and run the command; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "prepare":  # every other command builds, loads or scores a model
+        require_paddle()  # an unsupported Paddle: one `error:` line, before anything imports it
     try:
         with _notes_to_stderr(), warnings.catch_warnings():
             # Paddle warns about a missing C++ compiler cache when it is imported; irrelevant here
