@@ -41,18 +41,19 @@ needs_extras = pytest.mark.skipif(bool(MISSING), reason=MISSING)
 
 
 # ---------------------------------------------------------------------------- helpers
-def _execute(name: str, params: Dict[str, Any]) -> Any:
-    """Run ``notebooks/<name>`` in a fresh ``python3`` kernel (cwd ``notebooks/``) with
-    ``params`` assigned in a cell right after the one tagged ``parameters``; returns the
-    executed notebook (a failing cell raises ``CellExecutionError``)."""
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+def _execute(name: str, params: Dict[str, Any], folder: Path = NOTEBOOKS) -> Any:
+    """Run ``<folder>/<name>`` (default ``notebooks/``) in a fresh ``python3`` kernel whose
+    working folder is ``folder``, with ``params`` assigned in a cell right after the one
+    tagged ``parameters``; returns the executed notebook (a failing cell raises
+    ``CellExecutionError``)."""
+    nb = nbformat.read(folder / name, as_version=4)
     tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{name}: needs exactly one cell tagged 'parameters'"
     source = "# injected by tests/test_notebooks.py\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
     nb.cells.insert(tagged[0] + 1, nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+                            resources={"metadata": {"path": str(folder)}})
     client.execute(env=env)
     return nb
 
@@ -157,6 +158,54 @@ def test_srgnn_recall_notebook_runs_and_ends_with_the_result_table(tmp_path):
     assert table.iloc[0]["recall@50"] == pytest.approx(summary["test"]["recall@50"], abs=1e-6)
     assert table.iloc[0]["recall@50"] > 0
     assert (run / "curves.png").is_file() and (run / "config.yaml").is_file()
+
+
+def _ai_studio_173799(folder: Path, n_users: int = 3000) -> None:
+    """``folder`` in the exact layout of AI Studio dataset 173799 as the notebook reads it:
+    ``train_enc.csv``, ``valid_enc.csv``, ``test_enc.csv`` only, header
+    ``user_id,item_id,timestamp``, item ids ``1..15405`` (so ``n_items`` is 15,406, the
+    notebook's constant), users split 8:1:1 (disjoint users per file)."""
+    generate_synthetic(folder, seed=173799, n_users=n_users, n_items=15406, n_categories=30)
+    for extra in ("items.csv", "meta.json"):
+        (folder / extra).unlink()
+    train = pd.read_csv(folder / "train_enc.csv")
+    train.loc[train.index[-1], "item_id"] = 15405  # the largest id occurs, as in the real files
+    train.to_csv(folder / "train_enc.csv", index=False)
+
+
+@needs_extras
+def test_srgnn_recall_notebook_on_the_ai_studio_dataset_173799(tmp_path):
+    """The notebook's main case, with nothing injected but sizes: a checkout (the package and
+    configs linked, the notebook copied) whose data/data173799 holds the dataset's files; the
+    notebook must find them itself, say so in its first code cell, and train with
+    configs/notebook.yaml."""
+    root = tmp_path / "checkout"
+    (root / "notebooks").mkdir(parents=True)
+    for name in ("srgnn_paddle", "configs"):
+        (root / name).symlink_to(REPO_ROOT / name, target_is_directory=True)
+    (root / "notebooks" / "srgnn_recall.ipynb").write_bytes((NOTEBOOKS / "srgnn_recall.ipynb").read_bytes())
+    data = root / "data" / "data173799"
+    _ai_studio_173799(data)
+    assert sorted(p.name for p in data.iterdir()) == ["test_enc.csv", "train_enc.csv", "valid_enc.csv"]
+    users = {split: set(pd.read_csv(data / f"{split}_enc.csv")["user_id"]) for split in ("train", "valid", "test")}
+    assert [len(u) for u in users.values()] == [2400, 300, 300] and not (users["train"] & users["test"])
+
+    nb = _execute("srgnn_recall.ipynb", {"EPOCHS": 1, "TSNE_MAX_ITEMS": 60}, folder=root / "notebooks")
+    first = [c for c in nb.cells if c.cell_type == "code"][2]  # parameters, injected, then the set-up cell
+    said = "".join(o.get("text", "") for o in first.outputs)
+    assert f"data: AI Studio dataset 173799 (MovieLens-20M) in {data}" in said and "configs/notebook.yaml" in said
+    text = "".join(o.get("text", "") for o in _outputs(nb))
+    assert "n_items = 15406" in text and "train:   2400 users" in text
+    run = root / "exp" / "notebooks" / "data173799_softmax" / "SRGNN_0.0001_256_16"
+    log = pd.read_csv(run / "log.csv")
+    assert list(log["phase"]) == ["valid", "test"]
+    table = _final_table(nb)
+    assert list(table.columns) == ["recall@50", "ndcg@50", "hitrate@50"]
+    summary = json.loads((run / "summary.json").read_text())
+    assert table.iloc[0]["recall@50"] == pytest.approx(summary["test"]["recall@50"], abs=1e-6)
+    assert table.iloc[2].round(6).to_dict() == PUBLISHED[("notebook", "ml-20m")]["metrics"]
+    assert _inline_images(nb) >= 3
+    assert not (root / "data" / "synthetic").exists()  # the synthetic fallback was not taken
 
 
 def _paper_checks(nb: Any, exp: Path, dataset: str, sessions: int) -> pd.DataFrame:
