@@ -136,7 +136,7 @@ def test_notebooks_are_committed_without_outputs():
 
 
 # ---------------------------------------------------------------------------- execution
-EXECUTED = ("srgnn_recall.ipynb", "paper_protocol.ipynb", "compare_models.ipynb")
+EXECUTED = ("srgnn_recall.ipynb", "paper_protocol.ipynb", "compare_models.ipynb", "srgnn_walkthrough.ipynb")
 
 
 @needs_extras
@@ -273,3 +273,32 @@ def test_compare_models_notebook_says_what_to_do_with_an_empty_folder(tmp_path):
     text = "".join(o.get("text", "") for o in _outputs(nb))
     assert "0 run(s)" in text and "train some first" in text
     assert _inline_images(nb) == 0
+
+
+@needs_extras
+def test_srgnn_walkthrough_notebook_checks_the_hand_computed_step_and_trains_both_models(tmp_path):
+    """On ../shared/data/diginetica when present (else the generated sessions): the numpy
+    propagation step, readout and loss asserted equal to the package's inside the notebook,
+    both graphs drawn, the simplified model and SR-GNN trained, their test rows in the table."""
+    digi = shared_data_dir() / "diginetica"
+    dataset = "diginetica" if (digi / "all_train_seq.txt").is_file() else "generated"
+    exp = tmp_path / "exp"
+    nb = _execute("srgnn_walkthrough.ipynb", {"DIGINETICA_DIR": str(digi), "MAX_SESSIONS": 300, "MAX_TEST": 300,
+                                              "EPOCHS": 2, "EMBEDDING_DIM": 32, "EXP_DIR": str(exp)})
+    text = "".join(o.get("text", "") for o in _outputs(nb))
+    assert f"sessions: {dataset}" in text
+    assert "numpy step == srgnn_paddle GNN" in text and "by hand == SRGNN.encode_graph" in text
+    # the worked example's matrices as printed: node 2 has two outgoing edges (1/2 each), two incoming
+    assert "2  0.0  0.0  0.5  0.5" in text and "2  0.5  0.0  0.5  0.0" in text
+    assert _inline_images(nb) >= 3  # the example's graph, the real session's graph, the validation curves
+    table = _final_table(nb)
+    assert list(table.columns) == ["P@20", "MRR@20"]
+    assert len(table) == 3 and ((table >= 0) & (table <= 100)).all().all()
+    assert (table["MRR@20"] <= table["P@20"]).all()
+    assert table.iloc[2].to_dict() == PUBLISHED[("paper", "diginetica")]["metrics"]
+    for row, name in ((0, "Simplified"), (1, "SRGNN")):
+        run = exp / f"walkthrough_{dataset}_last300" / name
+        assert list(pd.read_csv(run / "log.csv")["phase"]) == ["valid", "valid", "test"]
+        summary = json.loads((run / "summary.json").read_text())
+        assert table.iloc[row]["P@20"] == pytest.approx(summary["test"]["P@20"], abs=1e-6)
+        assert table.iloc[row]["MRR@20"] == pytest.approx(summary["test"]["MRR@20"], abs=1e-6)
