@@ -136,7 +136,8 @@ def test_notebooks_are_committed_without_outputs():
 
 
 # ---------------------------------------------------------------------------- execution
-EXECUTED = ("srgnn_recall.ipynb", "paper_protocol.ipynb", "compare_models.ipynb", "srgnn_walkthrough.ipynb")
+EXECUTED = ("srgnn_recall.ipynb", "paper_protocol.ipynb", "compare_models.ipynb", "srgnn_walkthrough.ipynb",
+            "course_report.ipynb")
 
 
 @needs_extras
@@ -302,3 +303,43 @@ def test_srgnn_walkthrough_notebook_checks_the_hand_computed_step_and_trains_bot
         summary = json.loads((run / "summary.json").read_text())
         assert table.iloc[row]["P@20"] == pytest.approx(summary["test"]["P@20"], abs=1e-6)
         assert table.iloc[row]["MRR@20"] == pytest.approx(summary["test"]["MRR@20"], abs=1e-6)
+
+
+@needs_extras
+def test_course_report_notebook_trains_five_models_both_ways_and_reads_the_full_size_answer(tmp_path):
+    """On ../shared/data/amazon_beauty when present (its first 200 users), else the generated
+    sessions: ten runs of one epoch, a predictions CSV per run scored with the report's metrics,
+    the committed full-size answer beside the report's table."""
+    beauty = shared_data_dir() / "amazon_beauty" / "Beauty.txt"
+    data = "beauty" if beauty.is_file() else "generated"
+    exp = tmp_path / "exp"
+    nb = _execute("course_report.ipynb", {"BEAUTY": str(beauty), "MAX_USERS": 200, "EPOCHS": 1,
+                                          "EMBEDDING_DIM": 16, "EXP_DIR": str(exp)})
+    text = "".join(o.get("text", "") for o in _outputs(nb))
+    assert f"data: {data}" in text and "Conclusion: the augmentation, not the architecture" in text
+    assert "12 full-size runs read from docs/results/beauty/beauty_last/" in text
+    assert _inline_images(nb) >= 1
+    work = exp / "course_report"
+    runs = sorted(p.name for p in (work / "exp" / f"{data}_last_paper").iterdir())
+    assert len(runs) == 10 and sum(r.endswith("_all") for r in runs) == 5
+    predictions = sorted((work / "results").glob("test_result_*.csv"))
+    assert len(predictions) == 10
+    unlabelled = pd.read_csv(work / "test_sessions.csv")
+    assert list(unlabelled.columns) == ["session"] and len(unlabelled) == 200  # one test session per user
+    first = pd.read_csv(predictions[0])
+    assert list(first.columns) == ["session", "prediction"] and len(first) == 200
+    assert all(len(p.strip("[]").split(",")) == 20 for p in first["prediction"])
+    table = _final_table(nb)
+    models = ["gru4rec", "narm", "srgnn", "gruwatt", "ggnnwatt"]
+    assert list(table.index) == models
+    assert list(table["report: targets"]) == ["all", "last", "last", "all", "last"]
+    assert table.loc["gru4rec", "report HR@20"] == 50.2 and table.loc["gru4rec", "report MRR@20"] == 45.0
+    full = REPO_ROOT / "docs" / "results" / "beauty" / "beauty_last"
+    for model, name in zip(models, ["GRU4Rec", "NARM", "SRGNN", "GRUwATT", "GGNNwATT"]):
+        for targets, suffix in (("last", ""), ("all", "_all")):
+            committed = json.loads((full / f"{name}_0.001_100_100{suffix}" / "summary.json").read_text())["test"]
+            assert table.loc[model, f"toolkit, all of Beauty, {targets}: HR@20"] == pytest.approx(
+                committed["P@20"], abs=0.006)
+            run = json.loads((work / "exp" / f"{data}_last_paper" / f"{name}_0.001_100_16{suffix}" / "summary.json")
+                             .read_text())
+            assert table.loc[model, f"this run, {targets}: HR@20"] == pytest.approx(run["test"]["P@20"], abs=0.006)
