@@ -137,7 +137,7 @@ def test_notebooks_are_committed_without_outputs():
 
 # ---------------------------------------------------------------------------- execution
 EXECUTED = ("srgnn_recall.ipynb", "paper_protocol.ipynb", "compare_models.ipynb", "srgnn_walkthrough.ipynb",
-            "course_report.ipynb")
+            "course_report.ipynb", "ncf_tutorial.ipynb")
 
 
 @needs_extras
@@ -343,3 +343,30 @@ def test_course_report_notebook_trains_five_models_both_ways_and_reads_the_full_
             run = json.loads((work / "exp" / f"{data}_last_paper" / f"{name}_0.001_100_16{suffix}" / "summary.json")
                              .read_text())
             assert table.loc[model, f"this run, {targets}: HR@20"] == pytest.approx(run["test"]["P@20"], abs=0.006)
+
+
+@needs_extras
+def test_ncf_tutorial_notebook_trains_the_four_models_and_sets_them_beside_the_tutorial(tmp_path):
+    """On ../shared/data/amazon_beauty when present (its first 300 users), else generated
+    interactions: GMF, MLP, NeuMF and pretrained NeuMF for 2 epochs, two curve figures, the
+    sampled and full metrics, the final table with the tutorial's, the paper's and the committed
+    full-size rows."""
+    beauty = shared_data_dir() / "amazon_beauty" / "Beauty.txt"
+    data = "beauty" if beauty.is_file() else "generated"
+    exp = tmp_path / "exp"
+    nb = _execute("ncf_tutorial.ipynb", {"BEAUTY": str(beauty), "MAX_USERS": 300, "EPOCHS": 2, "EXP_DIR": str(exp)})
+    text = "".join(o.get("text", "") for o in _outputs(nb))
+    assert f"data: {data}" in text and "(99 negatives)" in text
+    assert _inline_images(nb) == 2  # HR@10 and NDCG@10 per epoch
+    table = _final_table(nb)
+    assert list(table.columns) == ["HR@10", "NDCG@10"] and len(table) == 10
+    assert table.iloc[0].to_dict() == {"HR@10": 0.557, "NDCG@10": 0.315}
+    assert ((table >= 0) & (table <= 1)).all().all()
+    names = ["GMF_0.001_256_8", "MLP_0.001_256_8", "NeuMF_0.001_256_8", "NeuMF-pretrain_0.001_256_8"]
+    for row, name in enumerate(names):
+        committed = json.loads((REPO_ROOT / "docs" / "results" / "ncf_beauty" / name / "summary.json").read_text())
+        assert table.iloc[2 + row]["HR@10"] == pytest.approx(committed["test"]["HR@10"], abs=6e-5)
+        run = exp / "ncf_tutorial" / "exp" / f"{data}_loo" / name
+        assert list(pd.read_csv(run / "log.csv")["phase"])[:3] == ["valid", "valid", "test"]
+        summary = json.loads((run / "summary.json").read_text())
+        assert table.iloc[6 + row]["HR@10"] == pytest.approx(summary["test"]["HR@10"], abs=6e-5)
