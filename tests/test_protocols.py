@@ -170,3 +170,20 @@ def test_the_published_diginetica_subset_trains(shared_data, tmp_path):
     assert cli.main(["train", "--model", "pop", "--protocol", "paper", "--config",
                      str(REPO_ROOT / "configs" / "paper_diginetica.yaml"), "--data_dir", str(data),
                      "--exp_dir", str(exp), "--quiet", "--no-tsne"]) == 0
+
+
+def test_the_readme_protocol_example_runs(tmp_path):
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("### Adding a protocol", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    try:
+        exec(compile(block, "README.md", "exec"), {})
+        data, exp = _subset_like(tmp_path / "sub", top=500), tmp_path / "exp"
+        assert cli.main(["train", "--protocol", "paper_p5", "--model", "pop", "--data_dir", str(data),
+                         "--exp_dir", str(exp), "--quiet", "--no-tsne"]) == 0
+        summary = json.loads(next(exp.glob("sub_p5/*/summary.json")).read_text())
+        assert {"P@5", "MRR@5"} <= set(summary["test"])
+        from srgnn_paddle.report import build_report
+
+        assert build_report(exp).iloc[0]["valid_metric"] == "P@5"
+    finally:
+        PROTOCOLS.pop("paper_p5", None)
