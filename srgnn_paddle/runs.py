@@ -32,7 +32,7 @@ from srgnn_paddle.config import Config, load_config, save_config
 from srgnn_paddle.data import SessionDataset, make_loader
 from srgnn_paddle.data.interactions import ITEM_MAP_FILE, read_item_map
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.evaluation import top_items
+from srgnn_paddle.evaluation import make_evaluator, top_items
 from srgnn_paddle.fileio import atomic_write_text, write_error
 from srgnn_paddle.kernels import select_kernels
 from srgnn_paddle.models import NeuMF, Recommender, build_model, model_class
@@ -155,9 +155,8 @@ def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, 
         if pretrained is not None:
             model.load_pretrained(*pretrained, alpha=cfg.pretrain_alpha)
             log(f"NeuMF starts from GMF {cfg.pretrain_gmf} and MLP {cfg.pretrain_mlp} (alpha {cfg.pretrain_alpha})")
-        protocol = get_protocol(cfg.protocol)
-        trainer = Trainer(cfg, model, data.train, protocol.evaluator(cfg, data.valid, model, kernels, progress),
-                          run_dir, lambda: protocol.evaluator(cfg, data.test, model, kernels, progress), kernels,
+        trainer = Trainer(cfg, model, data.train, make_evaluator(cfg, data.valid, model, kernels, progress),
+                          run_dir, lambda: make_evaluator(cfg, data.test, model, kernels, progress), kernels,
                           TrainerOptions(item_counts=data.item_counts, progress=progress, log=log, rank=rank,
                                          world_size=world_size, epoch_hooks=[visualdl] if visualdl else []))
         if resume:
@@ -213,7 +212,7 @@ def train_refit(cfg: Config, data: PreparedData, kernels, epochs: int, refit_dir
     with paddle.utils.unique_name.guard():  # the names the checkpoint's Adam state is keyed by
         model = build_model(refit_cfg)
         refit = Trainer(refit_cfg, model, data.train_all, None, refit_dir,
-                        lambda: get_protocol(cfg.protocol).evaluator(cfg, data.test, model, kernels, progress),
+                        lambda: make_evaluator(cfg, data.test, model, kernels, progress),
                         kernels, TrainerOptions(item_counts=data.item_counts, progress=progress, log=log))
         checkpoint = refit_dir / CHECKPOINT_FILE
         if checkpoint.is_file() and load_state(checkpoint, "delete the refit folder").get("config") == refit_cfg.to_dict():
@@ -399,7 +398,7 @@ def evaluate_run(run_dir: Path, data_dir: Optional[Path] = None, split: str = "t
     model = load_model(cfg, run_dir)
     dataset = data.test if split == "test" else data.valid
     with select_kernels(cfg.kernels, device, host_threads(cfg.cpu_threads)) as kernels, kernels.attach(model):
-        return get_protocol(cfg.protocol).evaluator(cfg, dataset, model, kernels, progress)(model, desc=split)
+        return make_evaluator(cfg, dataset, model, kernels, progress)(model, desc=split)
 
 
 def tsne_run(run_dir: Path, data_dir: Optional[Path] = None, out: Optional[Path] = None,

@@ -372,6 +372,8 @@ def test_every_registered_model_has_its_contract_tests():
 def test_unknown_model_is_one_error_line(tmp_path, capsys):
     with pytest.raises(SrgnnError, match="unknown model 'nope'; choose one of srgnn, gru4rec, "):
         model_class("nope")
+    with pytest.raises(SrgnnError, match="unknown model 'nope'"):  # checked where models are built
+        model_class(Config.from_dict({"model": "nope"}).model)
 
 
 # ---------------------------------------------------------------------------- the README's example

@@ -163,10 +163,10 @@ def test_padding_never_ranked_even_when_it_scores_highest(kernels):
     assert (scores.argmax(axis=1) == 0).all()
 
     evaluator = NextItemEvaluator(ds, cfg, model, kernels)
-    evaluator.KS = (1, 2, 5)
+    evaluator.ks = (1, 2, 5)
     metrics = evaluator(model)
     ranks = _reference_ranks(scores, target)
-    for k in evaluator.KS:
+    for k in evaluator.ks:
         assert metrics[f"P@{k}"] == pytest.approx(100.0 * np.mean(ranks <= k))
         assert metrics[f"MRR@{k}"] == pytest.approx(100.0 * np.mean(np.where(ranks <= k, 1.0 / ranks, 0.0)))
     assert metrics["P@1"] == pytest.approx(100.0 * np.mean(ranks == 1))  # not 0, as column 0 would make it
@@ -237,7 +237,7 @@ def test_evaluator_on_the_hand_made_score_matrix(kernels):
     ds = SessionDataset([[1]] * 6, targets, n_items=6)
     model = _HandScored(scores)
     evaluator = NextItemEvaluator(ds, Config(protocol="paper", eval_batch_size=4), model, kernels)  # batches of 4, 2
-    evaluator.KS = (1, 3, 50)
+    evaluator.ks = (1, 3, 50)
     metrics = evaluator(model)
     assert metrics["P@1"] == pytest.approx(100 / 6) and metrics["MRR@1"] == pytest.approx(100 / 6)
     assert metrics["P@3"] == pytest.approx(400 / 6) and metrics["MRR@3"] == pytest.approx(200 / 6)

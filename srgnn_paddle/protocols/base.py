@@ -76,8 +76,11 @@ class Protocol:
 
         others = [p.name for p in PROTOCOLS.values() if batch_layout in p.layouts]
         what = "scores (user, item) pairs" if batch_layout == "pairs" else f"has batch layout {batch_layout}"
-        raise SrgnnError(f"model {cfg.model} {what}, which the {self.name} protocol does not train: use "
-                         + " or ".join(f"--protocol {name}" for name in others))
+        if batch_layout == "pairs":
+            raise SrgnnError(f"model {cfg.model} {what} and trains on the leave-one-out files: use --protocol "
+                             + " or ".join(others) + " (and a folder from 'prepare ... --protocol loo')")
+        raise SrgnnError(f"model {cfg.model} {what}, which the {self.name} protocol does not train: model "
+                         f"{cfg.model} needs --protocol " + " or ".join(others))
 
     def predict_max_length(self, cfg: "Config") -> int:
         """How many most recent items of a session ``predict`` keeps (0 = all)."""

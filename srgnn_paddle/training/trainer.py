@@ -13,6 +13,7 @@ runs ``cfg.epochs`` epochs and scores the test split with the last weights.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -149,8 +150,9 @@ class Trainer:
 
     def __init__(self, cfg: Config, model: Recommender, train_dataset, evaluator: Optional[Any], run_dir: Path,
                  test_evaluator_factory: Callable[[], Any], kernels: Kernels,
-                 options: Optional[TrainerOptions] = None) -> None:
-        options = options or TrainerOptions()
+                 options: Optional[TrainerOptions] = None, **option_values: Any) -> None:
+        # the options may also be given one by one (progress=False, log=...), as before TrainerOptions
+        options = dataclasses.replace(options or TrainerOptions(), **option_values)
         self.cfg = cfg
         self.options = options
         self.epoch_hooks = list(options.epoch_hooks)
