@@ -16,9 +16,10 @@ from srgnn_paddle.errors import SrgnnError
 
 
 def history_tensors(batch) -> Tuple[paddle.Tensor, paddle.Tensor]:
-    """``(items [B, L] int64, mask [B, L] float32)`` of a batch (numpy arrays or tensors)."""
-    items = batch.history if isinstance(batch.history, paddle.Tensor) else paddle.to_tensor(np.asarray(batch.history))
-    mask = batch.mask if isinstance(batch.mask, paddle.Tensor) else paddle.to_tensor(np.asarray(batch.mask))
+    """``(items [B, L] int64, mask [B, L] float32)`` of a batch (numpy arrays or tensors; the
+    static graph's values under ``paddle.jit.to_static`` pass through, see :mod:`srgnn_paddle.serving`)."""
+    items, mask = (paddle.to_tensor(np.asarray(x)) if isinstance(x, (np.ndarray, list, tuple)) else x
+                   for x in (batch.history, batch.mask))
     return items.astype("int64"), mask.astype("float32")
 
 

@@ -101,14 +101,13 @@ class PackedAdjacency:
     """
 
     def __init__(self, graph: PackedGraph) -> None:
-        self.size = 2 * len(graph.node_items)
         self.rows = _to_tensor(graph.edge_rows)  # [E]
         self.cols = _to_tensor(graph.edge_cols)  # [E]
         self.weights = _to_tensor(graph.edge_weights).reshape([-1, 1])  # [E, 1]
 
     def propagate(self, x: paddle.Tensor) -> paddle.Tensor:
         """``[2n, D] -> [2n, D]``."""
-        return segment_sum(paddle.gather(x, self.cols) * self.weights, self.rows, self.size)
+        return segment_sum(paddle.gather(x, self.cols) * self.weights, self.rows, len(x))
 
 
 class SRGNN(Recommender):
@@ -290,5 +289,6 @@ def _model_options(config: Union[Config, Mapping[str, Any]]) -> Dict[str, Any]:
 
 
 def _to_tensor(x: TensorLike) -> paddle.Tensor:
-    """Numpy array -> Paddle tensor on the current device; tensors pass through."""
-    return x if isinstance(x, paddle.Tensor) else paddle.to_tensor(x)
+    """Numpy array -> Paddle tensor on the current device; tensors (and the static graph's
+    values under ``paddle.jit.to_static``, see :mod:`srgnn_paddle.serving`) pass through."""
+    return paddle.to_tensor(x) if isinstance(x, (np.ndarray, list, tuple)) else x
