@@ -11,8 +11,8 @@ and an HTTP service around it.
 Nothing here is imported by the training code; importing this package loads neither
 FastAPI nor ONNX.
 """
-from srgnn_paddle.serving.export import EXPORT_FORMATS, export_run
-from srgnn_paddle.serving.manifest import MANIFEST_FILE, verify_export
+from srgnn_paddle.serving.export import export_run
+from srgnn_paddle.serving.manifest import EXPORT_FORMATS, MANIFEST_FILE, verify_export
 from srgnn_paddle.serving.recommender import Recommendation, SessionRecommender
 
 __all__ = ["EXPORT_FORMATS", "export_run", "MANIFEST_FILE", "verify_export", "Recommendation", "SessionRecommender"]

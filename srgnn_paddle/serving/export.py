@@ -34,9 +34,8 @@ from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_directory
 from srgnn_paddle.serving.backends import OnnxPredictor, PaddlePredictor, require_extra
 from srgnn_paddle.serving.encoder import BUILDERS, INPUTS, eager_vectors, encoder_inputs, layouts_for, save_static
-from srgnn_paddle.serving.manifest import FORMAT, FORMAT_VERSION, MANIFEST_FILE, file_entries
+from srgnn_paddle.serving.manifest import EXPORT_FORMATS, FORMAT, FORMAT_VERSION, MANIFEST_FILE, file_entries
 
-EXPORT_FORMATS = ("paddle", "onnx", "both")
 ONNX_OPSET = 13
 #: largest difference allowed between the exported encoder's vectors and the eager model's
 TOLERANCE = 1e-4

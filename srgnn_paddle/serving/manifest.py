@@ -17,6 +17,8 @@ from srgnn_paddle.errors import SrgnnError
 MANIFEST_FILE = "manifest.json"
 FORMAT = "srgnn-paddle-export"
 FORMAT_VERSION = 1
+#: ``export --format``: the encoder formats a folder may hold
+EXPORT_FORMATS = ("paddle", "onnx", "both")
 
 
 def sha256_of(path: Path) -> str:
