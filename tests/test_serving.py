@@ -143,6 +143,17 @@ def test_a_session_longer_than_max_length_is_answered_from_its_latest_items(pape
     assert long.items == short.items and long.scores == short.scores
 
 
+@pytest.mark.parametrize("name", ["srgnn", "ggnnwatt", "gru4rec"])
+def test_a_batch_of_one_item_sessions_has_no_transition_and_is_answered(name, paper_runs, tmp_path):
+    out = tmp_path / "export"
+    assert cli.main(["export", "--run_dir", str(paper_runs[name]), "--out", str(out)]) == 0
+    sessions = [[_original(4)], [_original(17)], [_original(4), "unknown"]]
+    answers = SessionRecommender.load(out).recommend(sessions, 6)
+    keep, ref, scores = _eager_top(paper_runs[name], sessions, 6, cosine=False, max_length=MAX_LENGTH)
+    _assert_same_ranking([[int(i.split("-")[1]) for i in answers[r].items] for r in keep], ref, scores)
+    assert answers[0].items == answers[2].items and answers[2].unknown == ["unknown"]
+
+
 @pytest.mark.parametrize("name", ["srgnn", "gru4rec", "stamp"])
 def test_onnx_runtime_gives_the_same_top_k(name, paper_runs, tmp_path):
     out = tmp_path / "export"

@@ -294,6 +294,8 @@ def create_app(recommender: SessionRecommender, settings: Optional[ServiceSettin
             results = await batcher.submit([s for s, _ in checked], [k for _, k in checked])
         except RequestError as exc:
             return error_response(exc)
+        except Exception as exc:  # noqa: BLE001  (a failure of ours, not the client's: one line, the service goes on)
+            return json_response({"error": f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}, 500)
         answered = time.perf_counter()
         response = json_response(results if batch else results[0])
         stats.requests += 1

@@ -88,9 +88,15 @@ def layouts_for(model: Recommender) -> List[str]:
 
 def encoder_inputs(layout: str, history: np.ndarray) -> Dict[str, np.ndarray]:
     """The encoder's inputs for right-padded histories ``[B, L]`` int64 (every row >= 1 item),
-    contiguous numpy arrays keyed by the names of :data:`INPUTS`."""
+    contiguous numpy arrays keyed by the names of :data:`INPUTS` (a packed graph without any
+    edge gets one of weight 0, see below)."""
     if layout == "packed":
-        arrays = tuple(build_packed_graph(history))
+        graph = build_packed_graph(history)
+        if len(graph.edge_rows) == 0:  # sessions of one item each: a zero-weight self-loop on node 0, because
+            # Paddle Inference fails on empty tensors; it adds 0 * h[0] to node 0's messages, nothing
+            graph = graph._replace(edge_rows=np.zeros(1, np.int64), edge_cols=np.zeros(1, np.int64),
+                                   edge_weights=np.zeros(1, np.float32))
+        arrays = tuple(graph)
     elif layout == "dense":
         arrays = tuple(build_session_graph(history))
     elif layout == "sequence":

@@ -122,7 +122,11 @@ def export_run(run_dir: Path, out: Path, fmt: str = "paddle", data_dir: Optional
             model_file = "encoder.json" if (tmp / "encoder.json").is_file() else "encoder.pdmodel"
             got = PaddlePredictor(tmp / model_file, tmp / "encoder.pdiparams", _names(layout))(
                 encoder_inputs(layout, probe))
-            encoders["paddle"] = _encoder_entry(layout, [model_file, "encoder.pdiparams"], _check(got, reference, "Paddle"))
+            diff = _check(got, reference, "Paddle")
+            single = PaddlePredictor(tmp / model_file, tmp / "encoder.pdiparams", _names(layout))(
+                encoder_inputs(layout, probe[:1, :1]))  # a batch without any transition
+            _check(single, reference[:1], "Paddle")
+            encoders["paddle"] = _encoder_entry(layout, [model_file, "encoder.pdiparams"], diff)
         if fmt in ("onnx", "both"):
             encoders["onnx"] = _export_onnx(model, tmp, probe, reference)
         for name in list(tmp.glob("*.pdiparams.info")):  # a Paddle 2.6 side file nothing reads
@@ -206,7 +210,9 @@ def _export_onnx(model, tmp: Path, probe: np.ndarray, reference: np.ndarray) -> 
         reason = said[0] if said else f"exit status {done.returncode}"
         raise SrgnnError(f"paddle2onnx {paddle2onnx.__version__} could not convert the {model.name} encoder "
                          f"({reason}); export it with --format paddle")
-    got = OnnxPredictor(tmp / "encoder.onnx", _names(layout))(encoder_inputs(layout, probe))
+    onnx = OnnxPredictor(tmp / "encoder.onnx", _names(layout))
+    got = onnx(encoder_inputs(layout, probe))
+    _check(onnx(encoder_inputs(layout, probe[:1, :1])), reference[:1], "ONNX")  # a batch without any transition
     entry = _encoder_entry(layout, ["encoder.onnx"], _check(got, reference, "ONNX"))
     entry["opset"] = ONNX_OPSET
     return entry
