@@ -28,7 +28,7 @@ setup(
         "cpu": ["paddlepaddle>=3.0", "faiss-cpu"],
         "gpu": ["paddlepaddle-gpu>=3.0", "faiss-gpu"],
         "vdl": ["visualdl"],
-        "serve": ["fastapi", "uvicorn", "httpx"],  # srgnn-paddle serve (httpx: its tests and bench_serve.py)
+        "serve": ["fastapi", "uvicorn[standard]", "httpx"],  # srgnn-paddle serve (httpx: its tests and bench_serve.py)
         "onnx": ["paddle2onnx", "onnxruntime"],  # srgnn-paddle export --format onnx
         "test": ["pytest", "nbclient", "ipykernel", "nbformat"],
     },
