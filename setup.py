@@ -30,6 +30,8 @@ setup(
         "cpu": ["paddlepaddle>=2.6", "faiss-cpu"],
         "gpu": ["paddlepaddle-gpu>=2.6", "numpy<2", "faiss-gpu"],
         "vdl": ["visualdl"],
+        "serve": ["fastapi", "uvicorn[standard]", "httpx"],  # srgnn-paddle serve (httpx: its tests and bench_serve.py)
+        "onnx": ["paddle2onnx", "onnxruntime"],  # srgnn-paddle export --format onnx
         "test": ["pytest", "nbclient", "ipykernel", "nbformat"],
     },
     entry_points={"console_scripts": ["srgnn-paddle=srgnn_paddle.cli:main"]},

@@ -371,6 +371,14 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 _COMMANDS["prepare"] = _cmd_prepare
 
 
+def _add_serving(sub: argparse._SubParsersAction) -> None:
+    """``export`` and ``serve`` (issue 24): declared and run by :mod:`srgnn_paddle.serving.commands`."""
+    from srgnn_paddle.serving.commands import add_export, add_serve
+
+    _COMMANDS["export"] = add_export(sub)
+    _COMMANDS["serve"] = add_serve(sub)
+
+
 _ADDERS: List[Callable[[argparse._SubParsersAction], None]] = [
-    _add_train, _add_evaluate, _add_tsne, _add_predict, _add_report, _add_compare, _add_prepare,
+    _add_train, _add_evaluate, _add_tsne, _add_predict, _add_report, _add_compare, _add_prepare, _add_serving,
 ]

@@ -25,15 +25,17 @@ TensorLike = Union[paddle.Tensor, np.ndarray]
 
 
 def as_tensor(x: TensorLike) -> paddle.Tensor:
-    """Numpy array -> Paddle tensor on the current device; tensors pass through."""
-    return x if isinstance(x, paddle.Tensor) else paddle.to_tensor(x)
+    """Numpy array -> Paddle tensor on the current device; tensors (and the static graph's
+    values under ``paddle.jit.to_static``, see :mod:`srgnn_paddle.serving`) pass through."""
+    return paddle.to_tensor(x) if isinstance(x, (np.ndarray, list, tuple)) else x
 
 
 # ---------------------------------------------------------------------------- padded histories
 def history_tensors(batch) -> Tuple[paddle.Tensor, paddle.Tensor]:
-    """``(items [B, L] int64, mask [B, L] float32)`` of a batch (numpy arrays or tensors)."""
-    items = batch.history if isinstance(batch.history, paddle.Tensor) else paddle.to_tensor(np.asarray(batch.history))
-    mask = batch.mask if isinstance(batch.mask, paddle.Tensor) else paddle.to_tensor(np.asarray(batch.mask))
+    """``(items [B, L] int64, mask [B, L] float32)`` of a batch (numpy arrays or tensors; the
+    static graph's values under ``paddle.jit.to_static`` pass through, see :mod:`srgnn_paddle.serving`)."""
+    items, mask = (paddle.to_tensor(np.asarray(x)) if isinstance(x, (np.ndarray, list, tuple)) else x
+                   for x in (batch.history, batch.mask))
     return items.astype("int64"), mask.astype("float32")
 
 
@@ -90,7 +92,6 @@ class PackedAdjacency:
     """
 
     def __init__(self, graph: PackedGraph) -> None:
-        self.size = 2 * len(graph.node_items)
         self.rows = as_tensor(graph.edge_rows)  # [E]
         self.cols = as_tensor(graph.edge_cols)  # [E]
         self.weights = as_tensor(graph.edge_weights).reshape([-1, 1])  # [E, 1]
@@ -99,7 +100,7 @@ class PackedAdjacency:
         """``[2n, D] -> [2n, D]``."""
         if self.rows.shape[0] == 0:  # no edge (one-item sessions only): no messages; Paddle 2.6's
             return x * 0.0  # elementwise ops reject the 0-size tensors of the general path
-        return segment_sum(paddle.gather(x, self.cols) * self.weights, self.rows, self.size)
+        return segment_sum(paddle.gather(x, self.cols) * self.weights, self.rows, len(x))
 
 
 class PackedHistory:

@@ -1,0 +1,364 @@
+"""The HTTP service (``srgnn-paddle serve``): FastAPI + uvicorn, the optional extra ``serve``.
+
+Endpoints (JSON in and out; errors are ``{"error": "<one line>"}`` with a 4xx status):
+
+* ``POST /recommend`` ``{"session": [id, ...], "k": 20}`` ->
+  ``{"items": [...], "scores": [...], "unknown": [...], "fallback": false}``;
+* ``POST /recommend/batch`` ``[{"session": ..., "k": ...}, ...]`` -> a list of those answers;
+* ``GET /health``, ``GET /metadata`` (the model, sizes, limits), ``GET /stats`` (requests
+  served and the mean seconds of each stage of a request: parse, queue, graph, encoder,
+  search, serialise).
+
+Requests that arrive together are micro-batched (:class:`MicroBatcher`): one predictor
+call and one Faiss search for every session waiting, up to ``max_batch`` sessions, the
+first waiting at most ``max_wait_ms`` for company; the queue holds at most ``queue_size``
+requests (a full queue answers 503, the one 5xx, with ``Retry-After``). Every input is
+checked before it is queued, so a bad request cannot fail a batch.
+"""
+
+import asyncio
+import hmac
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from srgnn_paddle.serving.recommender import STAGES, SessionRecommender
+
+#: every stage of a request whose seconds ``/stats`` reports
+REQUEST_STAGES = ("parse", "queue", *STAGES, "serialise")
+
+
+@dataclass
+class ServiceSettings:
+    """The service's limits and batching.
+
+    max_k: largest ``k`` (capped at the export's items - 1).
+    max_session_length: most item ids in one session (longer: 422; the model reads the
+        latest ``max_length`` of them, as in training).
+    max_body_bytes: largest request body (larger: 413).
+    max_batch_requests: most sessions in one ``/recommend/batch`` body.
+    batching: micro-batch concurrent requests; off: one predictor call per request.
+    max_batch: most sessions in one micro-batch.
+    max_wait_ms: how long the first request of a micro-batch waits for others.
+    queue_size: requests waiting at most (more: 503).
+    token: when set, every request needs ``Authorization: Bearer <token>`` (else 401).
+    """
+
+    max_k: int = 1000
+    max_session_length: int = 1000
+    max_body_bytes: int = 1 << 20
+    max_batch_requests: int = 1024
+    batching: bool = True
+    max_batch: int = 256
+    max_wait_ms: float = 2.0
+    queue_size: int = 4096
+    token: Optional[str] = None
+
+
+class RequestError(Exception):
+    """A bad request: HTTP ``status`` and a one-line ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class _Job:
+    sessions: List[List[Any]]
+    ks: List[int]
+    future: asyncio.Future
+    queued_at: float = 0.0
+
+
+@dataclass
+class Stats:
+    """Requests answered and the seconds spent in each stage, summed."""
+
+    requests: int = 0
+    sessions: int = 0
+    batches: int = 0
+    seconds: Dict[str, float] = field(default_factory=lambda: dict.fromkeys(REQUEST_STAGES, 0.0))
+
+    def to_dict(self) -> Dict[str, Any]:
+        per = max(1, self.requests)
+        return {"requests": self.requests, "sessions": self.sessions, "batches": self.batches,
+                "mean_sessions_per_batch": self.sessions / max(1, self.batches),
+                "mean_ms_per_request": {k: 1000.0 * v / per for k, v in self.seconds.items()},
+                "note": "graph, encoder and search are per batch, shared by its requests"}
+
+
+class MicroBatcher:
+    """Queues checked requests and answers them in batches on one worker thread (the
+    predictor and the index are used by that thread only)."""
+
+    def __init__(self, recommender: SessionRecommender, settings: ServiceSettings, stats: Stats) -> None:
+        self.recommender = recommender
+        self.settings = settings
+        self.stats = stats
+        self.queue: Optional[asyncio.Queue] = None
+        self.task: Optional[asyncio.Task] = None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srgnn-serve")
+
+    async def start(self) -> None:
+        self.queue = asyncio.Queue(self.settings.queue_size)
+        self.task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def submit(self, sessions: List[List[Any]], ks: List[int]) -> List[Dict[str, Any]]:
+        """The answers of checked sessions (one ``k`` each), once their batch has run."""
+        loop = asyncio.get_running_loop()
+        job = _Job(sessions, ks, loop.create_future(), time.perf_counter())
+        try:
+            self.queue.put_nowait(job)
+        except asyncio.QueueFull:
+            raise RequestError(503, f"the service is busy ({self.settings.queue_size} requests waiting); "
+                                    f"retry shortly") from None
+        return await job.future
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        limit = self.settings.max_batch if self.settings.batching else 1
+        while True:
+            jobs = [await self.queue.get()]
+            size = len(jobs[0].sessions)
+            deadline = loop.time() + self.settings.max_wait_ms / 1000.0
+            while self.settings.batching and size < limit:
+                try:
+                    job = self.queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    wait = deadline - loop.time()
+                    if wait <= 0:
+                        break
+                    try:
+                        job = await asyncio.wait_for(self.queue.get(), wait)
+                    except asyncio.TimeoutError:
+                        break
+                jobs.append(job)
+                size += len(job.sessions)
+            try:
+                answers = await loop.run_in_executor(self.executor, self._run, jobs)
+            except Exception as exc:  # noqa: BLE001  (an internal failure answers each request, the loop goes on)
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                continue
+            for job, answer in zip(jobs, answers):
+                if not job.future.done():
+                    job.future.set_result(answer)
+
+    def _run(self, jobs: List[_Job]) -> List[List[Dict[str, Any]]]:
+        started = time.perf_counter()
+        sessions = [s for job in jobs for s in job.sessions]
+        ks = [k for job in jobs for k in job.ks]
+        timings: Dict[str, float] = {}
+        results = self.recommender.recommend(sessions, max(ks), timings)
+        answers, at = [], 0
+        for job in jobs:
+            part = []
+            for k in job.ks:
+                r = results[at]
+                part.append({"items": r.items[:k], "scores": r.scores[:k], "unknown": r.unknown,
+                             "fallback": r.fallback})
+                at += 1
+            answers.append(part)
+        stats = self.stats
+        stats.batches += 1
+        stats.sessions += len(sessions)
+        for job in jobs:
+            stats.seconds["queue"] += started - job.queued_at
+        for stage in STAGES:  # a batch's stages are shared by its requests: counted once per request
+            stats.seconds[stage] += timings.get(stage, 0.0) * len(jobs)
+        return answers
+
+
+def _check_token(settings: ServiceSettings, header: Optional[str]) -> None:
+    if settings.token is None:
+        return
+    expected = f"Bearer {settings.token}"
+    if header is None or not hmac.compare_digest(header.encode(), expected.encode()):
+        raise RequestError(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>'")
+
+
+def check_request(payload: Any, settings: ServiceSettings, max_k: int, where: str = "body") -> Tuple[List[Any], int]:
+    """``(session, k)`` of one request object, or RequestError 422 naming the field."""
+    if not isinstance(payload, dict):
+        raise RequestError(422, f"{where} must be a JSON object like {{\"session\": [1, 2, 3], \"k\": 20}}, "
+                                f"got {type(payload).__name__}")
+    extra = sorted(set(payload) - {"session", "k"})
+    if extra:
+        raise RequestError(422, f"{where}: unknown field {extra[0]!r}; the fields are 'session' and 'k'")
+    if "session" not in payload:
+        raise RequestError(422, f"{where}: field 'session' (a list of item ids) is missing")
+    session = payload["session"]
+    if not isinstance(session, list):
+        raise RequestError(422, f"{where}.session must be a list of item ids, got {type(session).__name__}")
+    if not session:
+        raise RequestError(422, f"{where}.session is empty; send at least one item id")
+    if len(session) > settings.max_session_length:
+        raise RequestError(422, f"{where}.session has {len(session)} items, over the limit of "
+                                f"{settings.max_session_length}")
+    for i, item in enumerate(session):
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise RequestError(422, f"{where}.session[{i}] is {type(item).__name__}; item ids are integers or strings")
+        if isinstance(item, str) and not 0 < len(item) <= 256:
+            raise RequestError(422, f"{where}.session[{i}]: string ids have 1..256 characters")
+    k = payload.get("k", 20)
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise RequestError(422, f"{where}.k must be an integer, got {type(k).__name__}")
+    if not 1 <= k <= max_k:
+        raise RequestError(422, f"{where}.k must be between 1 and {max_k}, got {k}")
+    return session, k
+
+
+def create_app(recommender: SessionRecommender, settings: Optional[ServiceSettings] = None):
+    """The FastAPI application serving ``recommender`` (see the module docstring)."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import Response
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    settings = settings or ServiceSettings()
+    max_k = min(settings.max_k, recommender.n_items - 1)
+    stats = Stats()
+    batcher = MicroBatcher(recommender, settings, stats)
+
+    async def lifespan(app):
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title="srgnn-paddle", lifespan=_as_context(lifespan), docs_url=None, redoc_url=None,
+                  openapi_url=None)
+
+    def json_response(body: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> Response:
+        return Response(json.dumps(body, allow_nan=False).encode(), status_code=status, media_type="application/json",
+                        headers=headers)
+
+    def error_response(exc: RequestError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 503:
+            headers = {"Retry-After": "1"}
+        return json_response({"error": exc.message}, exc.status, headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = {404: f"no such endpoint {request.url.path}; see GET /metadata",
+                   405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
+        return json_response({"error": message}, exc.status_code)
+
+    @app.middleware("http")
+    async def authorise(request: Request, call_next):
+        try:
+            _check_token(settings, request.headers.get("authorization"))
+        except RequestError as exc:
+            return error_response(exc)
+        return await call_next(request)
+
+    async def read_json(request: Request) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            raise RequestError(413, f"the body is over the limit of {settings.max_body_bytes} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > settings.max_body_bytes:
+                raise RequestError(413, f"the body is over the limit of {settings.max_body_bytes} bytes")
+            chunks.append(chunk)
+        try:
+            return json.loads(b"".join(chunks), parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise RequestError(400, f"malformed JSON: {reason}") from None
+
+    async def answer(request: Request, batch: bool) -> Response:
+        started = time.perf_counter()
+        try:
+            payload = await read_json(request)
+            if batch:
+                if not isinstance(payload, list):
+                    raise RequestError(422, "the body of /recommend/batch must be a JSON list of "
+                                            "{\"session\": [...], \"k\": 20} objects")
+                if not 1 <= len(payload) <= settings.max_batch_requests:
+                    raise RequestError(422, f"the batch has {len(payload)} requests; send 1..{settings.max_batch_requests}")
+                checked = [check_request(p, settings, max_k, f"body[{i}]") for i, p in enumerate(payload)]
+            else:
+                checked = [check_request(payload, settings, max_k)]
+            parsed = time.perf_counter()
+            results = await batcher.submit([s for s, _ in checked], [k for _, k in checked])
+        except RequestError as exc:
+            return error_response(exc)
+        except Exception as exc:  # noqa: BLE001  (a failure of ours, not the client's: one line, the service goes on)
+            return json_response({"error": f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}, 500)
+        answered = time.perf_counter()
+        response = json_response(results if batch else results[0])
+        stats.requests += 1
+        stats.seconds["parse"] += parsed - started
+        stats.seconds["serialise"] += time.perf_counter() - answered
+        return response
+
+    @app.post("/recommend")
+    async def recommend(request: Request) -> Response:
+        return await answer(request, batch=False)
+
+    @app.post("/recommend/batch")
+    async def recommend_batch(request: Request) -> Response:
+        return await answer(request, batch=True)
+
+    @app.get("/health")
+    async def health() -> Response:
+        return json_response({"status": "ok", "model": recommender.manifest["model"], "n_items": recommender.n_items})
+
+    @app.get("/metadata")
+    async def metadata() -> Response:
+        limits = {"max_k": max_k, "max_session_length": settings.max_session_length,
+                  "max_body_bytes": settings.max_body_bytes, "max_batch_requests": settings.max_batch_requests}
+        batching = {"enabled": settings.batching, "max_batch": settings.max_batch, "max_wait_ms": settings.max_wait_ms,
+                    "queue_size": settings.queue_size}
+        return json_response({**recommender.metadata(), "limits": limits, "batching": batching,
+                              "endpoints": ["POST /recommend", "POST /recommend/batch", "GET /health",
+                                            "GET /metadata", "GET /stats"]})
+
+    @app.get("/stats")
+    async def stats_view() -> Response:
+        return json_response(stats.to_dict())
+
+    return app
+
+
+def _refuse_constant(name: str) -> float:
+    """NaN and Infinity are not JSON."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _as_context(lifespan):
+    """An async generator function as the ``lifespan`` context manager FastAPI takes."""
+    import contextlib
+
+    return contextlib.asynccontextmanager(lifespan)
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(export_dir, host: str = "127.0.0.1", port: int = 8080, settings: Optional[ServiceSettings] = None,
+          device: str = "cpu", backend: str = "auto", threads: int = 1, log=print) -> None:
+    """Load the export (refused when its hashes do not match) and serve it until interrupted."""
+    import uvicorn
+
+    settings = settings or ServiceSettings()
+    if host not in LOCAL_HOSTS and settings.token is None:
+        log(f"warning: serving on {host} without --token: anyone who can reach this address can query the model; "
+            f"pass --token or serve on 127.0.0.1")
+    recommender = SessionRecommender.load(export_dir, device=device, backend=backend, threads=threads)
+    app = create_app(recommender, settings)
+    log(f"serving {recommender.manifest['model']} ({recommender.n_items - 1} items, {recommender.backend}) on "
+        f"http://{host}:{port} (micro-batching {'on' if settings.batching else 'off'})")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=2, h11_max_incomplete_event_size=64 * 1024)
