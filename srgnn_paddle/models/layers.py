@@ -112,7 +112,6 @@ class PackedHistory:
         self.session = as_tensor(graph.pos_session)  # [P]: the session of each entry
         self.node = as_tensor(graph.pos_node)  # [P]: the node of each entry
         self.last_node = as_tensor(graph.last_node)  # [B]
-        self.n_sessions = len(graph.last_node)
 
     def positions(self, hidden: paddle.Tensor) -> paddle.Tensor:
         """``[n, D] -> [P, D]``."""
@@ -128,7 +127,8 @@ class PackedHistory:
         (SR-GNN's global interest, §4.3): ``query [B, D]`` (one per session), ``keys``,
         ``values [P, D]`` (one per entry), ``score`` a ``D -> 1`` layer. Returns ``[B, D]``."""
         alpha = score(F.sigmoid(paddle.gather(query, self.session) + keys))  # [P, 1]
-        return segment_sum(alpha * values, self.session, self.n_sessions)
+        # len() here, not in __init__: paddle.jit.to_static converts it in methods (serving's export)
+        return segment_sum(alpha * values, self.session, len(self.last_node))
 
 
 # ---------------------------------------------------------------------------- initialisation
