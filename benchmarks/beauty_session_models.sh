@@ -35,7 +35,7 @@ run() {  # run DATA TARGETS MODEL
     local data=$1 targets=$2 model=$3
     local exp=$WORK/exp
     local name
-    name=$($PY -c "from srgnn_paddle.config import Config; print(Config(model='$model', targets='$targets', lr=0.001, batch_size=100, embedding_dim=100).run_name())")
+    name=$($PY -c "from srgnn_paddle.config import Config; from srgnn_paddle.runs import run_name; print(run_name(Config(model='$model', targets='$targets', lr=0.001, batch_size=100, embedding_dim=100)))")
     local run_dir=$exp/beauty_${data}_paper/$name
     if [ ! -f "$run_dir/summary.json" ]; then
         echo "== $(date +%T) $model targets=$targets data=beauty_$data"

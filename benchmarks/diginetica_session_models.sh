@@ -25,7 +25,7 @@ FLAGS=(--protocol paper --dataset diginetica --epochs "${EPOCHS:-4}" --cpu_threa
 for model in "${MODELS[@]}"; do
     extra=()
     [ "$model" = srgnn ] && extra=(--refit)
-    name=$($PY -c "from srgnn_paddle.config import Config; print(Config(model='$model', lr=0.001, batch_size=100, embedding_dim=100).run_name())")
+    name=$($PY -c "from srgnn_paddle.config import Config; from srgnn_paddle.runs import run_name; print(run_name(Config(model='$model', lr=0.001, batch_size=100, embedding_dim=100)))")
     run_dir=$WORK/diginetica_paper/$name
     if [ ! -f "$run_dir/summary.json" ] || { [ "$model" = srgnn ] && ! grep -q test_refit "$run_dir/summary.json"; }; then
         resume=()

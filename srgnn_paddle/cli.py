@@ -51,12 +51,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Parse ``argv`` and run the command; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command != "prepare":  # every other command builds, loads or scores a model
-        require_paddle()  # an unsupported Paddle: one `error:` line, before anything imports it
     try:
         with _notes_to_stderr(), warnings.catch_warnings():
             # Paddle warns about a missing C++ compiler cache when it is imported; irrelevant here
             warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+            if args.command != "prepare":  # every other command builds, loads or scores a model
+                require_paddle()  # an unsupported Paddle: one `error:` line, before anything imports it
             return int(_COMMANDS[args.command](args) or 0)
     except SrgnnError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -372,7 +372,7 @@ _COMMANDS["prepare"] = _cmd_prepare
 
 
 def _add_serving(sub: argparse._SubParsersAction) -> None:
-    """``export`` and ``serve`` (issue 24): declared and run by :mod:`srgnn_paddle.serving.commands`."""
+    """``export`` and ``serve``: declared and run by :mod:`srgnn_paddle.serving.commands`."""
     from srgnn_paddle.serving.commands import add_export, add_serve
 
     _COMMANDS["export"] = add_export(sub)

@@ -1,5 +1,5 @@
 """Datasets: the notebook's per-user :class:`SequenceDataset` (alias ``SeqnenceDataset``, the
-notebook's spelling, spec ``notebook.md`` §2) and the paper's ``(prefix, next item)``
+notebook's spelling, docs/notebook.md §2) and the paper's ``(prefix, next item)``
 :class:`SessionDataset`. Each builds whole batches with numpy (``make_batch``) and also
 works per sample in a plain ``paddle.io.DataLoader``.
 """

@@ -3,7 +3,7 @@
 Two layouts of the same graphs, both vectorised over the batch (no Python loop over
 sessions or positions) and cheap enough to build in the data loader:
 
-* :func:`build_session_graph`: the notebook's ``_get_slice`` (spec ``notebook.md`` §3),
+* :func:`build_session_graph`: the notebook's ``_get_slice`` (docs/notebook.md §3),
   ``[B, L]`` node slots and a dense ``[B, L, 2L]`` adjacency per batch;
 * :func:`build_packed_graph`: only the real nodes and history entries of the batch, one
   session after another, and the adjacency as a list of weighted edges. The model computes

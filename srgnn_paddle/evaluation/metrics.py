@@ -1,6 +1,6 @@
 """Ranking metrics.
 
-* :func:`evaluate` is the notebook's ``evaluate`` (spec ``notebook.md`` §6), exactly:
+* :func:`evaluate` is the notebook's ``evaluate`` (docs/notebook.md §6), exactly:
   every ground-truth entry (duplicates too) found in the top N is a hit, ``recall = hits /
   len(gt)``, and its NDCG discounts each hit by the entry's position *in the ground truth*,
   not by its predicted rank. Vectorised over users; :func:`evaluate_reference` is the plain

@@ -24,7 +24,7 @@ class LeaveOneOutProtocol(Protocol):
     folder_suffix = "loo"
     #: The NCF paper's settings (and its official code's README): the starting point of
     #: every key a ``protocol: loo`` run does not set itself (``configs/ncf_*.yaml``).
-    #: Kernels: plain Paddle, also on the CPU (docs/performance.md, "NCF").
+    #: Kernels: plain Paddle, also on the CPU (docs/ncf.md, "Speed": 2x faster than the host kernels here).
     defaults: Dict[str, Any] = {
         "model": "neumf", "embedding_dim": 8, "mlp_layers": "64,32,16,8", "batch_size": 256, "lr": 1e-3,
         "num_negatives": 4, "epochs": 20, "topN": 10, "kernels": "paddle",

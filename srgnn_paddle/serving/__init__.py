@@ -11,8 +11,29 @@ and an HTTP service around it.
 Nothing here is imported by the training code; importing this package loads neither
 FastAPI nor ONNX.
 """
-from srgnn_paddle.serving.export import export_run
-from srgnn_paddle.serving.manifest import EXPORT_FORMATS, MANIFEST_FILE, verify_export
-from srgnn_paddle.serving.recommender import Recommendation, SessionRecommender
+from __future__ import annotations
 
-__all__ = ["EXPORT_FORMATS", "export_run", "MANIFEST_FILE", "verify_export", "Recommendation", "SessionRecommender"]
+import importlib
+from typing import Any
+
+#: public name -> the module that defines it (loaded on first use, so that the command line
+#: declares ``export`` / ``serve`` without importing Paddle)
+_EXPORTS = {
+    "export_run": "srgnn_paddle.serving.export",
+    "EXPORT_FORMATS": "srgnn_paddle.serving.manifest",
+    "MANIFEST_FILE": "srgnn_paddle.serving.manifest",
+    "verify_export": "srgnn_paddle.serving.manifest",
+    "Recommendation": "srgnn_paddle.serving.recommender",
+    "SessionRecommender": "srgnn_paddle.serving.recommender",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'srgnn_paddle.serving' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

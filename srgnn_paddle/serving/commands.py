@@ -37,7 +37,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def add_serve(sub: argparse._SubParsersAction):
     """Declare ``serve``; returns its command function."""
-    from srgnn_paddle.serving.app import ServiceSettings
+    from srgnn_paddle.serving.settings import ServiceSettings
 
     d = ServiceSettings()
     p = sub.add_parser("serve", help="an HTTP JSON service over an export folder (needs srgnn-paddle[serve])",
