@@ -32,7 +32,7 @@ setup(
         "vdl": ["visualdl"],
         "serve": ["fastapi", "uvicorn[standard]", "httpx"],  # srgnn-paddle serve (httpx: its tests and bench_serve.py)
         "onnx": ["paddle2onnx", "onnxruntime"],  # srgnn-paddle export --format onnx
-        "test": ["pytest", "nbclient", "ipykernel", "nbformat"],
+        "test": ["pytest", "nbclient", "ipykernel", "nbformat", "fastapi", "uvicorn", "httpx", "onnxruntime", "paddle2onnx"],
     },
     entry_points={"console_scripts": ["srgnn-paddle=srgnn_paddle.cli:main"]},
 )

@@ -3,7 +3,7 @@
 Not for production. Everything here reproduces how the AI Studio notebook organises a
 training step and an evaluation (spec ``notebook.md`` §2, §3, §6) so that
 ``bench_train.py`` beside it can time it against the toolkit's fast path on the same
-machine, and ``tests/test_perf_paths.py`` can check that both compute the same thing:
+machine, and ``tests/training/test_perf_paths.py`` can check that both compute the same thing:
 
 * :class:`NotebookStyleDataset` returns one sample per ``__getitem__`` as Paddle tensors
   (the notebook's ``SeqnenceDataset``), collated by ``paddle.io.DataLoader``'s default

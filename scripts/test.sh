@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run the test suite: installs what is missing (package, Paddle/Faiss CPU if absent, and the
-# test extras: pytest, plus nbclient/ipykernel/nbformat that execute the notebooks).
+# test extras: pytest, nbclient/ipykernel/nbformat that execute the notebooks, and the serving
+# extras fastapi/uvicorn/httpx/onnxruntime/paddle2onnx that the export and HTTP tests use).
+#   bash scripts/test.sh -m "not slow"   the quick loop (under a minute); markers: slow, cli, notebook
 #   bash scripts/test.sh [pytest args]
 #       the whole suite on the current Python (or $PYTHON) and its Paddle;
 #   bash scripts/test.sh --paddle VERSION [pytest args]      e.g. --paddle 2.6.2
@@ -15,10 +17,10 @@ PY="${PYTHON:-python3}"
 
 # The tests that exercise Paddle through the commands and the model contract (the rest are
 # data preparation, install scripts, configuration and notebooks, independent of Paddle's version).
-PADDLE_TESTS=(tests/test_compat.py tests/test_cli.py tests/test_pipeline.py tests/test_contract.py
-  tests/test_model.py tests/test_api.py tests/test_kernels.py tests/test_paper.py tests/test_session_models.py
-  tests/test_session_tools.py tests/test_ncf.py tests/test_baselines.py tests/test_retrieval.py
-  tests/test_perf_paths.py)
+PADDLE_TESTS=(tests/training/test_compat.py tests/cli/test_cli.py tests/cli/test_pipeline.py tests/models/test_contract.py
+  tests/models/test_model.py tests/models/test_api.py tests/training/test_kernels.py tests/protocols/test_paper.py tests/models/test_session_models.py
+  tests/cli/test_session_tools.py tests/models/test_ncf.py tests/models/test_baselines.py tests/evaluation/test_retrieval.py
+  tests/training/test_perf_paths.py tests/protocols/test_protocols.py)
 
 # "Paddle X (Python Y at PATH)" of an interpreter, from installed metadata (no Paddle import).
 describe() {
@@ -56,6 +58,6 @@ if [[ "${1:-}" == --paddle ]]; then
   exec "$VPY" -m pytest -q "$@" "${PADDLE_TESTS[@]}"
 fi
 
-bash scripts/install.sh pytest nbclient ipykernel nbformat
+bash scripts/install.sh pytest nbclient ipykernel nbformat fastapi uvicorn httpx onnxruntime paddle2onnx
 echo "test.sh: $(describe "$PY"): the whole suite"
 exec "$PY" -m pytest -q "$@" tests

@@ -1,4 +1,6 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures and markers. The tests are laid out like the package (tests/models/,
+tests/data/, tests/prepare/, tests/training/, tests/evaluation/, tests/protocols/, tests/serving/),
+plus tests/cli/ (the commands, install scripts, configuration) and tests/notebooks/."""
 from __future__ import annotations
 
 import os
@@ -10,6 +12,14 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # the slow, notebook-style reference (benchmarks/notebook_reference.py) that tests compare against
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite's markers: ``pytest -m "not slow"`` is the quick loop (under a minute)."""
+    config.addinivalue_line("markers", "slow: a test that takes about a second or more (real processes, "
+                                       "training runs, notebooks); deselect with -m 'not slow'")
+    config.addinivalue_line("markers", "cli: runs a command of the command line (in-process or as a real process)")
+    config.addinivalue_line("markers", "notebook: executes a notebook in a fresh kernel")
 
 
 def shared_data_dir() -> Path:

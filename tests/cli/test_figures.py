@@ -24,6 +24,8 @@ from srgnn_paddle.plots import (
 )
 from srgnn_paddle.runs import model_tsne_plot
 
+pytestmark = pytest.mark.cli
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -25,6 +25,8 @@ from srgnn_paddle.evaluation import top_items
 from srgnn_paddle.prepare.readers import parse_session
 from srgnn_paddle.runs import load_model, load_run
 
+pytestmark = pytest.mark.cli
+
 Rows = List[Tuple[List[int], int]]
 
 
@@ -250,6 +252,7 @@ SRGNN_FAST = ["--protocol", "paper", "--lr", "0.01", "--batch_size", "32", "--em
               "--valid_portion", "0.2", "--quiet", "--no-tsne"]
 
 
+@pytest.mark.slow
 def test_refit_trains_best_epoch_epochs_on_all_pairs_and_keeps_the_selected_row(ring, tmp_path, capsys):
     plain, refit = tmp_path / "plain", tmp_path / "refit"
     assert cli.main(["train", "--data_dir", str(ring), "--exp_dir", str(plain), *SRGNN_FAST]) == 0
@@ -390,9 +393,10 @@ def test_compare_pools_seeds_and_puts_published_numbers_beside(tmp_path, capsys)
 
 
 # ---------------------------------------------------------------------------- benchmark
+@pytest.mark.slow
 def test_bench_models_json(ring):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_models.py"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_models.py"
     out = subprocess.run([sys.executable, str(script), "--data_dir", str(ring), "--models", "srgnn,sknn",
                           "--max_steps", "3", "--eval_sessions", "50", "--json"],
                          capture_output=True, text=True, env=env, timeout=300)
@@ -405,6 +409,7 @@ def test_bench_models_json(ring):
     assert result["eval_sessions"] == 50 and "P@20" in sknn["eval_metrics"]
 
 
+@pytest.mark.slow
 def test_refit_seeds_repeats_the_refit_of_train_refit(ring, tmp_path):
     """benchmarks/refit_seeds.py with a run's seed and selected epochs scores exactly the run's
     ``test_refit``; another seed trains its own model; finished seeds are read back."""
@@ -414,8 +419,8 @@ def test_refit_seeds_repeats_the_refit_of_train_refit(ring, tmp_path):
     config = tmp_path / "fast.yaml"
     config.write_text(yaml.safe_dump({"protocol": "paper", "lr": 0.01, "batch_size": 32, "embedding_dim": 8,
                                       "valid_portion": 0.2}))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "refit_seeds.py"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "refit_seeds.py"
     argv = [sys.executable, str(script), "--data_dir", str(ring), "--work_dir", str(tmp_path / "seeds"),
             "--config", str(config), "--seeds", "2024,7", "--epochs", str(summary["refit_epochs"]), "--json"]
     results = []

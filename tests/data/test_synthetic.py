@@ -217,6 +217,7 @@ def test_random_data_does_not_pass_structure_check(default_data: Tuple[Path, Dic
     assert markov < 1.2 * popular, (markov, popular)
 
 
+@pytest.mark.slow
 def test_within_category_transitions_dominate(default_data: Tuple[Path, Dict]) -> None:
     path, meta = default_data
     category = pd.read_csv(path / ITEMS_FILE).set_index("item_id")["category"]

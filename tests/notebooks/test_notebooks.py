@@ -23,7 +23,9 @@ from srgnn_paddle.synthetic import generate_synthetic
 
 from conftest import shared_data_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 TINY = {"seed": 1, "n_users": 200, "n_items": 120, "n_categories": 6}
 INSTALL = "pip install nbclient nbformat ipykernel (or pip install srgnn-paddle[test])"
@@ -49,7 +51,7 @@ def _execute(name: str, params: Dict[str, Any], folder: Path = NOTEBOOKS) -> Any
     nb = nbformat.read(folder / name, as_version=4)
     tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{name}: needs exactly one cell tagged 'parameters'"
-    source = "# injected by tests/test_notebooks.py\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
+    source = "# injected by tests/notebooks/test_notebooks.py\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
     nb.cells.insert(tagged[0] + 1, nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
@@ -141,6 +143,7 @@ EXECUTED = ("srgnn_recall.ipynb", "paper_protocol.ipynb", "compare_models.ipynb"
 
 
 @needs_extras
+@pytest.mark.slow
 def test_srgnn_recall_notebook_runs_and_ends_with_the_result_table(tmp_path):
     data, exp = _tiny_data(tmp_path), tmp_path / "exp"
     nb = _execute("srgnn_recall.ipynb", {"DATA_DIR": str(data), "EPOCHS": 2, "EXP_DIR": str(exp),
@@ -224,6 +227,7 @@ def _paper_checks(nb: Any, exp: Path, dataset: str, sessions: int) -> pd.DataFra
 
 
 @needs_extras
+@pytest.mark.slow
 def test_paper_protocol_notebook_on_a_few_diginetica_sessions(tmp_path):
     """On ../shared/data/diginetica when it is there (the 300 most recent sessions, 500 test
     pairs), else on the generated sessions (the notebook's fallback)."""
@@ -241,6 +245,7 @@ def test_paper_protocol_notebook_on_a_few_diginetica_sessions(tmp_path):
 
 
 @needs_extras
+@pytest.mark.slow
 def test_paper_protocol_notebook_on_generated_sessions(tmp_path):
     exp = tmp_path / "exp"
     nb = _execute("paper_protocol.ipynb", {"SESSIONS": "generated", "MAX_SESSIONS": 200, "MAX_TEST": 300,
@@ -249,6 +254,7 @@ def test_paper_protocol_notebook_on_generated_sessions(tmp_path):
 
 
 @needs_extras
+@pytest.mark.slow
 def test_compare_models_notebook_plots_the_runs_of_an_experiment_folder(tmp_path):
     data, exp = _tiny_data(tmp_path), tmp_path / "exp"
     for lr in ("0.005", "0.01"):
@@ -268,6 +274,7 @@ def test_compare_models_notebook_plots_the_runs_of_an_experiment_folder(tmp_path
 
 
 @needs_extras
+@pytest.mark.slow
 def test_compare_models_notebook_says_what_to_do_with_an_empty_folder(tmp_path):
     (tmp_path / "exp").mkdir()
     nb = _execute("compare_models.ipynb", {"EXP_DIR": str(tmp_path / "exp")})

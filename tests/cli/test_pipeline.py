@@ -30,7 +30,9 @@ from srgnn_paddle.runs import run_dir_for
 from srgnn_paddle.synthetic import generate_synthetic
 from srgnn_paddle.training import EarlyStopping, Trainer, TrainerOptions
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.cli
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = {"seed": 1, "n_users": 200, "n_items": 120, "n_categories": 6}
 FAST = ["--lr", "0.005", "--batch_size", "64", "--quiet", "--no-tsne"]
 RUN_NAME = "tiny_softmax/SRGNN_0.005_64_16"
@@ -211,6 +213,7 @@ def test_existing_run_is_refused_then_overwritten(tiny_data, tmp_path, capsys):
     assert "exclude each other" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resume_after_an_interruption_matches_an_uninterrupted_run(tiny_data, tmp_path, monkeypatch, capsys):
     args = ("--epochs", "4", "--patience", "10")
     assert _train(tiny_data, tmp_path / "straight", *args) == 0
@@ -247,6 +250,7 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(tiny_data, tm
     pd.testing.assert_frame_equal(pd.read_csv(run / "log.csv"), resumed)
 
 
+@pytest.mark.slow
 def test_resume_after_the_process_is_killed(tmp_path):
     """SIGKILL a real training process after its second epoch, then --resume in a new
     process: every epoch is logged once, and the log equals an uninterrupted run's."""
@@ -357,6 +361,7 @@ def test_bad_arguments_end_with_one_error_line(extra, words, tiny_data, tmp_path
     assert not exp.exists()
 
 
+@pytest.mark.slow
 def test_bad_input_through_a_real_process_has_no_traceback(tiny_data, tmp_path):
     data = tmp_path / "tiny"
     shutil.copytree(tiny_data, data)
@@ -377,6 +382,7 @@ def _run_cli(argv: List[str]) -> subprocess.CompletedProcess:
                           env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_train_evaluate_tsne_report_in_real_processes(tiny_data, tmp_path):
     exp = tmp_path / "exp"
     proc = _run_cli(["train", "--data_dir", str(tiny_data), "--exp_dir", str(exp), *FAST, "--epochs", "2"])

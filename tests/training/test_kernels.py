@@ -22,7 +22,7 @@ from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.synthetic import generate_synthetic
 from srgnn_paddle.training import Trainer
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = {"seed": 3, "n_users": 200, "n_items": 120, "n_categories": 6}
 RUN = "tiny_softmax/SRGNN_0.005_64_16"
 
@@ -58,6 +58,7 @@ def _train_interrupt_resume(tiny: Path, exp: Path, kernels: str, monkeypatch) ->
     return exp / RUN
 
 
+@pytest.mark.slow
 def test_paddle_and_host_kernels_give_the_same_cli_results(tiny, tmp_path, monkeypatch, capsys):
     runs = {k: _train_interrupt_resume(tiny, tmp_path / k, k, monkeypatch) for k in ("paddle", "host")}
     logs = {k: pd.read_csv(run / "log.csv") for k, run in runs.items()}
@@ -198,6 +199,7 @@ def test_host_adam_fallback_through_the_cli(tiny, tmp_path, monkeypatch, capsys)
 
 
 # ---------------------------------------------------------------------------- no side effects on import
+@pytest.mark.slow
 def test_importing_the_package_changes_no_process_settings():
     """Importing every module (runs and plots included) keeps matplotlib's backend, Paddle's
     and BLAS's thread counts: a notebook's inline figures keep working."""
@@ -217,6 +219,7 @@ def test_importing_the_package_changes_no_process_settings():
     assert "unchanged svg" in proc.stdout
 
 
+@pytest.mark.slow
 def test_gpu_check_script(tmp_path):
     """Without a GPU the check says so and exits 0; with --device cpu it runs the whole
     comparison (the CPU as the first device) and passes."""

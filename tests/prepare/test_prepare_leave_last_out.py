@@ -105,6 +105,7 @@ def test_nothing_to_train_is_one_error_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_real_beauty_statistics(shared_data, tmp_path, capsys):
     raw = shared_data / "amazon_beauty" / "Beauty.txt"
     if not raw.is_file():

@@ -356,6 +356,7 @@ def trained(loo_dir, tmp_path_factory) -> Dict[str, Path]:
 
 
 @pytest.mark.parametrize("model", ["gmf", "mlp", "neumf"])
+@pytest.mark.slow
 def test_each_model_learns_the_tiny_dataset_through_the_cli(trained, model, capsys):
     run = trained[model]
     summary = json.loads((run / "summary.json").read_text())
@@ -471,6 +472,7 @@ def test_fused_adam_equals_per_parameter_adam():
         np.testing.assert_allclose(weights[1][key], value, rtol=1e-5, atol=1e-7, err_msg=key)
 
 
+@pytest.mark.slow
 def test_an_interrupted_ncf_run_resumes_as_if_uninterrupted(loo_dir, tmp_path, monkeypatch):
     """Ctrl-C in epoch 2, then --resume: the log is the uninterrupted run's (the epoch's
     negatives, shuffle and the fused Adam's state all come back)."""

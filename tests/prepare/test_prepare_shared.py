@@ -32,6 +32,7 @@ def _sessions_from_pairs(sequences, labels):
     return sessions
 
 
+@pytest.mark.slow
 def test_published_diginetica_statistics(shared_data):
     folder = _need(shared_data / "diginetica")
     data = load_session_pickles(folder)
@@ -106,6 +107,7 @@ def test_beauty_becomes_a_notebook_triple(shared_data, tmp_path, capsys):
     assert [len(df) for df in frames.values()] == [158_411, 20_047, 20_044]
 
 
+@pytest.mark.slow
 def test_prepared_real_folders_train(shared_data, tmp_path, capsys):
     """The prepared Beauty triple and DIGINETICA sample folder are accepted by train (one epoch)."""
     beauty = _need(shared_data / "amazon_beauty" / "Beauty.txt")

@@ -20,11 +20,13 @@ from srgnn_paddle import cli
 from srgnn_paddle.serving import SessionRecommender
 from srgnn_paddle.synthetic import generate_synthetic
 
+pytestmark = [pytest.mark.cli, pytest.mark.slow]
+
 httpx = pytest.importorskip("httpx", reason="the serve extra is not installed: pip install srgnn-paddle[serve]")
 pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install srgnn-paddle[serve]")
 pytest.importorskip("uvicorn", reason="the serve extra is not installed: pip install srgnn-paddle[serve]")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LIMITS = ["--max_k", "30", "--max_session_length", "40", "--max_body_bytes", "4000", "--max_batch_requests", "8"]
 
 

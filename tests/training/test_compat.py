@@ -14,7 +14,7 @@ import pytest
 from srgnn_paddle import compat
 from srgnn_paddle.models.layers import segment_sum
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _fake_paddle(tmp_path: Path, version: str, body: str = "") -> Path:

@@ -398,7 +398,7 @@ def test_the_readme_example_is_the_tested_one():
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     block = readme.split("```python\nclass ItemMean(SessionModel):", 1)[1].split("```", 1)[0]
 
     def code(text):
@@ -410,6 +410,7 @@ def test_the_readme_example_is_the_tested_one():
 
 
 @pytest.mark.parametrize("protocol", ["notebook", "paper"])
+@pytest.mark.slow
 def test_the_readme_example_model_trains_through_the_cli(protocol, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(MODELS, ItemMean.name, ItemMean)
     data = tmp_path / "tiny"

@@ -276,6 +276,7 @@ def test_notebook_protocol_ranks_the_full_scores(tmp_path):
     assert summary["test"] == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_published_diginetica_pairs_give_back_every_training_session(shared_data):
     from srgnn_paddle.data.sessions import load_session_pickles
 

@@ -27,7 +27,7 @@ from srgnn_paddle.evaluation import NextItemEvaluator
 from srgnn_paddle.kernels import Kernels, HostKernels
 from srgnn_paddle.training import EarlyStopping
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 N_ITEMS = 13  # items 1..12, 0 = padding
 TINY = ["--embedding_dim", "8", "--batch_size", "16", "--eval_batch_size", "64", "--num_workers", "0",
         "--cpu_threads", "1", "--dataset", "tiny", "--quiet"]
@@ -446,6 +446,7 @@ def test_resume_after_interruption_logs_each_epoch_once(monkeypatch, paper_run, 
         np.testing.assert_allclose(log[col].to_numpy(), straight[col].to_numpy(), rtol=1e-4, equal_nan=True)
 
 
+@pytest.mark.slow
 def test_train_subprocess_protocol_flag_nonhybrid(tiny_dir, tmp_path):
     # --protocol paper without a config: the paper's official defaults (lr 1e-3, step 1,
     # uniform init, padding not scored), flags still override them (D 8, batch 16)
@@ -491,6 +492,7 @@ def test_paper_configs_hold_the_official_defaults(name):
 
 
 # ============================================================================ real data
+@pytest.mark.slow
 def test_real_diginetica_counts_and_one_finite_loss(shared_data):
     folder = shared_data / "diginetica"
     if not (folder / "test.txt").is_file():

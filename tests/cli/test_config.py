@@ -9,7 +9,9 @@ from srgnn_paddle.config import Config, load_config, save_config
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.runs import run_name
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+pytestmark = pytest.mark.cli
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def write(tmp_path, text):

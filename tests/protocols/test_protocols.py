@@ -17,7 +17,7 @@ from srgnn_paddle import cli
 from srgnn_paddle.config import load_config
 from srgnn_paddle.protocols import PROTOCOLS, get_protocol
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 QUICK = ["--epochs", "1", "--quiet", "--no-tsne", "--batch_size", "32", "--embedding_dim", "8"]
 
 

@@ -13,7 +13,9 @@ from srgnn_paddle.config import Config, field_choices
 from srgnn_paddle.models import MODELS
 from srgnn_paddle.synthetic import generate_synthetic
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.cli
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 QUICK = ["--epochs", "1", "--quiet", "--no-tsne", "--batch_size", "64"]
 
 

@@ -194,6 +194,7 @@ def test_packed_worked_example_1_2_3_2_4():
 
 
 @pytest.mark.parametrize("n,length,vocab,seed", [(1500, 20, 8, 0), (1000, 12, 200, 1), (300, 1, 5, 2)])
+@pytest.mark.slow
 def test_packed_graph_equals_the_reference_loop_on_real_nodes(n, length, vocab, seed):
     """Each session's block of the packed graph is the notebook's graph without its padding
     node: same nodes in the same order, same incoming/outgoing weights, same alias."""

@@ -40,7 +40,7 @@ from srgnn_paddle.models import SRGNN, softmax_cross_entropy
 from srgnn_paddle.synthetic import generate_synthetic
 from srgnn_paddle.training import NegativeSampler, sampled_softmax_loss
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -416,11 +416,13 @@ def _run_bench(script: str, *args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_bench_graph_json():
     res = _run_bench("bench_graph.py", "--batch", "16", "--repeats", "2")
     assert {"vectorised_ms_per_batch", "packed_ms_per_batch", "notebook_loop_ms_per_batch", "speedup"} <= set(res)
 
 
+@pytest.mark.slow
 def test_bench_train_json(tiny_dir):
     res = _run_bench("bench_train.py", "--data_dir", str(tiny_dir), "--max_steps", "2")
     for key in ("train_samples_per_s", "eval_users_per_s", "notebook_train_samples_per_s",
@@ -429,6 +431,7 @@ def test_bench_train_json(tiny_dir):
     assert res["train_samples_per_s"] > 0 and res["eval_users_per_s"] > 0
 
 
+@pytest.mark.slow
 def test_bench_paper_json(tmp_path):
     rng = np.random.default_rng(0)
     sessions = [rng.integers(1, 60, rng.integers(2, 8)).tolist() for _ in range(120)]
@@ -442,6 +445,7 @@ def test_bench_paper_json(tmp_path):
     assert (res["model"], res["targets"]) == ("narm", "all") and res["train_pairs"] < len(augment_prefixes(sessions)[1])
 
 
+@pytest.mark.slow
 def test_bench_scale_json():
     res = _run_bench("bench_scale.py", "--items", "500", "--max_steps", "2", "--num_negatives", "16",
                      "--queries", "20", "--nprobe", "2")
@@ -449,6 +453,7 @@ def test_bench_scale_json():
     assert {r["index"] for r in res["search"]} == {"flat", "ivf"}
 
 
+@pytest.mark.slow
 def test_bench_quality_json(tiny_dir):
     res = _run_bench("bench_quality.py", "--data_dir", str(tiny_dir), "--epochs", "1", "--num_negatives", "16",
                      "--nprobe", "2")
@@ -456,6 +461,7 @@ def test_bench_quality_json(tiny_dir):
         ("full softmax", "flat"), ("full softmax", "ivf"), ("sampled softmax", "flat"), ("sampled softmax", "ivf")}
 
 
+@pytest.mark.slow
 def test_two_cpu_ranks_train_through_the_launcher(tiny_dir, tmp_path):
     """scripts/train.sh --cpu_procs 2 (-> train_multi_gpu.sh): paddle.distributed.launch, gloo collective."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "LOG_DIR": str(tmp_path / "log"), "PYTHON": sys.executable}
@@ -471,12 +477,13 @@ def test_two_cpu_ranks_train_through_the_launcher(tiny_dir, tmp_path):
     assert summary["epochs_run"] == 2
 
 
+@pytest.mark.slow
 def test_data_parallel_averages_gradients_over_two_cpu_ranks(tmp_path):
     """paddle.DataParallel over gloo, called as the Trainer calls it, averages every
     parameter's gradient (the item table gets gradients from the lookup and the loss)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     out = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
-                          "--log_dir", str(tmp_path / "log"), str(REPO_ROOT / "tests" / "dist_grad_worker.py")],
+                          "--log_dir", str(tmp_path / "log"), str(REPO_ROOT / "tests" / "training" / "dist_grad_worker.py")],
                          capture_output=True, text=True, env=env, timeout=300)
     logs = [(tmp_path / "log" / f"workerlog.{r}").read_text() for r in range(2)]
     assert out.returncode == 0, "".join(logs)[-3000:]

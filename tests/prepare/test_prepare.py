@@ -21,7 +21,7 @@ from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.prepare import PrepareOptions, paper_split, prepare_dataset, read_raw, yoochoose_fraction
 from srgnn_paddle.data.sessions import augment_prefixes, load_session_pickles, read_sequence_pairs, read_session_list
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TRIPLE = ("train_enc.csv", "valid_enc.csv", "test_enc.csv")
 
 
@@ -602,6 +602,7 @@ def test_missing_input_and_existing_output(tmp_path, capsys):
     assert code == 2 and "would delete" in err and raw.exists()
 
 
+@pytest.mark.slow
 def test_shell_wrapper(tmp_path):
     raw = _write(tmp_path / "in.txt", "".join(f"{u} 1 2 3 4 5\n" for u in range(20)))
     env = {**os.environ, "PYTHON": sys.executable}

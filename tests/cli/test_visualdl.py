@@ -18,6 +18,8 @@ from srgnn_paddle.data.sessions import augment_prefixes, write_pickle
 from srgnn_paddle.synthetic import generate_synthetic
 from srgnn_paddle.training import Trainer
 
+pytestmark = pytest.mark.cli
+
 try:
     from visualdl import LogReader
 except ImportError:
