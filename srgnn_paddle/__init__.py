@@ -11,9 +11,9 @@ configuration and ``--help`` never load Paddle).
 """
 from __future__ import annotations
 
-import importlib
 import zlib  # noqa: F401  before any Paddle import: Paddle 2.6 breaks a zlib loaded after it (srgnn_paddle.compat)
-from typing import Any
+
+from srgnn_paddle.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -41,14 +41,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name from its module on first use (PEP 562)."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'srgnn_paddle' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)  # models/ checks the Paddle first
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

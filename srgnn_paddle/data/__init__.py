@@ -17,8 +17,7 @@ Names are loaded from their modules on first use, so reading CSVs or pickles (e.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from srgnn_paddle.lazy import lazy_exports
 
 #: public name -> the module that defines it
 _EXPORTS = {
@@ -53,14 +52,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name from its module on first use (PEP 562)."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'srgnn_paddle.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

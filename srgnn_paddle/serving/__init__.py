@@ -13,8 +13,7 @@ FastAPI nor ONNX.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from srgnn_paddle.lazy import lazy_exports
 
 #: public name -> the module that defines it (loaded on first use, so that the command line
 #: declares ``export`` / ``serve`` without importing Paddle)
@@ -30,10 +29,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name from its module on first use (PEP 562)."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'srgnn_paddle.serving' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
