@@ -113,9 +113,8 @@ def _time_steps(cfg, model, train, kernels: Kernels, max_steps: int) -> Dict[str
     batches built by the loader inside the timed loop."""
     optimizer = kernels.optimizer(model.parameters(), cfg.lr, cfg.weight_decay)
     objective = Objective(model, kernels)
-    graph = "packed" if model.batch_layout == "session_graph" else None
-    loader = make_loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed, graph=graph)
-    loader.batch_view.set_epoch(1)
+    loader = make_loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed, layout=model.batch_layout)
+    loader.set_epoch(1)
     steps = min(max_steps, len(loader))
     model.train()
     samples, seconds = 0, 0.0

@@ -110,7 +110,7 @@ def time_epoch(cfg, data, kernels, run_dir: Path, max_steps: int, fused: bool = 
         trainer.loader.batch_view.__class__ = _limited(trainer.loader.batch_view.__class__, max_steps)
     data.train.epoch = -1  # every variant draws the epoch's negatives afresh (timed on their own)
     start = time.perf_counter()
-    trainer.loader.batch_view.set_epoch(1)
+    trainer.loader.set_epoch(1)
     draw = time.perf_counter() - start
     with kernels.attach(model):
         start = time.perf_counter()

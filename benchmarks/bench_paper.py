@@ -96,9 +96,8 @@ def run(args: argparse.Namespace, cfg, data, kernels: Kernels) -> Dict[str, Any]
 
 
 def _time(args: argparse.Namespace, cfg, data, kernels: Kernels, model, optimizer) -> Dict[str, Any]:
-    loader = make_loader(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed,
-                         graph="packed" if model.batch_layout == "session_graph" else None)
-    loader.batch_view.set_epoch(1)
+    loader = make_loader(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, layout=model.batch_layout)
+    loader.set_epoch(1)
     total_steps = len(loader)
     steps = min(args.max_steps, total_steps) if args.max_steps else total_steps
 

@@ -85,8 +85,8 @@ def run_fast(cfg: Config, data: PreparedData, max_steps: int, device: str) -> Di
     model = SRGNN(cfg)
     with select_kernels(cfg.kernels, device, cfg.cpu_threads) as kernels, kernels.attach(model):
         optimizer = kernels.optimizer(model.parameters(), cfg.lr, cfg.weight_decay)
-        loader = make_loader(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed)
-        loader.batch_view.set_epoch(1)
+        loader = make_loader(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, layout=model.batch_layout)
+        loader.set_epoch(1)
 
         def step(batch) -> int:
             loss = model.calculate_loss(batch, kernels.cross_entropy)

@@ -35,13 +35,6 @@ class SessionTable:
     items: np.ndarray
     offsets: np.ndarray
 
-    @classmethod
-    def from_lists(cls, sequences: Sequence[Sequence[int]]) -> "SessionTable":
-        """From a list of item-id lists."""
-        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-        items = np.fromiter((i for s in sequences for i in s), dtype=np.int64, count=int(lengths.sum()))
-        return cls(items, np.r_[0, np.cumsum(lengths)].astype(np.int64))
-
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
@@ -53,11 +46,6 @@ class SessionTable:
         """``[N]`` the sequence of every entry of :attr:`items`."""
         return np.repeat(np.arange(len(self), dtype=np.int64), self.lengths())
 
-    def to_lists(self) -> List[List[int]]:
-        """The sequences as Python lists."""
-        values = self.items.tolist()
-        bounds = self.offsets.tolist()
-        return [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _gather_ranges(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

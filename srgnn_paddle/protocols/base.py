@@ -96,10 +96,6 @@ class Protocol:
         """The metrics ``report`` / ``compare`` show, for the run's configured ``topN``."""
         raise NotImplementedError
 
-    def selection_metric(self, top_n: int) -> str:
-        """The validation metric the epochs are selected on (the first of the key)."""
-        return self.test_metrics(top_n)[0]
-
     def popularity(self, cfg: "Config", data: PreparedData) -> Dict[str, float]:
         """The most popular training items given to every test user (or prefix), scored
         with this protocol's metrics on the test split."""

@@ -100,8 +100,14 @@ def ref_metrics(ranks: Sequence[int]) -> Dict[str, float]:
 
 def _model(name: str, sessions: Sequence[Sequence[int]], n_items: int = N_ITEMS, **options):
     model = build_model(Config(model=name, n_items=n_items, **options))
-    model.fit(SessionTable.from_lists(sessions))
+    model.fit(SessionDataset(*augment_prefixes(sessions), n_items).sessions())  # as runs fits it
     return model
+
+
+def _lists(table: SessionTable) -> List[List[int]]:
+    """The table's sequences as Python lists (from its public arrays)."""
+    bounds = table.offsets.tolist()
+    return [table.items[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _random_sessions(seed: int, n: int, lo: int = 2, hi: int = 7) -> List[List[int]]:
@@ -184,18 +190,18 @@ def ref_training_sessions(sessions: Sequence[List[int]], kept_pairs: Sequence[in
 def test_sessions_are_rebuilt_from_the_pairs(portion):
     sessions = _random_sessions(3, 50, lo=2, hi=8) + [[5, 5], [5, 5], [5, 5, 5]]  # repeats and duplicates
     full = SessionDataset(*augment_prefixes(sessions), N_ITEMS)
-    assert full.sessions().to_lists() == sessions
+    assert _lists(full.sessions()) == sessions
     train_idx, _ = split_validation(len(full), portion, seed=4)
-    assert SubsetDataset(full, train_idx).sessions().to_lists() == ref_training_sessions(sessions, train_idx)
+    assert _lists(SubsetDataset(full, train_idx).sessions()) == ref_training_sessions(sessions, train_idx)
     # pairs that are not an augmentation: each its own session
     singles = SessionDataset([[1, 2], [3], [1]], [3, 4, 2], N_ITEMS)
-    assert singles.sessions().to_lists() == [[1, 2, 3], [3, 4], [1, 2]]
+    assert _lists(singles.sessions()) == [[1, 2, 3], [3, 4], [1, 2]]
     # notebook protocol: users' whole sequences (users too short for the sampler are left out)
     frame = pd.DataFrame({"user_id": [1] * 6 + [2] * 3 + [3] * 5, "item_id": [1, 2, 3, 4, 5, 6, 7, 8, 9, 2, 2, 3, 1, 1],
                           "timestamp": list(range(14))})
     users = SequenceDataset({"n_items": N_ITEMS}, frame, "train")
-    assert users.sessions().to_lists() == [[1, 2, 3, 4, 5, 6], [2, 2, 3, 1, 1]]
-    assert SubsetDataset(users, np.array([1])).sessions().to_lists() == [[2, 2, 3, 1, 1]]
+    assert _lists(users.sessions()) == [[1, 2, 3, 4, 5, 6], [2, 2, 3, 1, 1]]
+    assert _lists(SubsetDataset(users, np.array([1])).sessions()) == [[2, 2, 3, 1, 1]]
 
 
 # ---------------------------------------------------------------------------- through the CLI
@@ -284,4 +290,4 @@ def test_published_diginetica_pairs_give_back_every_training_session(shared_data
     full = SessionDataset(*pickles.train, pickles.n_items)
     rebuilt = full.sessions()
     assert len(rebuilt) == len(pickles.train_sessions) == 186_670
-    assert rebuilt.to_lists() == pickles.train_sessions
+    assert _lists(rebuilt) == pickles.train_sessions

@@ -16,7 +16,7 @@ import pytest
 
 from srgnn_paddle import cli
 from srgnn_paddle.config import Config, load_config
-from srgnn_paddle.data import Batch, PairBatch, SessionTable, build_packed_graph
+from srgnn_paddle.data import Batch, PairBatch, SessionDataset, augment_prefixes, build_packed_graph
 from srgnn_paddle.data.datasets import next_item_targets
 from srgnn_paddle.kernels import HostKernels, Kernels, has_sparse_gradients, kernel_linears
 from srgnn_paddle.models import BATCH_LAYOUTS, MODELS, CountModel, Recommender, build_model, model_class
@@ -89,7 +89,7 @@ class ContractChecks:
                      mlp_layers="12,8,4", score_padding=score_padding)
         model = build_model(cfg)
         if not model.trainable:
-            model.fit(SessionTable.from_lists(SESSIONS))
+            model.fit(SessionDataset(*augment_prefixes(SESSIONS), N_ITEMS).sessions())
             return model
         for layer in model.sublayers():
             if isinstance(layer, nn.Dropout):
@@ -417,7 +417,7 @@ def test_the_readme_example_model_trains_through_the_cli(protocol, tmp_path, mon
     if protocol == "notebook":
         generate_synthetic(data, seed=5, n_users=150, n_items=60, n_categories=4)
     else:
-        from srgnn_paddle.data.sessions import write_session_pickles, augment_prefixes
+        from srgnn_paddle.data.sessions import write_session_pickles
 
         rng = np.random.default_rng(0)
         sessions = [rng.integers(1, 50, rng.integers(2, 6)).tolist() for _ in range(300)]
