@@ -37,8 +37,9 @@ Stage 2 of the pipeline: :mod:`~srgnn_paddle.prepare.readers` (raw formats),
 (the output folder), :mod:`~srgnn_paddle.prepare.options`.
 """
 from srgnn_paddle.prepare.options import FORMATS, MOVIELENS_LAYOUTS, PROTOCOLS, TRAIN_PAIRS, PrepareOptions
+from srgnn_paddle.prepare.readers import read_raw
 from srgnn_paddle.prepare.splits import leave_last_out_split, notebook_split, paper_split, yoochoose_fraction
 from srgnn_paddle.prepare.writers import format_summary, prepare_dataset
 
-__all__ = ["FORMATS", "MOVIELENS_LAYOUTS", "PROTOCOLS", "TRAIN_PAIRS", "PrepareOptions", "notebook_split",
+__all__ = ["FORMATS", "MOVIELENS_LAYOUTS", "PROTOCOLS", "TRAIN_PAIRS", "PrepareOptions", "read_raw", "notebook_split",
            "leave_last_out_split", "paper_split", "yoochoose_fraction", "format_summary", "prepare_dataset"]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.prepare.options import PrepareOptions
+from srgnn_paddle.prepare.options import PrepareOptions, resolve_options
 
 _CHUNK_ROWS = 1_000_000
 _INT_PATTERN = r"\s*[-+]?\d{1,18}\s*"
@@ -549,4 +549,18 @@ def read_frame(fmt: str, source: Path, opts: PrepareOptions) -> Tuple[pd.DataFra
     if fmt == "diginetica":
         return _read_diginetica(source), None
     return _read_yoochoose(source), None
+
+
+def read_raw(fmt: str, path: Union[str, Path], options: Optional[PrepareOptions] = None) -> pd.DataFrame:
+    """Read a raw file into a frame with columns ``user, item, time`` (+ ``rating``, ``date``).
+
+    For the click logs ``user`` is the session id and ``date`` the click's date in Unix
+    seconds (DIGINETICA: ``eventdate``; YOOCHOOSE: the time stamp, whole seconds). Rows are
+    in file order.
+
+    Raises:
+        SrgnnError: unknown format, missing file or column, or a line that does not parse.
+    """
+    opts = resolve_options(fmt, options or PrepareOptions())
+    return read_frame(fmt, check_input(path), opts)[0]
 

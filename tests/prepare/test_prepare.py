@@ -18,7 +18,7 @@ import pytest
 import srgnn_paddle
 from srgnn_paddle.cli import main
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.prepare import PrepareOptions, paper_split, prepare_dataset, yoochoose_fraction
+from srgnn_paddle.prepare import PrepareOptions, paper_split, prepare_dataset, read_raw, yoochoose_fraction
 from srgnn_paddle.data.sessions import augment_prefixes, load_session_pickles, read_sequence_pairs, read_session_list
 
 REPO = Path(__file__).resolve().parents[2]
@@ -266,6 +266,8 @@ def test_determinism_and_seed(tmp_path):
 def test_amazon_seq_positions_and_string_ids(tmp_path):
     lines = [f"u{k} " + " ".join(f"B0{(k * 3 + j) % 11:02d}" for j in range(5 + k % 3)) for k in range(20)]
     raw = _write(tmp_path / "seq.txt", "\n".join(lines) + "\n\n")
+    frame = read_raw("amazon-seq", raw)
+    assert frame["time"].tolist()[:6] == [0, 1, 2, 3, 4, 0]
     prepare_dataset("amazon-seq", raw, tmp_path / "out")
     decoded = _decode(tmp_path / "out")
     first = decoded[decoded["original_user_id"] == "u0"].sort_values("timestamp")
