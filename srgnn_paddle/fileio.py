@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Any, Dict, Iterator, Union
 
 from srgnn_paddle.errors import SrgnnError
 
@@ -100,3 +102,25 @@ def atomic_directory(path: PathLike, overwrite: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def sha256_of(path: PathLike) -> str:
+    """The hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_json_object(path: PathLike, remedy: str) -> Dict[str, Any]:
+    """The JSON object in ``path`` (``{}`` when the file is absent or holds no object);
+    SrgnnError ``"<path>: not valid JSON; <remedy>"`` when it does not parse."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        raise SrgnnError(f"{path}: not valid JSON; {remedy}") from None
+    return value if isinstance(value, dict) else {}

@@ -33,7 +33,7 @@ from srgnn_paddle.data import SessionDataset, make_loader
 from srgnn_paddle.data.interactions import ITEM_MAP_FILE, read_item_map
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.evaluation import make_evaluator, top_items
-from srgnn_paddle.fileio import atomic_write_text, write_error
+from srgnn_paddle.fileio import atomic_write_text, read_json_object, write_error
 from srgnn_paddle.kernels import select_kernels
 from srgnn_paddle.models import NeuMF, Recommender, build_model, model_class
 from srgnn_paddle.plots import CURVES_FILE, POPULARITY_LABEL, TSNE_FILE, curves_figure, item_labels, save_png, tsne_plot
@@ -244,14 +244,7 @@ def fit_and_record(trainer: Trainer) -> Dict[str, Any]:
 
 def read_summary(run_dir: Path) -> Dict[str, Any]:
     """A run folder's ``summary.json`` (empty when it has none); SrgnnError when it is not JSON."""
-    path = Path(run_dir) / SUMMARY_FILE
-    if not path.is_file():
-        return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError):
-        raise SrgnnError(f"{path}: not valid JSON; re-run training with --resume") from None
-    return value if isinstance(value, dict) else {}
+    return read_json_object(Path(run_dir) / SUMMARY_FILE, "re-run training with --resume")
 
 
 def write_summary(run_dir: Path, summary: Dict[str, Any]) -> None:

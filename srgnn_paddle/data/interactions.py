@@ -1,7 +1,6 @@
 """Interaction CSVs (``user_id,item_id,timestamp``): reading, validating, sizing the item table."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 
@@ -9,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.fileio import read_json_object
 
 
 
@@ -87,14 +87,7 @@ META_FILE = "meta.json"
 def read_meta(data_dir: Union[str, Path]) -> Dict[str, Any]:
     """``meta.json`` of a data folder (what ``prepare`` and the synthetic generator write);
     ``{}`` when there is none."""
-    meta = Path(data_dir) / META_FILE
-    if not meta.is_file():
-        return {}
-    try:
-        value = json.loads(meta.read_text(encoding="utf-8"))
-    except (ValueError, OSError):
-        raise SrgnnError(f"{meta}: not valid JSON; fix or delete it") from None
-    return value if isinstance(value, dict) else {}
+    return read_json_object(Path(data_dir) / META_FILE, "fix or delete it")
 
 
 def dataset_name(data_dir: Union[str, Path]) -> str:

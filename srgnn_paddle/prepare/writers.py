@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -14,7 +13,7 @@ from srgnn_paddle.data.interactions import SPLIT_FILES
 from srgnn_paddle.data.ncf_files import NEGATIVE_SUFFIX, RATING_SUFFIX, write_negative_file, write_rating_file
 from srgnn_paddle.data.sessions import augment_prefixes, write_session_pickles
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.fileio import atomic_directory
+from srgnn_paddle.fileio import atomic_directory, sha256_of
 from srgnn_paddle.prepare.options import (
     LEAVE_LAST_OUT_FORMATS,
     MIN_LEAVE_LAST_OUT_ITEMS,
@@ -38,15 +37,6 @@ from srgnn_paddle.prepare.splits import (
 
 
 # ============================================================================ writing
-def _sha256(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_output(output: Union[str, Path], overwrite: bool, source: Path) -> Path:
     """Refuse an existing output (unless ``overwrite``), a file, or a folder holding the input."""
     out = Path(output)
@@ -326,7 +316,7 @@ def prepare_dataset(fmt: str, input_path: Union[str, Path], output: Union[str, P
     out = _check_output(output, overwrite, source)
     meta: Dict[str, Any] = {"format": fmt, "protocol": opts.protocol,
                             "source": {"path": str(source.resolve()), "bytes": source.stat().st_size,
-                                       "sha256": _sha256(source)}}
+                                       "sha256": sha256_of(source)}}
     if fmt in SESSION_FORMATS:
         return _prepare_sessions(source, opts, meta, out, overwrite)
     frame, layout = read_frame(fmt, source, opts)

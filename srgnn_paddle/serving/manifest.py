@@ -7,12 +7,12 @@ the manifest's hashes is refused before any of them is read (:func:`verify_expor
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Dict
 
 from srgnn_paddle.errors import SrgnnError
+from srgnn_paddle.fileio import sha256_of
 
 MANIFEST_FILE = "manifest.json"
 FORMAT = "srgnn-paddle-export"
@@ -20,14 +20,6 @@ FORMAT_VERSION = 1
 #: ``export --format``: the encoder formats a folder may hold
 EXPORT_FORMATS = ("paddle", "onnx", "both")
 
-
-def sha256_of(path: Path) -> str:
-    """The hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_entries(folder: Path) -> Dict[str, Dict[str, Any]]:
