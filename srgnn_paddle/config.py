@@ -106,6 +106,13 @@ class Config:
     session_max_length: int = _option(0, "paper protocol: keep the last N items of every prefix (0 = all, the "
                                          "paper's); with targets all, longer training sessions are cut into "
                                          "pieces of N positions")
+    # SR-GNN's successors (NISER+, GC-SAN, TAGNN, GCE-GNN, SGNN-HN, LESSR, SASRec): 0 = the model's paper value
+    num_layers: int = _option(0, "GC-SAN, SASRec: self-attention blocks; LESSR: EOPA / SGAT layers; GCE-GNN: hops "
+                                 "of the global aggregation; 0 = the model's paper value")
+    num_heads: int = _option(0, "GC-SAN, SASRec: attention heads (embedding_dim must be a multiple); 0 = the "
+                                "model's paper value")
+    scale: float = _option(0.0, "NISER+, SGNN-HN: the temperature multiplying the cosine of the normalised session "
+                                "and item vectors; 0 = the model's paper value")
     # outputs
     tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
     tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")
@@ -171,11 +178,13 @@ class Config:
                 raise SrgnnError(f"{source}: '{key}' must be >= 1, got {getattr(self, key)}")
         for key in ("patience", "n_items", "n_users", "num_workers", "lr_dc_step", "num_negatives",
                     "ivf_nlist", "ivf_nprobe", "cpu_threads", "tsne_max_items", "sknn_sample_size", "hidden_size",
-                    "session_max_length"):
+                    "session_max_length", "num_layers", "num_heads"):
             if getattr(self, key) < 0:
                 raise SrgnnError(f"{source}: '{key}' must be >= 0, got {getattr(self, key)}")
         if not self.lr > 0:
             raise SrgnnError(f"{source}: 'lr' must be > 0, got {self.lr}")
+        if self.scale < 0:
+            raise SrgnnError(f"{source}: 'scale' must be >= 0, got {self.scale}")
         if self.itemknn_lambda < 0:
             raise SrgnnError(f"{source}: 'itemknn_lambda' must be >= 0, got {self.itemknn_lambda}")
         if not 0.0 <= self.valid_portion < 1.0:

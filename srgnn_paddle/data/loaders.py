@@ -7,15 +7,21 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
 from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_graph, build_session_graph
 
-
-
-GRAPH_LAYOUTS = ("packed", "dense")
+#: The ``graph`` option of a loader -> the function that builds a batch's graph from its
+#: padded histories (``[B, L]`` int64 -> the object a :class:`Batch` carries as ``graph``),
+#: vectorised over the batch. A model needing another graph adds its builder here and its
+#: layout to :data:`LAYOUT_GRAPHS`.
+GRAPH_BUILDERS: Dict[str, Callable[[np.ndarray], Any]] = {
+    "packed": build_packed_graph,
+    "dense": build_session_graph,
+}
+GRAPH_LAYOUTS = tuple(GRAPH_BUILDERS)
 
 #: A model's batch layout (``Recommender.batch_layout``) -> the graph its batches carry: the
 #: one mapping from what a model asks for to what the loader builds.
@@ -40,7 +46,7 @@ class Batch:
              notebook's test phase, ``B`` ground-truth lists.
     graph:   the batch's session graphs: a :class:`~srgnn_paddle.data.graph.PackedGraph`
              (``graph='packed'``), the notebook's :class:`~srgnn_paddle.data.graph.SessionGraph`
-             (``graph='dense'``) or ``None``.
+             (``graph='dense'``), what another :data:`GRAPH_BUILDERS` entry builds, or ``None``.
     position_targets: ``targets: all`` training batches only: ``[B, L]`` int64, the item
              each position of ``history`` is trained to predict (its next item), 0 where a
              position is not a target (padding, held-out pairs); ``None`` otherwise.
@@ -127,12 +133,7 @@ class BatchView:
         if not isinstance(made, tuple):  # a whole batch already (PairBatch of the pairs layout)
             return made
         hist, mask, target, *position_targets = made
-        if self.graph == "packed":
-            graph = build_packed_graph(hist)
-        elif self.graph == "dense":
-            graph = build_session_graph(hist)
-        else:
-            graph = None
+        graph = None if self.graph is None else GRAPH_BUILDERS[self.graph](hist)
         return Batch(hist, mask, target, graph, position_targets[0] if position_targets else None)
 
 

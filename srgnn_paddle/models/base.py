@@ -49,11 +49,12 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
-from srgnn_paddle.data.loaders import Batch
+from srgnn_paddle.data.loaders import LAYOUT_GRAPHS, Batch
 
-#: What a model can ask the loader for: padded histories with their packed session graphs,
-#: padded histories alone, or (user, item) pairs.
-BATCH_LAYOUTS = ("session_graph", "sequence", "pairs")
+#: What a model can ask the loader for (:data:`srgnn_paddle.data.loaders.LAYOUT_GRAPHS`):
+#: padded histories with their packed session graphs (``session_graph``), padded histories
+#: alone (``sequence``), (user, item) pairs (``pairs``), or a graph of a model's own.
+BATCH_LAYOUTS = tuple(LAYOUT_GRAPHS)
 
 #: ``cross_entropy(user [B, D], items [N, D], target [B] int64, mask_padding) -> scalar``
 CrossEntropy = Callable[[paddle.Tensor, paddle.Tensor, paddle.Tensor, bool], paddle.Tensor]

@@ -66,6 +66,10 @@ def check_exportable(model_class) -> None:
     if not model_class.inner_product:
         raise SrgnnError(f"model {name} does not score by inner product with an item table; it cannot be served "
                          f"by a Faiss search")
+    if model_class.batch_layout not in ("session_graph", "sequence"):
+        raise SrgnnError(f"model {name} reads a graph of its own (batch layout {model_class.batch_layout!r}) that "
+                         f"the export does not record as a pre-processing step; export serves the models whose "
+                         f"batches are padded histories or SR-GNN's session graph")
 
 
 def probe_histories(n_items: int, seed: int = 0) -> np.ndarray:

@@ -210,8 +210,8 @@ def test_predict_writes_original_ids_that_round_trip_the_item_map(model, flags, 
     sessions = [[encode[i] for i in s if i in encode] for s, _ in rows]
     filled = [n for n, s in enumerate(sessions) if s]
     dataset = SessionDataset([sessions[n] for n in filled], [sessions[n][0] for n in filled], cfg.n_items)
-    graph = "packed" if model_.batch_layout == "session_graph" else None
-    expected = np.concatenate([top_items(model_.full_scores(b).numpy(), 5) for b in make_loader(dataset, 16, graph=graph)])
+    expected = np.concatenate([top_items(model_.full_scores(b).numpy(), 5)
+                               for b in make_loader(dataset, 16, layout=model_.batch_layout)])
     assert [predicted[n] for n in filled] == expected.tolist()
     counts = np.bincount(read_sequence_pairs(course / "train.txt")[1], minlength=cfg.n_items)
     assert predicted[5] == sorted(range(1, cfg.n_items), key=lambda i: (-counts[i], i))[:5]

@@ -18,6 +18,7 @@ from srgnn_paddle import cli
 from srgnn_paddle.config import Config, load_config
 from srgnn_paddle.data import Batch, PairBatch, SessionDataset, augment_prefixes, build_packed_graph
 from srgnn_paddle.data.datasets import next_item_targets
+from srgnn_paddle.data.loaders import GRAPH_BUILDERS, graph_for_layout
 from srgnn_paddle.kernels import HostKernels, Kernels, has_sparse_gradients, kernel_linears
 from srgnn_paddle.models import BATCH_LAYOUTS, MODELS, CountModel, Recommender, build_model, model_class
 from srgnn_paddle.errors import SrgnnError
@@ -41,7 +42,8 @@ def _batch(model: Recommender, history: np.ndarray = HISTORY, target: np.ndarray
            position_targets: np.ndarray | None = None):
     if model.batch_layout == "pairs":
         return PairBatch(USERS, TARGET.reshape(-1), LABELS)
-    graph = build_packed_graph(history) if model.batch_layout == "session_graph" else None
+    builder = graph_for_layout(model.batch_layout)
+    graph = None if builder is None else GRAPH_BUILDERS[builder](history)
     return Batch(history, (history > 0).astype("float32"), target, graph, position_targets)
 
 
