@@ -31,6 +31,7 @@ full-catalogue ranking of every user (6,040 x 3,706 scores).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
 import time
@@ -107,7 +108,7 @@ def time_epoch(cfg, data, kernels, run_dir: Path, max_steps: int, fused: bool = 
         fused = fused and not has_sparse_gradients(model) and kernels.name == "paddle" and cfg.optimizer == "adam"
     steps = len(trainer.loader)
     if max_steps:
-        trainer.loader.batch_view.__class__ = _limited(trainer.loader.batch_view.__class__, max_steps)
+        trainer.loader = FirstBatches(trainer.loader, max_steps)
     data.train.epoch = -1  # every variant draws the epoch's negatives afresh (timed on their own)
     start = time.perf_counter()
     trainer.loader.set_epoch(1)
@@ -123,12 +124,24 @@ def time_epoch(cfg, data, kernels, run_dir: Path, max_steps: int, fused: bool = 
             "rows_per_s": run * cfg.batch_size / seconds}
 
 
-def _limited(view_class, max_steps: int):
-    """A subclass of the loader's batch view that stops after ``max_steps`` batches."""
-    class Limited(view_class):
-        def __len__(self) -> int:
-            return min(super().__len__(), max_steps)
-    return Limited
+class FirstBatches:
+    """The trainer's loader interface over the first ``max_steps`` batches of ``loader``."""
+
+    def __init__(self, loader, max_steps: int) -> None:
+        self.loader = loader
+        self.max_steps = int(max_steps)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.loader.set_epoch(epoch)
+
+    def global_batch_index(self, step: int) -> int:
+        return self.loader.global_batch_index(step)
+
+    def __len__(self) -> int:
+        return min(len(self.loader), self.max_steps)
+
+    def __iter__(self):
+        return itertools.islice(iter(self.loader), len(self))
 
 
 def time_evaluation(cfg, data, kernels, full_ranking: bool, repeats: int = 3) -> Dict[str, Any]:
