@@ -83,6 +83,23 @@ def segment_sum(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.T
     return compat.index_add(zeros, index, 0, values)
 
 
+def segment_softmax(scores: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:
+    """The softmax of ``scores`` within each segment: ``out[j] = exp(scores[j]) / sum of
+    exp(scores[k]) with index[k] == index[j]``. ``scores [E]`` float32, ``index [E]`` int64
+    sorted ascending, ``n`` segments -> ``[E]`` (each segment's max subtracted first)."""
+    top = paddle.geometric.segment_max(scores.detach(), index)  # [max index + 1]
+    exp = paddle.exp(scores - paddle.gather(top, index))
+    total = segment_sum(exp.unsqueeze(-1), index, n).squeeze(-1)  # [n]
+    return exp / paddle.gather(total, index)
+
+
+def segment_mean(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:
+    """``out[i] = mean of values[j] with index[j] == i`` (0 for an empty segment):
+    ``[E, D]``, ``[E]`` -> ``[n, D]``."""
+    count = segment_sum(paddle.ones([values.shape[0], 1], dtype=values.dtype), index, n)  # [n, 1]
+    return segment_sum(values, index, n) / count.clip(min=1.0)
+
+
 class PackedAdjacency:
     """The propagation matrix of a :class:`~srgnn_paddle.data.graph.PackedGraph` as Paddle tensors.
 
