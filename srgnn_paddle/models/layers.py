@@ -1,7 +1,8 @@
 """The pieces the models share: tensors of a batch's histories, the state at a history's
 last real position, NARM's additive attention (over a whole history, or causal: every
 position over its prefix), the packed session graph's propagation and soft-attention
-readout, ``segment_sum``, and the paper's uniform initialisation. (The GRU read of a
+readout, ``segment_sum`` / ``segment_mean`` / ``segment_softmax``, and the paper's uniform
+initialisation. (The GRU read of a
 history is :class:`~srgnn_paddle.models.sequence.GRUSessionModel`.)
 
 Everything here is plain Paddle (its dense layers are :class:`~srgnn_paddle.kernels.Dense`,

@@ -16,7 +16,7 @@ import pytest
 
 from srgnn_paddle import cli
 from srgnn_paddle.config import Config
-from srgnn_paddle.data import Batch, SessionDataset, SessionTable, augment_prefixes
+from srgnn_paddle.data import Batch, SessionDataset, augment_prefixes
 from srgnn_paddle.data.global_graph import build_global_graph
 from srgnn_paddle.data.sessions import write_session_pickles
 from srgnn_paddle.data.typed_graph import IN, IN_OUT, OUT, SELF, build_typed_graph
@@ -324,3 +324,21 @@ def test_refit_builds_its_graph_from_training_and_validation_and_predict_uses_ea
             top = np.argsort(-model.full_scores(_batch(sessions)).numpy(), axis=1, kind="stable")[:, :3]
         predictions = pd.read_csv(out)["prediction"]
         assert [json.loads(text) for text in predictions] == top.tolist()
+
+
+@pytest.mark.slow
+@pytest.mark.cli
+def test_the_notebook_protocol_builds_the_graph_of_the_training_users(tmp_path):
+    from srgnn_paddle.synthetic import generate_synthetic
+
+    data = tmp_path / "tiny"
+    generate_synthetic(data, seed=5, n_users=150, n_items=60, n_categories=4)
+    exp = tmp_path / "exp"
+    assert cli.main(["train", "--model", "gcegnn", "--targets", "all", "--data_dir", str(data), "--exp_dir", str(exp),
+                     "--epochs", "1", "--batch_size", "32", "--embedding_dim", "8", "--quiet", "--no-tsne"]) == 0
+    run = exp / "tiny_softmax" / "GCEGNN_0.0001_32_8_all"
+    cfg, summary = load_run(run)
+    assert 0 <= summary["test"]["recall@50"] <= 1
+    expected = _graph_of(get_protocol("notebook").load_data(cfg, data).train, cfg.n_items)
+    assert expected.weights.any()
+    np.testing.assert_array_equal(load_state(run / MODEL_FILE, "")["global_neighbors"].numpy(), expected.neighbors)
