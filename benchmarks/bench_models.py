@@ -72,7 +72,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             rows.append(bench_model(cfg.replace(model=name), data, eval_data, kernels, args.max_steps))
             r = rows[-1]
             train = (f"counted in {r['fit_seconds']:.2f} s" if r["fit_seconds"] is not None else
-                     f"training {r['train_samples_per_s']:,.0f} samples/s ({r['timed_steps']} steps)")
+                     f"training {r['train_samples_per_s']:,.0f} samples/s ({r['timed_steps']} steps, loss "
+                     f"{r['loss_first']:.3f} -> {r['loss_last']:.3f})")
             print(f"{name:>10}: {train}, evaluation {r['eval_sessions_per_s']:,.0f} sessions/s ({n_eval} sessions), "
                   f"{r['parameters']:,} parameters", flush=True)
     result = {"device": device, "kernels": kernels.name, "cpu_threads": cfg.cpu_threads, "protocol": cfg.protocol,
@@ -98,7 +99,8 @@ def bench_model(cfg, data, eval_data, kernels: Kernels, max_steps: int) -> Dict[
                 start = time.perf_counter()
                 model.fit(data.train.sessions())
                 seconds = time.perf_counter() - start
-                train = {"train_samples_per_s": None, "fit_seconds": seconds, "timed_steps": 0}
+                train = {"train_samples_per_s": None, "fit_seconds": seconds, "timed_steps": 0,
+                         "sessions_seconds": None, "loss_first": None, "loss_last": None}
             evaluator = make_evaluator(cfg, eval_data, model, kernels)
             start = time.perf_counter()
             metrics = evaluator(model)
@@ -110,14 +112,21 @@ def bench_model(cfg, data, eval_data, kernels: Kernels, max_steps: int) -> Dict[
 
 def _time_steps(cfg, model, train, kernels: Kernels, max_steps: int) -> Dict[str, Any]:
     """``max_steps`` steps of the trainer's objective and optimiser (the first one untimed),
-    batches built by the loader inside the timed loop."""
+    batches built by the loader inside the timed loop; a model that learns from the training
+    sessions first (``uses_training_sessions``) gets them as in the trainer (``sessions_seconds``).
+    ``loss_first`` / ``loss_last``: the mean loss of the first and the last 10 steps."""
+    sessions_seconds = None
+    if model.uses_training_sessions:
+        start = time.perf_counter()
+        model.fit_sessions(train.sessions())
+        sessions_seconds = time.perf_counter() - start
     optimizer = kernels.optimizer(model.parameters(), cfg.lr, cfg.weight_decay)
     objective = Objective(model, kernels)
     loader = make_loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed, layout=model.batch_layout)
     loader.set_epoch(1)
     steps = min(max_steps, len(loader))
     model.train()
-    samples, seconds = 0, 0.0
+    samples, seconds, losses = 0, 0.0, []
     iterator = iter(loader)
     for step in range(steps):
         start = time.perf_counter()
@@ -126,13 +135,14 @@ def _time_steps(cfg, model, train, kernels: Kernels, max_steps: int) -> Dict[str
         loss.backward()
         optimizer.step()
         kernels.clear_gradients(optimizer)  # as the Trainer in one process
-        float(loss)
+        losses.append(float(loss))
         if step == 0 and steps > 1:
             continue  # warm-up
         seconds += time.perf_counter() - start
         samples += len(batch)
     return {"train_samples_per_s": samples / max(seconds, 1e-9), "fit_seconds": None,
-            "timed_steps": steps - 1 if steps > 1 else steps}
+            "timed_steps": steps - 1 if steps > 1 else steps, "sessions_seconds": sessions_seconds,
+            "loss_first": float(np.mean(losses[:10])), "loss_last": float(np.mean(losses[-10:]))}
 
 
 if __name__ == "__main__":

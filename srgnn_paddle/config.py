@@ -14,6 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import yaml
 
+from srgnn_paddle.data.global_graph import TOP_K as GLOBAL_TOP_K
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_write_text
 from srgnn_paddle.protocols import PROTOCOLS as _REGISTRY
@@ -113,6 +114,15 @@ class Config:
                                 "model's paper value")
     scale: float = _option(0.0, "NISER+, SGNN-HN: the temperature multiplying the cosine of the normalised session "
                                 "and item vectors; 0 = the model's paper value")
+    # GCE-GNN (Wang et al., SIGIR 2020): the official main.py's flags (hops: num_layers)
+    dropout_gcn: float = _option(0.0, "GCE-GNN: dropout on the input of every global aggregation (the official "
+                                      "--dropout_gcn: DIGINETICA 0.2, Tmall 0.6, Nowplaying 0)")
+    dropout_local: float = _option(0.0, "GCE-GNN: dropout on the session-level item vectors (--dropout_local: "
+                                        "Tmall 0.5, else 0)")
+    dropout_global: float = _option(0.5, "GCE-GNN: dropout on the global-level item vectors (--dropout_global: "
+                                         "0.5 on every dataset)")
+    n_sample: int = _option(0, f"GCE-GNN: global-graph neighbours aggregated per item and hop, drawn from its "
+                               f"top {GLOBAL_TOP_K}; 0 = {GLOBAL_TOP_K} (the official --n_sample)")
     # outputs
     tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
     tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")
@@ -191,6 +201,12 @@ class Config:
             raise SrgnnError(f"{source}: 'valid_portion' must be in [0, 1), got {self.valid_portion}")
         if not 0.0 <= self.dropout < 1.0:
             raise SrgnnError(f"{source}: 'dropout' must be in [0, 1), got {self.dropout}")
+        for key in ("dropout_gcn", "dropout_local", "dropout_global"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise SrgnnError(f"{source}: '{key}' must be in [0, 1), got {getattr(self, key)}")
+        if not 0 <= self.n_sample <= GLOBAL_TOP_K:
+            raise SrgnnError(f"{source}: 'n_sample' must be in 0..{GLOBAL_TOP_K} (the neighbours the global graph "
+                             f"keeps per item), got {self.n_sample}")
         if self.loss == "sampled_softmax" and self.num_negatives < 1:
             raise SrgnnError(f"{source}: loss 'sampled_softmax' needs 'num_negatives' >= 1")
         self.tower_sizes(source)

@@ -352,6 +352,10 @@ class NextItemsDataset(paddle.io.Dataset):
         hist, mask, target = self.base.make_batch(indices, rng)
         return hist, mask, target, next_item_targets(hist, mask, target)
 
+    def sessions(self) -> SessionTable:
+        """The base dataset's sessions (:meth:`SequenceDataset.sessions`)."""
+        return self.base.sessions()
+
     def __getitem__(self, index: int):
         return tuple(part[0] for part in self.make_batch([index]))
 
@@ -425,6 +429,7 @@ class SessionPositionsDataset(paddle.io.Dataset):
         position = head_length[pair_chain] - 1 - rank  # pair with prefix length t + 1 -> position t
         trained[token_offsets[pair_chain[held_out]] + position[held_out]] = False
         self.trained = trained
+        self.token_offsets = token_offsets
         # samples: (session, first position, end position), pieces of max_length positions
         piece = int(max_length) if max_length else int(head_length.max())
         n_pieces = (head_length + piece - 1) // piece
@@ -444,6 +449,21 @@ class SessionPositionsDataset(paddle.io.Dataset):
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    def sessions(self) -> SessionTable:
+        """The training sessions as far as training sees them, as
+        :meth:`SessionDataset.sessions` gives them for the training pairs: each session up to
+        the next item of its last trained position (a session whose last pair is held out
+        ends one item earlier), sessions with no trained position left out."""
+        owner = np.repeat(np.arange(self.n_sessions), np.diff(self.token_offsets))
+        within = np.arange(len(self.tokens)) - self.token_offsets[owner]
+        position = self.trained & (within < np.diff(self.token_offsets)[owner] - 1)  # a session's last token is none
+        last = np.full(self.n_sessions, -1, dtype=np.int64)  # the last trained position of each session
+        np.maximum.at(last, owner[position], within[position])
+        keep = np.flatnonzero(last >= 0)
+        lengths = last[keep] + 2  # positions 0..last and the last one's next item
+        return SessionTable(_gather_ranges(self.tokens, self.token_offsets[keep], lengths),
+                            np.r_[0, np.cumsum(lengths)].astype(np.int64))
 
     def make_batch(self, indices: Sequence[int], rng: Optional[np.random.Generator] = None):
         """``(history [B, Lb], mask [B, Lb], target [B], position_targets [B, Lb])``: the

@@ -7,11 +7,12 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_graph, build_session_graph
+from srgnn_paddle.data.typed_graph import build_typed_graph
 
 #: The ``graph`` option of a loader -> the function that builds a batch's graph from its
 #: padded histories (``[B, L]`` int64 -> the object a :class:`Batch` carries as ``graph``),
@@ -20,12 +21,13 @@ from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_grap
 GRAPH_BUILDERS: Dict[str, Callable[[np.ndarray], Any]] = {
     "packed": build_packed_graph,
     "dense": build_session_graph,
+    "typed": build_typed_graph,  # GCE-GNN's session graph with typed edges
 }
 GRAPH_LAYOUTS = tuple(GRAPH_BUILDERS)
 
 #: A model's batch layout (``Recommender.batch_layout``) -> the graph its batches carry: the
 #: one mapping from what a model asks for to what the loader builds.
-LAYOUT_GRAPHS = {"session_graph": "packed", "sequence": None, "pairs": None}
+LAYOUT_GRAPHS = {"session_graph": "packed", "sequence": None, "pairs": None, "typed_session_graph": "typed"}
 
 
 def graph_for_layout(layout: str) -> Optional[str]:
@@ -50,6 +52,9 @@ class Batch:
     position_targets: ``targets: all`` training batches only: ``[B, L]`` int64, the item
              each position of ``history`` is trained to predict (its next item), 0 where a
              position is not a target (padding, held-out pairs); ``None`` otherwise.
+    seed:    ``(run seed, epoch, global batch index)`` of a loader's batch: what a model's own
+             random draws for this batch are seeded from (GCE-GNN's neighbour sampling), so
+             they too depend only on the batch; ``None`` for batches made by hand.
     """
 
     history: np.ndarray
@@ -57,6 +62,7 @@ class Batch:
     target: Any
     graph: Optional[Union[PackedGraph, SessionGraph]] = None
     position_targets: Optional[np.ndarray] = None
+    seed: Optional[Tuple[int, int, int]] = None
 
     def __len__(self) -> int:
         return len(self.history)
@@ -134,7 +140,8 @@ class BatchView:
             return made
         hist, mask, target, *position_targets = made
         graph = None if self.graph is None else GRAPH_BUILDERS[self.graph](hist)
-        return Batch(hist, mask, target, graph, position_targets[0] if position_targets else None)
+        return Batch(hist, mask, target, graph, position_targets[0] if position_targets else None,
+                     (self.seed, self.epoch, b))
 
 
 class BatchLoader:

@@ -19,6 +19,7 @@ require_paddle()
 
 from srgnn_paddle.models.base import BATCH_LAYOUTS, Recommender, Scorer, softmax_cross_entropy
 from srgnn_paddle.models.counts import CountModel
+from srgnn_paddle.models.gcegnn import GCEGNN
 from srgnn_paddle.models.ggnnwatt import GGNNwATT
 from srgnn_paddle.models.gru4rec import GRU4Rec
 from srgnn_paddle.models.gruwatt import GRUwATT
@@ -39,6 +40,7 @@ MODELS: Dict[str, Type[Union[Recommender, CountModel]]] = {
     STAMP.name: STAMP,
     GRUwATT.name: GRUwATT,
     GGNNwATT.name: GGNNwATT,
+    GCEGNN.name: GCEGNN,
     # neural collaborative filtering (the loo protocol: user, item pairs)
     GMF.name: GMF,
     MLP.name: MLP,
@@ -65,5 +67,5 @@ def build_model(cfg: Config, **options: Any) -> Union[Recommender, CountModel]:
 
 
 __all__ = ["MODELS", "BATCH_LAYOUTS", "Scorer", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec",
-           "NARM", "STAMP", "GRUwATT", "GGNNwATT", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN",
+           "NARM", "STAMP", "GRUwATT", "GGNNwATT", "GCEGNN", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN",
            "SKNN", "model_class", "build_model"]

@@ -26,7 +26,11 @@ A trained model is a ``paddle.nn.Layer`` subclass of :class:`Recommender` that
   inner-product ones (``inner_product = False``, e.g. NCF's MLP and NeuMF, which score a
   pair with a non-linear head) implement both, and their ``encode`` / ``item_embeddings``
   are descriptive only (t-SNE);
-* declares the parameters whose gradients are row-sparse (:meth:`~Recommender.sparse_parameters`).
+* declares the parameters whose gradients are row-sparse (:meth:`~Recommender.sparse_parameters`);
+* may learn from the training sessions as a whole before the first epoch
+  (:attr:`~Recommender.uses_training_sessions` and :meth:`~Recommender.fit_sessions`, e.g.
+  GCE-GNN's global item graph), into its state (buffers), so that checkpoints, ``--resume``
+  and loaded runs carry it.
 
 Models without gradient training (the count baselines: popularity, item-KNN, session-KNN)
 are on a contract of their own, :class:`~srgnn_paddle.models.counts.CountModel`: ``fit``
@@ -144,6 +148,21 @@ class Recommender(Scorer, nn.Layer):
     and t-SNE rely on (the declarations of :class:`Scorer`, plus ``embedding_dim``: ``D``)."""
 
     embedding_dim: int
+    #: the trainer calls :meth:`fit_sessions` with the training sessions before the first epoch
+    uses_training_sessions: ClassVar[bool] = False
+
+    def fit_sessions(self, sessions: Any) -> None:
+        """Learn what the model derives from the training sessions as a whole, before any
+        epoch (called by the trainer once per fresh run, also a refit, when
+        :attr:`uses_training_sessions`; a resumed run has it from its checkpoint).
+
+        Args:
+            sessions: a :class:`~srgnn_paddle.data.datasets.SessionTable`: the training
+                dataset's ``sessions()``, the sessions the counted models' ``fit`` gets.
+
+        What it learns must live in the model's state (``register_buffer``, persistable,
+        with shapes fixed by the constructor), so that ``state_dict`` carries it. Default:
+        nothing."""
 
     def encode(self, batch: Any) -> paddle.Tensor:
         """Session/user vectors of a batch (:class:`~srgnn_paddle.data.Batch`): ``[B, D]``."""
@@ -167,7 +186,8 @@ class Recommender(Scorer, nn.Layer):
         rows, cols = np.nonzero(real)  # [P] each
         width = int(cols.max()) + 1
         prefixes = np.where(np.arange(width)[None, :] <= cols[:, None], history[rows, :width], 0)  # [P, W]
-        vectors = self.encode(Batch(prefixes, (prefixes > 0).astype("float32"), None))  # [P, D]
+        prefix_batch = Batch(prefixes, (prefixes > 0).astype("float32"), None, seed=getattr(batch, "seed", None))
+        vectors = self.encode(prefix_batch)  # [P, D]
         slot = np.zeros(history.shape, dtype=np.int64)  # 0: the zero row, p + 1: prefix p
         slot[rows, cols] = np.arange(1, len(rows) + 1)
         padded = paddle.concat([paddle.zeros([1, vectors.shape[1]], dtype=vectors.dtype), vectors])  # [P + 1, D]

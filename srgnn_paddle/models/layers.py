@@ -1,7 +1,8 @@
 """The pieces the models share: tensors of a batch's histories, the state at a history's
 last real position, NARM's additive attention (over a whole history, or causal: every
 position over its prefix), the packed session graph's propagation and soft-attention
-readout, ``segment_sum``, and the paper's uniform initialisation. (The GRU read of a
+readout, ``segment_sum`` / ``segment_mean`` / ``segment_softmax``, and the paper's uniform
+initialisation. (The GRU read of a
 history is :class:`~srgnn_paddle.models.sequence.GRUSessionModel`.)
 
 Everything here is plain Paddle (its dense layers are :class:`~srgnn_paddle.kernels.Dense`,
@@ -81,6 +82,23 @@ def segment_sum(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.T
     """``out[i] = sum of values[j] with index[j] == i``: ``[E, D]``, ``[E]`` -> ``[n, D]``."""
     zeros = paddle.zeros([n, values.shape[1]], dtype=values.dtype)
     return compat.index_add(zeros, index, 0, values)
+
+
+def segment_softmax(scores: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:
+    """The softmax of ``scores`` within each segment: ``out[j] = exp(scores[j]) / sum of
+    exp(scores[k]) with index[k] == index[j]``. ``scores [E]`` float32, ``index [E]`` int64
+    sorted ascending, ``n`` segments -> ``[E]`` (each segment's max subtracted first)."""
+    top = paddle.geometric.segment_max(scores.detach(), index)  # [max index + 1]
+    exp = paddle.exp(scores - paddle.gather(top, index))
+    total = segment_sum(exp.unsqueeze(-1), index, n).squeeze(-1)  # [n]
+    return exp / paddle.gather(total, index)
+
+
+def segment_mean(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:
+    """``out[i] = mean of values[j] with index[j] == i`` (0 for an empty segment):
+    ``[E, D]``, ``[E]`` -> ``[n, D]``."""
+    count = segment_sum(paddle.ones([values.shape[0], 1], dtype=values.dtype), index, n)  # [n, 1]
+    return segment_sum(values, index, n) / count.clip(min=1.0)
 
 
 class PackedAdjacency:

@@ -5,7 +5,8 @@ Every file is written to a temporary name and renamed. All random draws of an ep
 derived from ``(seed, epoch)``, so a resumed run continues exactly as an uninterrupted one
 would. The trainer reaches the model only through the contract (``calculate_loss``,
 ``loss_inputs``, ``encode``, ``item_embeddings``, ``targets``; ``fit`` for the models with
-``trainable = False``, whose statistics are counted once in place of the epochs) and
+``trainable = False``, whose statistics are counted once in place of the epochs;
+``fit_sessions`` before the first epoch for those with ``uses_training_sessions``) and
 computes with the kernels of :mod:`srgnn_paddle.kernels`.
 
 Without a validation evaluator (the refit of ``--refit``) every epoch is kept: the trainer
@@ -291,6 +292,8 @@ class Trainer:
         if not self.model.trainable:
             self._fit_statistics()
             return
+        if self.model.uses_training_sessions and self.state.epoch == 0:  # a resumed run has it in its checkpoint
+            self.model.fit_sessions(self.train_dataset.sessions())
         cfg = self.cfg
         epochs = tqdm(range(self.state.epoch + 1, cfg.epochs + 1), desc="epochs", initial=self.state.epoch,
                       total=cfg.epochs, disable=not self.progress)

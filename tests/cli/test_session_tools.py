@@ -397,16 +397,18 @@ def test_compare_pools_seeds_and_puts_published_numbers_beside(tmp_path, capsys)
 def test_bench_models_json(ring):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_models.py"
-    out = subprocess.run([sys.executable, str(script), "--data_dir", str(ring), "--models", "srgnn,sknn",
+    out = subprocess.run([sys.executable, str(script), "--data_dir", str(ring), "--models", "srgnn,sknn,gcegnn",
                           "--max_steps", "3", "--eval_sessions", "50", "--json"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    srgnn, sknn = result["models"]
+    srgnn, sknn, gcegnn = result["models"]
     assert (srgnn["model"], srgnn["timed_steps"], srgnn["fit_seconds"]) == ("srgnn", 2, None)
     assert srgnn["train_samples_per_s"] > 0 and srgnn["eval_sessions_per_s"] > 0 and srgnn["parameters"] > 0
     assert sknn["train_samples_per_s"] is None and sknn["fit_seconds"] >= 0 and sknn["eval_sessions_per_s"] > 0
     assert result["eval_sessions"] == 50 and "P@20" in sknn["eval_metrics"]
+    assert srgnn["sessions_seconds"] is None and gcegnn["sessions_seconds"] >= 0  # its global graph first
+    assert gcegnn["loss_first"] > 0 and gcegnn["loss_last"] > 0
 
 
 @pytest.mark.slow

@@ -305,6 +305,8 @@ HOST_GEMMS = {
     "stamp": ["w_1", "w_2", "w_3", "w_0", "mlp_s", "mlp_t"],
     "gruwatt": ["a_1", "a_2", "v", "feed_forward"],
     "ggnnwatt": ["gnn.linear_edge_in", "gnn.linear_edge_out", "a_1", "a_2", "v", "feed_forward"],
+    "gcegnn": ["session_agg.attention", "global_agg.0.w_1", "global_agg.0.q_1", "global_agg.0.w_2", "w_3", "w_4",
+               "w_5", "q_2"],
     "gmf": ["predict_layer"],
     "mlp": ["mlp.0", "mlp.2", "predict_layer"],
     "neumf": ["mlp.0", "mlp.2", "predict_layer"],
@@ -334,6 +336,16 @@ class TestGRUwATT(TrainedChecks):
 
 class TestGGNNwATT(TrainedChecks):
     model_name = "ggnnwatt"
+
+
+class TestGCEGNN(TrainedChecks):
+    model_name = "gcegnn"
+
+    def build(self, score_padding: bool, seed: int) -> Recommender:
+        """With its global graph, as the trainer builds it before the first epoch."""
+        model = super().build(score_padding, seed)
+        model.fit_sessions(SessionDataset(*augment_prefixes(SESSIONS), N_ITEMS).sessions())
+        return model
 
 
 class TestPOP(CountedChecks):

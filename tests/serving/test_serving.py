@@ -26,7 +26,11 @@ from srgnn_paddle.serving.encoder import pad_histories
 from srgnn_paddle.serving.export import check_exportable
 from srgnn_paddle.synthetic import generate_synthetic
 
-SESSION_MODELS = [name for name, cls in MODELS.items() if cls.trainable and cls.batch_layout != "pairs"]
+SESSION_MODELS = [name for name, cls in MODELS.items()
+                  if cls.trainable and cls.batch_layout in ("session_graph", "sequence")]
+#: session models whose batches carry a graph of their own (GCE-GNN's typed graph): refused
+OWN_GRAPH_MODELS = [name for name, cls in MODELS.items()
+                    if cls.trainable and cls.batch_layout not in ("session_graph", "sequence", "pairs")]
 N = 40  # items of the chain data: ids 1..40, originals "sku-<id>"
 MAX_LENGTH = 5  # --session_max_length of the paper runs: longer sessions are cut to their last 5 items
 
@@ -220,6 +224,15 @@ def test_counted_and_pair_models_are_refused_with_the_reason(chain_dir, exp_dir,
     for name in ("spop", "itemknn", "sknn"):
         with pytest.raises(SrgnnError, match="count baseline"):
             check_exportable(MODELS[name])
+
+
+@pytest.mark.parametrize("name", OWN_GRAPH_MODELS)
+def test_models_with_a_graph_of_their_own_are_refused_with_the_reason(name, chain_dir, exp_dir, tmp_path, capsys):
+    run = _train(name, chain_dir, exp_dir / f"own_{name}", "--protocol", "paper")
+    capsys.readouterr()
+    assert cli.main(["export", "--run_dir", str(run), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "reads a graph of its own" in err[0] and not (tmp_path / "x").exists()
 
 
 def test_a_changed_or_missing_file_is_refused_at_load(paper_runs, tmp_path, capsys):
