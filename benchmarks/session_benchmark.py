@@ -127,7 +127,8 @@ def data_folder(spec: Dataset, root: Path, work: Path, prepare: bool, log) -> Pa
         if raw.is_file():
             if not prepare:
                 return target
-            log(f"== preparing {spec.name}: srgnn-paddle prepare {spec.prepare_format} --input {raw} --output {out}")
+            log(f"== preparing {spec.name}: srgnn-paddle prepare {spec.prepare_format} --input {rel(raw)} "
+                f"--output {rel(out)}")
             meta = prepare_dataset(spec.prepare_format, raw, out, PrepareOptions(), overwrite=out.exists())
             log(format_summary(meta, out))
             return target
@@ -135,6 +136,12 @@ def data_folder(spec: Dataset, root: Path, work: Path, prepare: bool, log) -> Pa
                          f"the raw file {raw} to prepare them from is absent; put either there (or --data_root DIR)")
     raise SrgnnError(f"dataset {spec.name}: {folder} holds no all_train_seq.txt / train.txt and test.txt; put the "
                      f"published pickles there (or --data_root DIR, --data {spec.name}=DIR)")
+
+
+def rel(path: Path) -> str:
+    """``path`` relative to the checkout (the training processes run there), so that the
+    run files and console logs name ``../shared/data/tmall``, not a machine's folders."""
+    return os.path.relpath(Path(path).resolve(), REPO)
 
 
 def _has_pickles(folder: Path) -> bool:
@@ -146,7 +153,7 @@ def dataset_counts(folder: Path) -> Dict[str, Any]:
     from srgnn_paddle.data.sessions import load_session_pickles
 
     pickles = load_session_pickles(folder)
-    return {"data_dir": str(folder), "train_sessions": len(pickles.train_sessions or []) or None,
+    return {"data_dir": rel(folder), "train_sessions": len(pickles.train_sessions or []) or None,
             "train_pairs": len(pickles.train[1]), "test_pairs": len(pickles.test[1]),
             "valid_pairs_file": len(pickles.valid[1]) if pickles.valid is not None else None,
             "n_items": pickles.n_items}
@@ -244,7 +251,7 @@ def plan(args: argparse.Namespace, log) -> Tuple[List[Run], Dict[str, Dict[str, 
     for name in chosen:
         spec = specs[name]
         folder = data_folder(spec, args.data_root, work, prepare=not args.dry_run, log=log)
-        counts[name] = dataset_counts(folder) if _has_pickles(folder) else {"data_dir": str(folder)}
+        counts[name] = dataset_counts(folder) if _has_pickles(folder) else {"data_dir": rel(folder)}
         for model in models:
             for seed in seeds:
                 config_name, cfg = resolve_config(model, spec, args.configs, args.sets, not args.no_refit, seed)
@@ -268,11 +275,11 @@ def _choose(text: Optional[str], default: Sequence[str], known: Dict[str, Any], 
     return names
 
 
-def train_command(run: Run, args: argparse.Namespace, config_path: Path) -> List[str]:
-    """The ``srgnn-paddle train`` command line of a run in its state."""
-    command = shlex.split(args.python) + ["-m", "srgnn_paddle", "train", "--config", str(config_path),
-                                          "--dataset", run.dataset, "--data_dir", str(run.data_dir),
-                                          "--exp_dir", str(args.work), "--quiet"]
+def train_command(run: Run, python: str, work: Path, config_path: Path) -> List[str]:
+    """The ``srgnn-paddle train`` command line of a run in its state (run folders under ``work``)."""
+    command = shlex.split(python) + ["-m", "srgnn_paddle", "train", "--config", rel(config_path),
+                                     "--dataset", run.dataset, "--data_dir", rel(run.data_dir),
+                                     "--exp_dir", rel(work), "--quiet"]
     if run.seed is not None:
         command += ["--seeds", str(run.seed)]
     if run.state in ("resume", "refit"):
@@ -282,18 +289,20 @@ def train_command(run: Run, args: argparse.Namespace, config_path: Path) -> List
     return command
 
 
-def execute(run: Run, args: argparse.Namespace, console: Path, echo: bool) -> int:
-    """Run one training process, its output appended to ``console`` (and echoed without
-    Paddle's import notes); returns its exit status."""
-    config_path = args.work / "configs" / run.dataset / f"{run.name}.yaml"
+def execute(run: Run, python: str, work: Path, console: Path, echo: bool) -> int:
+    """Run one training process (run folders under ``work``, its resolved config kept in
+    ``<work>/configs/<dataset>/<run>.yaml``), its output appended to ``console`` (and
+    echoed) without Paddle's import notes; returns its exit status."""
+    config_path = work / "configs" / run.dataset / f"{run.name}.yaml"
     config_path.parent.mkdir(parents=True, exist_ok=True)
     save_config(run.cfg, config_path)
-    command = train_command(run, args, config_path)
+    command = train_command(run, python, work, config_path)
     console.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
     with open(console, "a", encoding="utf-8") as out:
-        out.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {run.state}: {shlex.join(command)}\n")
+        shown = "srgnn-paddle " + shlex.join(command[len(shlex.split(python)) + 2:])  # without the interpreter
+        out.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {run.state}: {shown}\n")
         out.flush()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                    cwd=str(REPO))
@@ -486,7 +495,7 @@ def benchmark(args: argparse.Namespace) -> int:
         log(f"== [{index}/{len(runs)}] {time.strftime('%H:%M:%S')} {run.dataset} {run.name}: {run.state} "
             f"({run.config_file or 'paper defaults'}); {estimate_line(runs)}")
         console = _console(args, run)
-        status = execute(run, args, console, echo=not args.quiet)
+        status = execute(run, args.python, args.work, console, echo=not args.quiet)
         run.state, run.epochs_done = run_state(run)
         if status in (130, -2):  # Ctrl-C (exit 130, or killed by SIGINT)
             log(f"interrupted during {run.dataset}/{run.name}; run the same command again to continue it")
