@@ -2,7 +2,7 @@
 the prefix pairs (``valid_split: pairs``, whose sessions also have pairs in training) or the
 most recent whole sessions (``valid_split: sessions``, nothing of them trained on).
 
-Every (model, seed) is trained once with each split under the paper protocol, the test set
+Every (model, ``--grid`` point, seed) is trained once with each split under the paper protocol, the test set
 scored after every epoch (``select_on: test``; the epoch is still selected on validation).
 From the runs' ``log.csv``:
 
@@ -52,6 +52,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=0, help="epochs of every run (default: the config's)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="a config value for every run (YAML value; repeatable)")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="train every combination of these values (repeatable), e.g. --grid lr=0.001,0.0005; "
+                        "each combination's runs go to <work>/<split>/<key><value>_.../")
     p.add_argument("--configs", type=Path, default=sb.REPO / "configs", help="the configs folder")
     p.add_argument("--work", type=Path, default=sb.REPO / "exp" / "split_check", help="run folders (default: exp/split_check)")
     p.add_argument("--results", type=Path, default=sb.REPO / "docs" / "results" / "split_check",
@@ -71,6 +74,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
             raise SrgnnError(f"--set {key}=...: the split check sets '{key}' itself")
     if args.epochs:
         args.sets["epochs"] = args.epochs
+    args.grid_points = [{}]
+    for item in args.grid:
+        key, sep, values = item.partition("=")
+        if not sep or not values or key in args.sets or key in ("valid_split", "select_on", "model", "seed", "refit"):
+            raise SrgnnError(f"--grid must be KEY=V1,V2,... with a key neither --set nor set by the check, got {item!r}")
+        args.grid_points = [{**point, key: yaml.safe_load(v)} for point in args.grid_points for v in values.split(",")]
     args.splits = [s for s in args.splits.split(",") if s]
     if not args.splits or set(args.splits) - set(SPLITS):
         raise SrgnnError(f"--splits must name some of {', '.join(SPLITS)}, got {','.join(args.splits)!r}")
@@ -94,15 +103,31 @@ def plan(args: argparse.Namespace) -> List[sb.Run]:
     runs = []
     for split in args.splits:
         for model in models:
-            for seed in args.seeds:
-                sets = {**args.sets, "valid_split": split, "select_on": "test"}
-                config_name, cfg = sb.resolve_config(model, spec, args.configs, sets, False, seed)
-                run = sb.Run(name, args.data_dir.resolve(), model, seed, config_name, cfg,
-                             run_dir_for(cfg, args.work / split, f"_seed{seed}"))
-                run.state, run.epochs_done = sb.run_state(run)
-                run.n_train = n_train
-                runs.append(run)
+            for point in args.grid_points:
+                for seed in args.seeds:
+                    sets = {**args.sets, **point, "valid_split": split, "select_on": "test"}
+                    config_name, cfg = sb.resolve_config(model, spec, args.configs, sets, False, seed)
+                    run = sb.Run(name, args.data_dir.resolve(), model, seed, config_name, cfg,
+                                 run_dir_for(cfg, args.work / split / grid_tag(point), f"_seed{seed}"))
+                    run.state, run.epochs_done = sb.run_state(run)
+                    run.n_train = n_train
+                    runs.append(run)
     return runs
+
+
+def grid_tag(point: Dict[str, Any]) -> str:
+    """The folder of one ``--grid`` point (``lr0.0005_dropout0.2``; ``default`` without a grid)."""
+    return "_".join(f"{key}{value}" for key, value in point.items()) or "default"
+
+
+def work_of(run: sb.Run) -> Path:
+    """The exp folder of a run (``<work>/<split>/<grid point>``)."""
+    return run.run_dir.parent.parent
+
+
+def label(run: sb.Run) -> str:
+    """``<grid point>/<run folder>``."""
+    return f"{work_of(run).name}/{run.name}"
 
 
 # ---------------------------------------------------------------------------- analysis
@@ -118,7 +143,7 @@ def run_row(run: sb.Run) -> Dict[str, Any]:
     chosen = int(summary["best_epoch"])
     best_test = int(test.loc[epochs, p].idxmax())
     rho = spearman(valid.loc[epochs, p], test.loc[epochs, p]) if len(epochs) >= 3 else None
-    return {"split": run.cfg.valid_split, "model": run.model, "seed": run.seed, "run": run.name,
+    return {"split": run.cfg.valid_split, "model": run.model, "seed": run.seed, "run": label(run),
             "epochs": len(epochs), "chosen_epoch": chosen, "test_best_epoch": best_test,
             "same_epoch": bool(test.loc[chosen, p] == test.loc[best_test, p]), "epoch_spearman": rho,
             "valid_at_chosen": float(valid.loc[chosen, p]), "test_at_chosen": float(test.loc[chosen, p]),
@@ -202,23 +227,23 @@ def check(args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
         if args.analyse_only or run.state == "done":
             continue
         split = run.cfg.valid_split
-        print(f"== [{index}/{len(runs)}] {time.strftime('%H:%M:%S')} {split} {run.name}: {run.state}; "
+        print(f"== [{index}/{len(runs)}] {time.strftime('%H:%M:%S')} {split} {label(run)}: {run.state}; "
               f"{sb.estimate_line(runs)}", flush=True)
-        console = args.work / split / "console" / f"{run.name}.txt"
-        status = sb.execute(run, args.python, args.work / split, console, echo=not args.quiet)
+        console = work_of(run) / "console" / f"{run.name}.txt"
+        status = sb.execute(run, args.python, work_of(run), console, echo=not args.quiet)
         run.state, run.epochs_done = sb.run_state(run)
         if status in (130, -2):
-            print(f"interrupted during {split}/{run.name}; run the same command again to continue it")
+            print(f"interrupted during {split}/{label(run)}; run the same command again to continue it")
             return 130
         if status != 0 or run.state != "done":
-            failed.append(f"{split}/{run.name} (exit {status}, see {console})")
+            failed.append(f"{split}/{label(run)} (exit {status}, see {console})")
     done = [r for r in runs if r.state == "done"]
     for run in done:
-        target = results / run.cfg.valid_split / run.name
+        target = results / run.cfg.valid_split / label(run)
         target.mkdir(parents=True, exist_ok=True)
         for name in ("log.csv", "summary.json", "config.yaml"):
             shutil.copyfile(run.run_dir / name, target / name)
-        console = args.work / run.cfg.valid_split / "console" / f"{run.name}.txt"
+        console = work_of(run) / "console" / f"{run.name}.txt"
         if console.is_file():
             shutil.copyfile(console, target / "console.txt")
     rows = [run_row(r) for r in done]
