@@ -501,13 +501,13 @@ def benchmark(args: argparse.Namespace) -> int:
             log(f"interrupted during {run.dataset}/{run.name}; run the same command again to continue it")
             return 130
         if status != 0 or run.state != "done":
-            failed.append(f"{run.dataset}/{run.name} (exit {status}, see {console})")
+            failed.append(f"{run.dataset}/{run.name} (exit {status}, see {rel(console)})")
             log(f"== failed: {failed[-1]}")
             continue
         collect(run, args.results, console)
         write_tables(args.results, counts)
     text = write_tables(args.results, counts) if any(r.state == "done" for r in runs) else "(no finished runs)\n"
-    log(text + f"== tables in {args.results / 'results.md'} and {args.results}/<dataset>/compare.md")
+    log(text + f"== tables in {rel(args.results / 'results.md')} and {rel(args.results)}/<dataset>/compare.md")
     if failed:
         log("== failed runs (run again to retry): " + "; ".join(failed))
         return 1

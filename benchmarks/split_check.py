@@ -236,7 +236,7 @@ def check(args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
             print(f"interrupted during {split}/{label(run)}; run the same command again to continue it")
             return 130
         if status != 0 or run.state != "done":
-            failed.append(f"{split}/{label(run)} (exit {status}, see {console})")
+            failed.append(f"{split}/{label(run)} (exit {status}, see {sb.rel(console)})")
     done = [r for r in runs if r.state == "done"]
     for run in done:
         target = results / run.cfg.valid_split / label(run)
@@ -248,14 +248,15 @@ def check(args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
             shutil.copyfile(console, target / "console.txt")
     rows = [run_row(r) for r in done]
     summary = analyse(rows)
-    command = "python benchmarks/split_check.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--analyse_only"]
+    command = "python benchmarks/split_check.py " + " ".join(given)
     if done:
         results.mkdir(parents=True, exist_ok=True)
         (results / "split_check.json").write_text(json.dumps({"command": command, "per_split": summary,
                                                                "runs": rows}, indent=2, default=str) + "\n")
         text = report(rows, summary, dataset, command)
         (results / "split_check.md").write_text(text)
-        print(text + f"== {len(done)} of {len(runs)} run(s) finished; written to {results}")
+        print(text + f"== {len(done)} of {len(runs)} run(s) finished; written to {sb.rel(results)}")
     else:
         print(f"== no finished run yet ({len(runs)} planned)")
     if failed:
