@@ -200,6 +200,7 @@ def run_state(run: Run) -> Tuple[str, int]:
     the refit's when asked for), ``refit`` (finished, the refit missing or interrupted),
     ``resume`` (a checkpoint), ``overwrite`` (a folder with nothing to continue), ``new``."""
     summary_path, checkpoint = run.run_dir / "summary.json", run.run_dir / "checkpoint.pdckpt"
+    _check_same_settings(run)
     summary: Dict[str, Any] = {}
     if summary_path.is_file():
         try:
@@ -216,6 +217,24 @@ def run_state(run: Run) -> Tuple[str, int]:
     if run.run_dir.exists():
         return "overwrite", 0
     return "new", 0
+
+
+def _check_same_settings(run: Run) -> None:
+    """A run folder trained with other settings than this command's is refused (one error
+    naming the keys), so that a changed config or ``--set`` never passes an old run off as
+    the new one's (the keys a resume may change, and the sizes train fills in, aside)."""
+    from srgnn_paddle.runs import RESUMABLE_CHANGES
+
+    saved_path = run.run_dir / "config.yaml"
+    if not saved_path.is_file():
+        return
+    saved = load_config(saved_path).to_dict()
+    ignored = set(RESUMABLE_CHANGES) | {"n_items", "n_users"}
+    differ = sorted(k for k, v in run.cfg.to_dict().items() if k not in ignored and saved.get(k) != v)
+    if differ:
+        changes = ", ".join(f"{k} {saved.get(k)!r} -> {getattr(run.cfg, k)!r}" for k in differ)
+        raise SrgnnError(f"{rel(run.run_dir)} was trained with other settings ({changes}); pass another --work "
+                         f"(and --results), or remove the folder to train it again")
 
 
 def _epochs_logged(log_csv: Path) -> int:

@@ -111,6 +111,8 @@ def test_runs_are_made_then_skipped_and_an_interrupted_run_continues(setting, ca
     out = capsys.readouterr().out
     assert "== 4 run(s): 4 done" in out and "epoch 1: loss" not in out
     assert {p: p.read_text() for p in (work / "console").rglob("*.txt")} == consoles
+    assert session_benchmark.main(argv + ["--set", "embedding_dim=8", "--set", "dropout=0.2"]) == 2
+    assert "was trained with other settings (dropout 0.0 -> 0.2)" in capsys.readouterr().err
 
     # an interrupted run (Ctrl-C after its first epoch) is continued by the next call
     wrapper = tmp_path / "interrupting.py"
