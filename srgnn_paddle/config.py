@@ -30,6 +30,7 @@ NEGATIVE_SAMPLERS = ("uniform", "popularity")
 INDEXES = ("flat", "ivf")
 SELECT_ON = ("valid", "test")
 TARGETS = ("last", "all")
+VALID_SPLITS = ("pairs", "sessions")
 OPTIMIZERS = ("adam", "sgd")
 
 
@@ -65,6 +66,11 @@ class Config:
     max_length: int = _option(20, "keep at most this many most recent items of a history")
     valid_portion: float = _option(0.1, "paper protocol: share of the training pairs held out for validation "
                                               "(not used when the data folder has valid.txt)")
+    valid_split: str = _option("pairs", "paper protocol, without valid.txt: which pairs validation holds out: pairs "
+                                        "(a seeded share of the pairs, as the official code: other prefixes of a "
+                                        "held-out pair's session stay in training) or sessions (the most recent whole "
+                                        "sessions, as many as hold valid_portion of the pairs: none of their pairs "
+                                        "is trained on)", VALID_SPLITS)
     num_workers: int = _option(0, "threads that build batches ahead of the training step (0 = none)")
     # optimisation
     lr: float = _option(1e-4, "learning rate (of Adam, or of SGD with optimizer sgd)")

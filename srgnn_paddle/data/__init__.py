@@ -27,6 +27,7 @@ _EXPORTS = {
     "SessionTable": "srgnn_paddle.data.datasets",
     "SubsetDataset": "srgnn_paddle.data.datasets",
     "split_validation": "srgnn_paddle.data.datasets",
+    "split_recent_sessions": "srgnn_paddle.data.datasets",
     "PackedGraph": "srgnn_paddle.data.graph",
     "SessionGraph": "srgnn_paddle.data.graph",
     "build_packed_graph": "srgnn_paddle.data.graph",

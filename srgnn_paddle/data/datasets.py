@@ -287,6 +287,29 @@ def split_validation(n: int, portion: float, seed: int) -> Tuple[np.ndarray, np.
     return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
 
 
+def split_recent_sessions(groups: np.ndarray, portion: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Hold out whole sessions, the most recent ones: ``(train indices, validation indices)``.
+
+    Args:
+        groups: ``[P]`` int64, the session of every pair, non-decreasing in file order
+            (:meth:`SessionDataset.session_groups`); the paper's files list the sessions by
+            date, so the last sessions are the most recent.
+        portion: the share of the pairs to hold out.
+
+    Returns:
+        ``([P - V], [V])`` sorted pair indices: validation is every pair of the sessions
+        from the one holding pair ``P - round(portion * P)`` to the last, so it holds at least
+        ``round(portion * P)`` pairs, fewer than that plus the pairs of one session, and no
+        session has pairs on both sides. ``V = 0`` when ``round(portion * P)`` is 0.
+    """
+    groups = np.asarray(groups, dtype=np.int64)
+    n_valid = int(round(len(groups) * portion))
+    if n_valid == 0:
+        return np.arange(len(groups), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    held = groups >= groups[len(groups) - n_valid]
+    return np.flatnonzero(~held), np.flatnonzero(held)
+
+
 class SubsetDataset(paddle.io.Dataset):
     """A view of some samples of a dataset that has ``make_batch`` (keeps batching vectorised)."""
 

@@ -38,7 +38,9 @@ class PaperProtocol(Protocol):
     def load_data(self, cfg: "Config", data_dir: Path) -> PreparedData:
         """The paper's layout (``train.txt`` or ``all_train_seq.txt``, and ``test.txt``, see
         :mod:`srgnn_paddle.data.sessions`). Validation: ``valid.txt`` when the folder has one,
-        else ``valid_portion`` of the training pairs held out by a seeded split. Prefixes keep
+        else ``valid_portion`` of the training pairs held out: a seeded share of the pairs
+        (``valid_split: pairs``, :func:`~srgnn_paddle.data.split_validation`) or the most recent
+        whole sessions (``sessions``, :func:`~srgnn_paddle.data.split_recent_sessions`). Prefixes keep
         their last ``session_max_length`` items (0 = all). The item table has ``--n_items``
         rows when given, else ``meta.json``'s ``n_items``, else max id + 1.
 
@@ -47,7 +49,8 @@ class PaperProtocol(Protocol):
         ``all_train_seq.txt`` when the folder has its own ``valid.txt`` (nothing to hold out),
         else the sessions recovered from the training pairs, the held-out ones' positions
         masked."""
-        from srgnn_paddle.data import SessionDataset, SubsetDataset, load_session_pickles, split_validation
+        from srgnn_paddle.data import (SessionDataset, SubsetDataset, load_session_pickles, split_recent_sessions,
+                                       split_validation)
         from srgnn_paddle.data.datasets import SessionPositionsDataset
         from srgnn_paddle.data.interactions import meta_n_items
         from srgnn_paddle.data.sessions import TEST_FILE, TRAIN_SESSIONS_FILE, VALID_FILE
@@ -63,9 +66,15 @@ class PaperProtocol(Protocol):
             train_idx = np.arange(len(full))
             valid = SessionDataset(*pickles.valid, n_items, max_length=max_length, source=str(data_dir / VALID_FILE))
         else:
-            train_idx, valid_idx = split_validation(len(full), cfg.valid_portion, cfg.seed)
+            if cfg.valid_split == "sessions":
+                train_idx, valid_idx = split_recent_sessions(full.session_groups(), cfg.valid_portion)
+            else:
+                train_idx, valid_idx = split_validation(len(full), cfg.valid_portion, cfg.seed)
             if len(valid_idx) == 0:
                 raise SrgnnError(f"{data_dir}: valid_portion {cfg.valid_portion} leaves no validation pairs")
+            if len(train_idx) == 0:
+                raise SrgnnError(f"{data_dir}: valid_portion {cfg.valid_portion} with valid_split sessions holds out "
+                                 f"every training session; lower valid_portion or use valid_split pairs")
             valid = SubsetDataset(full, valid_idx)
         train = SubsetDataset(full, train_idx)
         if cfg.targets == "all":
