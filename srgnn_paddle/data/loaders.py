@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_graph, build_session_graph
+from srgnn_paddle.data.lessr_graphs import build_lessr_graphs
 
 #: The ``graph`` option of a loader -> the function that builds a batch's graph from its
 #: padded histories (``[B, L]`` int64 -> the object a :class:`Batch` carries as ``graph``),
@@ -20,12 +21,14 @@ from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_grap
 GRAPH_BUILDERS: Dict[str, Callable[[np.ndarray], Any]] = {
     "packed": build_packed_graph,
     "dense": build_session_graph,
+    "lessr": build_lessr_graphs,  # LESSR's EOP multigraph and shortcut graph
 }
 GRAPH_LAYOUTS = tuple(GRAPH_BUILDERS)
 
 #: A model's batch layout (``Recommender.batch_layout``) -> the graph its batches carry: the
 #: one mapping from what a model asks for to what the loader builds.
-LAYOUT_GRAPHS = {"session_graph": "packed", "sequence": None, "pairs": None}
+LAYOUT_GRAPHS = {"session_graph": "packed", "sequence": None, "pairs": None,
+                 "lessr_graphs": "lessr"}  # LESSR (srgnn_paddle/models/lessr.py)
 
 
 def graph_for_layout(layout: str) -> Optional[str]:
