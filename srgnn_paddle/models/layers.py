@@ -1,7 +1,7 @@
 """The pieces the models share: tensors of a batch's histories, the state at a history's
 last real position, NARM's additive attention (over a whole history, or causal: every
 position over its prefix), the packed session graph's propagation and soft-attention
-readout, ``segment_sum``, and the paper's uniform initialisation. (The GRU read of a
+readout, ``segment_sum`` and ``segment_softmax``, and the paper's uniform initialisation. (The GRU read of a
 history is :class:`~srgnn_paddle.models.sequence.GRUSessionModel`.)
 
 Everything here is plain Paddle (its dense layers are :class:`~srgnn_paddle.kernels.Dense`,
@@ -81,6 +81,16 @@ def segment_sum(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.T
     """``out[i] = sum of values[j] with index[j] == i``: ``[E, D]``, ``[E]`` -> ``[n, D]``."""
     zeros = paddle.zeros([n, values.shape[1]], dtype=values.dtype)
     return compat.index_add(zeros, index, 0, values)
+
+
+def segment_softmax(scores: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:
+    """The softmax of ``scores`` within each segment (the entries with one ``index`` value),
+    e.g. attention over each node's in-edges: ``[E, 1]``, ``index [E]`` int64 sorted
+    non-decreasing, with values ``< n`` -> ``[E, 1]``. Each segment's maximum is subtracted
+    first (``paddle.geometric.segment_max``, without a gradient: the softmax does not change)."""
+    top = paddle.geometric.segment_max(scores.detach(), index)  # [max(index) + 1, 1]
+    weights = paddle.exp(scores - paddle.gather(top, index))
+    return weights / paddle.gather(segment_sum(weights, index, n), index)
 
 
 class PackedAdjacency:
