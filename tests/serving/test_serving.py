@@ -26,7 +26,10 @@ from srgnn_paddle.serving.encoder import pad_histories
 from srgnn_paddle.serving.export import check_exportable
 from srgnn_paddle.synthetic import generate_synthetic
 
-SESSION_MODELS = [name for name, cls in MODELS.items() if cls.trainable and cls.batch_layout != "pairs"]
+#: the exported models: trained ones on padded histories or SR-GNN's session graph (a model reading a
+#: graph of its own, e.g. LESSR, is refused: tests/models/test_lessr.py)
+SESSION_MODELS = [name for name, cls in MODELS.items() if cls.trainable and cls.batch_layout in ("session_graph",
+                                                                                                 "sequence")]
 N = 40  # items of the chain data: ids 1..40, originals "sku-<id>"
 MAX_LENGTH = 5  # --session_max_length of the paper runs: longer sessions are cut to their last 5 items
 
