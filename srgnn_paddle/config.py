@@ -109,7 +109,8 @@ class Config:
                                    "protocol: one sample per training session)", TARGETS)
     hidden_size: int = _option(0, "GRU4Rec, NARM, GRUwATT: size of the GRU state; 0 = embedding_dim")
     dropout: float = _option(0.0, "GRU4Rec, GRUwATT, GGNNwATT: dropout on the item embeddings (NARM has its "
-                                  "published 0.25 / 0.5, STAMP and SR-GNN none)")
+                                  "published 0.25 / 0.5, STAMP and SR-GNN none); LESSR: the feature dropout "
+                                  "before every layer (0.2 in configs/paper_lessr.yaml)")
     session_max_length: int = _option(0, "paper protocol: keep the last N items of every prefix (0 = all, the "
                                          "paper's); with targets all, longer training sessions are cut into "
                                          "pieces of N positions")

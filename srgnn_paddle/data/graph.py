@@ -10,6 +10,9 @@ sessions or positions) and cheap enough to build in the data loader:
   the same session vectors from either (tested); the packed one skips the padding, about
   6x less work on DIGINETICA batches, whose histories are padded to the longest of the
   batch (22 on average) while they hold 4 items on average.
+
+The packed layout's node numbering (:func:`pack_sessions`) is shared with the graphs other
+models read (LESSR's, :mod:`srgnn_paddle.data.lessr_graphs`).
 """
 from __future__ import annotations
 
@@ -113,16 +116,31 @@ class PackedGraph(NamedTuple):
     last_node: np.ndarray
 
 
-def build_packed_graph(item_seq) -> PackedGraph:
-    """Build the packed session graphs (:class:`PackedGraph`) of right-padded histories.
+class PackedNodes(NamedTuple):
+    """The nodes of a batch's session graphs without padding: each session's distinct items,
+    sorted, sessions one after another (``n`` nodes), and its ``P`` real history entries.
+
+    node_items:   ``[n]`` int64, the item of each node.
+    node_session: ``[n]`` int64, the session (batch row) of each node; non-decreasing.
+    pos_node:     ``[P]`` int64, the node of each history entry, in order.
+    pos_session:  ``[P]`` int64, the session of each history entry; non-decreasing.
+    last_node:    ``[B]`` int64, the node of each session's last entry.
+    """
+
+    node_items: np.ndarray
+    node_session: np.ndarray
+    pos_node: np.ndarray
+    pos_session: np.ndarray
+    last_node: np.ndarray
+
+
+def pack_sessions(item_seq) -> PackedNodes:
+    """The nodes and real entries (:class:`PackedNodes`) of right-padded histories, the node
+    numbering every packed graph of a batch shares (:func:`build_packed_graph`, LESSR's graphs).
 
     Args:
         item_seq: ``[B, L]`` integer array of item ids, right-padded with 0; every row needs
             at least one item.
-
-    Returns:
-        the graphs of :func:`build_session_graph` without the padding node and slots: the
-        same nodes in the same order within a session, the same edges and normalisation.
 
     Raises:
         ValueError: a row with no item, or an item after a 0 (not right-padded).
@@ -140,9 +158,29 @@ def build_packed_graph(item_seq) -> PackedGraph:
     values = seq[pos_session, pos]
     span = int(values.max()) + 1
     keys, pos_node = np.unique(pos_session * span + values, return_inverse=True)  # sorted by (session, item)
-    node_items = keys % span
-    n = len(keys)
-    last_node = pos_node[np.cumsum(lengths) - 1]
+    pos_node = pos_node.reshape(-1)
+    return PackedNodes(node_items=(keys % span).astype(np.int64), node_session=(keys // span).astype(np.int64),
+                       pos_node=pos_node.astype(np.int64), pos_session=pos_session.astype(np.int64),
+                       last_node=pos_node[np.cumsum(lengths) - 1].astype(np.int64))
+
+
+def build_packed_graph(item_seq) -> PackedGraph:
+    """Build the packed session graphs (:class:`PackedGraph`) of right-padded histories.
+
+    Args:
+        item_seq: ``[B, L]`` integer array of item ids, right-padded with 0; every row needs
+            at least one item.
+
+    Returns:
+        the graphs of :func:`build_session_graph` without the padding node and slots: the
+        same nodes in the same order within a session, the same edges and normalisation.
+
+    Raises:
+        ValueError: a row with no item, or an item after a 0 (not right-padded).
+    """
+    nodes = pack_sessions(item_seq)
+    node_items, pos_node, pos_session, last_node = nodes.node_items, nodes.pos_node, nodes.pos_session, nodes.last_node
+    n = len(node_items)
 
     follows = pos_session[1:] == pos_session[:-1]  # consecutive entries of one session
     edges = np.unique(pos_node[:-1][follows] * n + pos_node[1:][follows])  # distinct transitions
@@ -150,13 +188,13 @@ def build_packed_graph(item_seq) -> PackedGraph:
     in_deg = np.bincount(dst, minlength=n)
     out_deg = np.bincount(src, minlength=n)
     return PackedGraph(
-        node_items=node_items.astype(np.int64),
+        node_items=node_items,
         edge_rows=np.concatenate([dst, n + src]).astype(np.int64),
         edge_cols=np.concatenate([src, n + dst]).astype(np.int64),
         edge_weights=np.concatenate([1.0 / in_deg[dst], 1.0 / out_deg[src]]).astype(np.float32),
-        pos_node=pos_node.reshape(-1).astype(np.int64),
-        pos_session=pos_session.astype(np.int64),
-        last_node=last_node.astype(np.int64),
+        pos_node=pos_node,
+        pos_session=pos_session,
+        last_node=last_node,
     )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_graph, build_session_graph
 from srgnn_paddle.data.typed_graph import build_typed_graph
+from srgnn_paddle.data.lessr_graphs import build_lessr_graphs
 
 #: The ``graph`` option of a loader -> the function that builds a batch's graph from its
 #: padded histories (``[B, L]`` int64 -> the object a :class:`Batch` carries as ``graph``),
@@ -22,12 +23,15 @@ GRAPH_BUILDERS: Dict[str, Callable[[np.ndarray], Any]] = {
     "packed": build_packed_graph,
     "dense": build_session_graph,
     "typed": build_typed_graph,  # GCE-GNN's session graph with typed edges
+    "lessr": build_lessr_graphs,  # LESSR's EOP multigraph and shortcut graph
 }
 GRAPH_LAYOUTS = tuple(GRAPH_BUILDERS)
 
 #: A model's batch layout (``Recommender.batch_layout``) -> the graph its batches carry: the
 #: one mapping from what a model asks for to what the loader builds.
-LAYOUT_GRAPHS = {"session_graph": "packed", "sequence": None, "pairs": None, "typed_session_graph": "typed"}
+LAYOUT_GRAPHS = {"session_graph": "packed", "sequence": None, "pairs": None,
+                 "typed_session_graph": "typed",  # GCE-GNN (srgnn_paddle/models/gcegnn.py)
+                 "lessr_graphs": "lessr"}  # LESSR (srgnn_paddle/models/lessr.py)
 
 
 def graph_for_layout(layout: str) -> Optional[str]:

@@ -24,6 +24,7 @@ from srgnn_paddle.models.ggnnwatt import GGNNwATT
 from srgnn_paddle.models.gru4rec import GRU4Rec
 from srgnn_paddle.models.gruwatt import GRUwATT
 from srgnn_paddle.models.itemknn import ItemKNN
+from srgnn_paddle.models.lessr import LESSR
 from srgnn_paddle.models.narm import NARM
 from srgnn_paddle.models.ncf import GMF, MLP, NCF, NeuMF
 from srgnn_paddle.models.pop import POP
@@ -41,6 +42,7 @@ MODELS: Dict[str, Type[Union[Recommender, CountModel]]] = {
     GRUwATT.name: GRUwATT,
     GGNNwATT.name: GGNNwATT,
     GCEGNN.name: GCEGNN,
+    LESSR.name: LESSR,
     # neural collaborative filtering (the loo protocol: user, item pairs)
     GMF.name: GMF,
     MLP.name: MLP,
@@ -67,5 +69,5 @@ def build_model(cfg: Config, **options: Any) -> Union[Recommender, CountModel]:
 
 
 __all__ = ["MODELS", "BATCH_LAYOUTS", "Scorer", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec",
-           "NARM", "STAMP", "GRUwATT", "GGNNwATT", "GCEGNN", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN",
-           "SKNN", "model_class", "build_model"]
+           "NARM", "STAMP", "GRUwATT", "GGNNwATT", "GCEGNN", "LESSR", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP",
+           "SPOP", "ItemKNN", "SKNN", "model_class", "build_model"]

@@ -85,13 +85,16 @@ def segment_sum(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.T
 
 
 def segment_softmax(scores: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:
-    """The softmax of ``scores`` within each segment: ``out[j] = exp(scores[j]) / sum of
-    exp(scores[k]) with index[k] == index[j]``. ``scores [E]`` float32, ``index [E]`` int64
-    sorted ascending, ``n`` segments -> ``[E]`` (each segment's max subtracted first)."""
-    top = paddle.geometric.segment_max(scores.detach(), index)  # [max index + 1]
-    exp = paddle.exp(scores - paddle.gather(top, index))
-    total = segment_sum(exp.unsqueeze(-1), index, n).squeeze(-1)  # [n]
-    return exp / paddle.gather(total, index)
+    """The softmax of ``scores`` within each segment (the entries with one ``index`` value),
+    e.g. attention over each node's in-edges: ``scores [E]`` or ``[E, H]`` float32, ``index [E]``
+    int64 sorted non-decreasing with values ``< n`` -> the shape of ``scores``. Each segment's
+    maximum is subtracted first (``paddle.geometric.segment_max``, without a gradient: the
+    softmax does not change)."""
+    top = paddle.geometric.segment_max(scores.detach(), index)  # [max(index) + 1, ...]
+    weights = paddle.exp(scores - paddle.gather(top, index))
+    columns = weights if weights.ndim == 2 else weights.unsqueeze(-1)  # [E, H]
+    total = segment_sum(columns, index, n).reshape([n, *weights.shape[1:]])  # [n] or [n, H]
+    return weights / paddle.gather(total, index)
 
 
 def segment_mean(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:

@@ -57,7 +57,7 @@ class Protocol:
     name: ClassVar[str] = ""
     folder_suffix: ClassVar[str] = ""
     defaults: ClassVar[Mapping[str, Any]] = {}
-    layouts: ClassVar[Tuple[str, ...]] = ("session_graph", "sequence", "typed_session_graph")
+    layouts: ClassVar[Tuple[str, ...]] = ("session_graph", "sequence", "typed_session_graph", "lessr_graphs")
     data_help: ClassVar[str] = ""
     percent: ClassVar[bool] = False
 

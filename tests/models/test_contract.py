@@ -307,6 +307,9 @@ HOST_GEMMS = {
     "ggnnwatt": ["gnn.linear_edge_in", "gnn.linear_edge_out", "a_1", "a_2", "v", "feed_forward"],
     "gcegnn": ["session_agg.attention", "global_agg.0.w_1", "global_agg.0.q_1", "global_agg.0.w_2", "w_3", "w_4",
                "w_5", "q_2"],
+    "lessr": [f"layers.{i}.{fc}" for i in range(4) for fc in (("fc_self", "fc_neigh") if i % 2 == 0 else
+                                                          ("fc_q", "fc_k", "fc_v", "fc_e"))]
+             + ["readout.fc_u", "readout.fc_v", "readout.fc_e", "readout.fc_out", "fc_sr"],
     "gmf": ["predict_layer"],
     "mlp": ["mlp.0", "mlp.2", "predict_layer"],
     "neumf": ["mlp.0", "mlp.2", "predict_layer"],
@@ -345,6 +348,25 @@ class TestGCEGNN(TrainedChecks):
         """With its global graph, as the trainer builds it before the first epoch."""
         model = super().build(score_padding, seed)
         model.fit_sessions(SessionDataset(*augment_prefixes(SESSIONS), N_ITEMS).sessions())
+        return model
+
+
+class TestLESSR(TrainedChecks):
+    model_name = "lessr"
+
+    def build(self, score_padding: bool, seed: int) -> Recommender:
+        """Batch normalisation on its running statistics (set away from 0 / 1): in training mode
+        it normalises with the batch's own, so a session's vector would depend on the other
+        sessions of its batch, and the per-sample checks compare different batches."""
+        from srgnn_paddle.models.lessr import NodeBatchNorm
+
+        model = super().build(score_padding, seed)
+        rng = np.random.default_rng(seed)
+        for layer in model.sublayers():
+            if isinstance(layer, NodeBatchNorm):
+                layer.eval()
+                layer.running_mean.set_value(rng.normal(0, 0.3, layer.running_mean.shape).astype("float32"))
+                layer.running_var.set_value(rng.uniform(0.5, 2.0, layer.running_var.shape).astype("float32"))
         return model
 
 

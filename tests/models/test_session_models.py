@@ -273,7 +273,7 @@ def chain_data(tmp_path_factory):
 
 @pytest.mark.parametrize("name,targets", [(name, "last") for name, cls in MODELS.items()  # the session models
                                           if name != "srgnn" and cls.trainable and cls.batch_layout != "pairs"]
-                         + [("gru4rec", "all"), ("gruwatt", "all"), ("ggnnwatt", "all"), ("gcegnn", "all")])
+                         + [("gru4rec", "all"), ("gruwatt", "all"), ("ggnnwatt", "all"), ("gcegnn", "all"), ("lessr", "all")])
 @pytest.mark.slow
 def test_each_model_learns_a_cyclic_chain_through_the_cli(name, targets, chain_data, tmp_path):
     exp = tmp_path / "exp"
