@@ -263,10 +263,11 @@ def comparison_plot(labels: Sequence[str], metrics: Sequence[str], means: Sequen
 
     Args:
         labels: ``[R]`` row labels; metrics: ``[M]`` metric names.
-        means, stds: ``[R][M]`` mean and sample std over the row's runs.
+        means, stds: ``[R][M]`` mean and sample std over the row's runs (mean NaN: no bar,
+            a published model without runs).
         published: ``[R][M]`` published figure or None.
-        seconds, seconds_std: ``[R]`` training seconds (mean, std) of the row's runs.
-        runs: ``[R]`` how many runs (seeds) each row pools.
+        seconds, seconds_std: ``[R]`` training seconds (mean, std) of the row's runs (NaN: none).
+        runs: ``[R]`` how many runs (seeds) each row pools (0: published only).
         title: the figure's title (the dataset folder).
         percent: the metrics are percentages (y axis label).
     Returns:
@@ -284,22 +285,26 @@ def comparison_plot(labels: Sequence[str], metrics: Sequence[str], means: Sequen
         offset = x + (j - (m - 1) / 2) * width
         values = np.array([row[j] for row in means], dtype=np.float64)
         errors = np.array([row[j] for row in stds], dtype=np.float64)
-        ax.bar(offset, values, width * 0.95, yerr=errors, capsize=3, color=f"C{j % 10}", label=f"test {metric}")
+        ran = np.isfinite(values)  # NaN: a published model without runs (its marker alone)
+        ax.bar(offset[ran], values[ran], width * 0.95, yerr=errors[ran], capsize=3, color=f"C{j % 10}",
+               label=f"test {metric}")
         figures = [(pos, row[j]) for pos, row in zip(offset, published) if row[j] is not None]
         if figures:
             ax.scatter([p for p, _ in figures], [v for _, v in figures], marker="D", s=22, color="black", zorder=3,
                        label=None if marked else "published")
             marked = True
     many = n > 6  # long labels side by side would overlap: slanted
-    ax.set_xticks(x, [f"{label}\n({k} run{'s' if k != 1 else ''})" for label, k in zip(labels, runs)], fontsize=7,
-                  rotation=30 if many else 0, ha="right" if many else "center")
+    ticks = [f"{label}\n({k} run{'s' if k != 1 else ''})" if k else label for label, k in zip(labels, runs)]
+    ax.set_xticks(x, ticks, fontsize=7, rotation=30 if many else 0, ha="right" if many else "center")
     ax.set_ylabel("test metric (%)" if percent else "test metric")
     ax.set_ylim(bottom=0)
     timing = ax.twinx()
-    secs = np.maximum(np.asarray(seconds, dtype=np.float64), 1e-2)  # a log axis needs > 0 (counted models: ~0 s)
-    spread = np.asarray(seconds_std, dtype=np.float64)
+    secs = np.asarray(seconds, dtype=np.float64)
+    timed = np.isfinite(secs)
+    secs = np.maximum(secs[timed], 1e-2)  # a log axis needs > 0 (counted models: ~0 s)
+    spread = np.asarray(seconds_std, dtype=np.float64)[timed]
     lower = np.minimum(spread, secs * 0.999)  # the error bar stays above 0 on the log axis
-    timing.errorbar(x, secs, yerr=[lower, spread], fmt="o", color="tab:red", ecolor="tab:red", capsize=3, ms=5,
+    timing.errorbar(x[timed], secs, yerr=[lower, spread], fmt="o", color="tab:red", ecolor="tab:red", capsize=3, ms=5,
                     label="training seconds")
     timing.set_yscale("log")
     timing.set_ylabel("training seconds (log scale)", color="tab:red")

@@ -563,21 +563,27 @@ def comparison_table(groups: List[List[Dict[str, Any]]], test: str = "wilcoxon")
 def comparison_figure(groups: List[List[Dict[str, Any]]], out: Union[str, Path]) -> Path:
     """Draw one dataset folder's comparison as a PNG (:func:`srgnn_paddle.plots.comparison_plot`):
     the rows' test metrics as bars with the seeds' sample std as error bars, the published
-    figures as markers, the training seconds on a second, logarithmic axis. Returns the path."""
+    figures as markers (published models without runs: markers alone), the training seconds
+    on a second, logarithmic axis. Returns the path."""
     from srgnn_paddle.plots import comparison_plot, save_png
 
     table = comparison(groups)
     metrics = table.metrics[:2]
     published = [published_model(table.entry, row.model) or {} for row in table.rows]
+    shown = {row.model for row in table.rows}
+    only = [(label, figures) for model, (label, figures) in (table.entry["models"].items() if table.entry else [])
+            if model not in shown and any(m in figures for m in metrics)]  # published models without runs
+    nan = math.nan
     fig = comparison_plot(
-        labels=[f"{row.label}\n{row.configuration}" for row in table.rows],
+        labels=[f"{row.label}\n{row.configuration}" for row in table.rows] + [f"{label}\npublished only"
+                                                                               for label, _ in only],
         metrics=metrics,
-        means=[[max(row.mean(m), 0.0) for m in metrics] for row in table.rows],
-        stds=[[_std(row.values(m)) for m in metrics] for row in table.rows],
-        published=[[p.get(m) for m in metrics] for p in published],
-        seconds=[sum(row.train_seconds()) / len(row.runs) for row in table.rows],
-        seconds_std=[_std(row.train_seconds()) for row in table.rows],
-        runs=[len(row.runs) for row in table.rows],
+        means=[[max(row.mean(m), 0.0) for m in metrics] for row in table.rows] + [[nan] * len(metrics)] * len(only),
+        stds=[[_std(row.values(m)) for m in metrics] for row in table.rows] + [[0.0] * len(metrics)] * len(only),
+        published=[[p.get(m) for m in metrics] for p in published] + [[f.get(m) for m in metrics] for _, f in only],
+        seconds=[sum(row.train_seconds()) / len(row.runs) for row in table.rows] + [nan] * len(only),
+        seconds_std=[_std(row.train_seconds()) for row in table.rows] + [0.0] * len(only),
+        runs=[len(row.runs) for row in table.rows] + [0] * len(only),
         title=f"{table.folder} ({table.protocol} protocol)",
         percent=table.digits == 2)
     return save_png(fig, out)

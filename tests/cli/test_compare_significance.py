@@ -34,11 +34,12 @@ def _ring(folder: Path, seed: int, n: int = 300) -> Path:
 
 @pytest.fixture(scope="module")
 def exp(tmp_path_factory) -> Path:
-    """SR-GNN over two seeds with --refit, GRU4Rec and POP, all on one ring's test pairs."""
+    """SR-GNN over two seeds with --refit, GRU4Rec (plain-Paddle kernels, what GPUs run) and POP,
+    all on one ring's test pairs."""
     root = Path(tmp_path_factory.mktemp("signif"))
     data = _ring(root / "ring", 0)
     out = root / "exp"
-    for extra in (["--seeds", "1,2", "--refit"], ["--model", "gru4rec"], ["--model", "pop"]):
+    for extra in (["--seeds", "1,2", "--refit"], ["--model", "gru4rec", "--kernels", "paddle"], ["--model", "pop"]):
         assert cli.main(["train", "--data_dir", str(data), "--exp_dir", str(out), *FAST, *extra]) == 0
     return out
 
@@ -202,3 +203,19 @@ def test_compare_figure_per_dataset_folder(exp, tmp_path, capsys):
         assert (tmp_path / name).is_file() and str(tmp_path / name) in out
     # one row only: nothing to test against
     assert "vs best" not in out.split("### ring2_paper")[1].split("###")[0]
+
+
+def test_the_published_registry_and_docs_benchmark_list_the_same_figures():
+    from srgnn_paddle.report import PUBLISHED
+
+    names = {"diginetica": "DIGINETICA", "tmall": "Tmall", "nowplaying": "Nowplaying",
+             "yoochoose1_64": "YOOCHOOSE 1/64", "yoochoose1_4": "YOOCHOOSE 1/4"}
+    registry = {(names[dataset], label, figures["P@20"], figures["MRR@20"], model not in entry["unchecked"])
+                for (protocol, dataset), entry in PUBLISHED.items() if protocol == "paper"
+                for model, (label, figures) in entry["models"].items()}
+    text = (Path(__file__).resolve().parents[2] / "docs" / "benchmark.md").read_text(encoding="utf-8")
+    section = text.split("## Published figures")[1].split("\n\n(")[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| dataset") and not line.startswith("| ---")]
+    documented = {(r[0], r[1], float(r[2]), float(r[3]), r[5] == "yes") for r in rows}
+    assert documented == registry

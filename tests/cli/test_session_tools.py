@@ -396,6 +396,9 @@ def test_compare_pools_seeds_and_puts_published_numbers_beside(tmp_path, capsys)
     assert frame.loc["diginetica_paper/POP", "model"] == "POP"
     assert pd.isna(frame.loc["beauty_ncf/NeuMF_0.001_256_8", "published"])
     assert re.search(r"## Every run", (exp / "results.md").read_text())
+    # the figures of runs from before the ranks and timings were recorded, published-only models included
+    assert cli.main(["compare", "--exp_dir", str(exp), "--figure", str(tmp_path / "cmp.png")]) == 0
+    assert (tmp_path / "cmp_diginetica_paper.png").is_file() and (tmp_path / "cmp_beauty_ncf.png").is_file()
 
 
 # ---------------------------------------------------------------------------- benchmark
