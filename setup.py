@@ -20,6 +20,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["srgnn_paddle", "srgnn_paddle.*"]),
+    package_data={"srgnn_paddle": ["published.yaml"]},  # the registry of published figures (report.py)
     # one source: requirements.txt (scripts/missing_requirements.py checks the same file)
     install_requires=read_requirements(HERE / "requirements.txt"),
     # Paddle and Faiss are extras so that an image with paddlepaddle-gpu already installed

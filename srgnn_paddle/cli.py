@@ -32,6 +32,10 @@ from srgnn_paddle.protocols import protocol_defaults
 
 _COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {}
 
+#: The paired tests of ``compare --test`` / ``significance --test``: the keys of
+#: :data:`srgnn_paddle.evaluation.significance.TESTS` (not imported here: it loads Paddle).
+TEST_CHOICES = ("wilcoxon", "ttest")
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one sub-parser per command."""
@@ -270,18 +274,54 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
                                        "the published numbers",
                        description="Scan the experiment folder and print one table per dataset, models as rows "
                                    "(runs differing only in --seed pooled as mean +- std), with the published "
-                                   "numbers beside them; writes results.md and results.csv (as 'report').")
+                                   "numbers beside them, the training and test-pass timings, the parameter count "
+                                   "and a paired significance test of each row against the best one; writes "
+                                   "results.md and results.csv (as 'report'), and with --figure one PNG per "
+                                   "dataset.")
     p.add_argument("--exp_dir", default="exp", help="the folder 'train' wrote runs to (default: exp/)")
+    p.add_argument("--test", choices=TEST_CHOICES, default="wilcoxon",
+                   help="the paired test of the p-value columns, each row against the best one on the same test "
+                        "pairs (paper protocol runs, from their test_ranks.npy): wilcoxon (signed-rank, default) or "
+                        "ttest (paired t-test); Holm-adjusted over the table")
+    p.add_argument("--figure", default=None, metavar="PNG",
+                   help="also draw each dataset's models as bars (mean +- std over seeds, published figures as "
+                        "markers, training seconds on a log axis) into this PNG; with several dataset folders, "
+                        "one file each: <stem>_<dataset folder>.png")
     _COMMANDS["compare"] = _cmd_compare
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    """Print the comparison tables and where they were written."""
-    from srgnn_paddle.report import RESULTS_MD, comparison_markdown, write_report
+    """Print the comparison tables and where they and the figures were written."""
+    from srgnn_paddle.report import RESULTS_MD, comparison_markdown, write_figures, write_report
 
-    frame, _ = write_report(Path(args.exp_dir))
-    print(comparison_markdown(Path(args.exp_dir)), end="")
-    print(f"{len(frame)} run(s); wrote {Path(args.exp_dir) / RESULTS_MD}")
+    frame, _ = write_report(Path(args.exp_dir), args.test)
+    print(comparison_markdown(Path(args.exp_dir), args.test), end="")
+    figures = write_figures(Path(args.exp_dir), Path(args.figure)) if args.figure else []
+    print(f"{len(frame)} run(s); wrote {Path(args.exp_dir) / RESULTS_MD}"
+          + "".join(f" and {path}" for path in figures))
+    return 0
+
+
+def _add_significance(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("significance", help="paired test of one run against others on the same test pairs "
+                                            "(P@K / MRR@K per pair, from their test_ranks.npy)",
+                       description="Compare the first run folder with each other one pair by pair on their saved "
+                                   "test ranks (paper protocol runs write test_ranks.npy): per-pair hits@K and "
+                                   "reciprocal ranks@K, the Wilcoxon signed-rank test or the paired t-test, "
+                                   "p-values Holm-adjusted over the comparisons. Runs scored on other test pairs "
+                                   "are refused.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders written by 'train' (two or more)")
+    p.add_argument("--test", choices=TEST_CHOICES, default="wilcoxon", help="default: wilcoxon")
+    p.add_argument("--k", type=int, default=20, help="the cut-off K of P@K and MRR@K (default 20)")
+    p.add_argument("--refit", action="store_true", help="compare the runs' refit models (train --refit)")
+    _COMMANDS["significance"] = _cmd_significance
+
+
+def _cmd_significance(args: argparse.Namespace) -> int:
+    """Print the table of :func:`srgnn_paddle.evaluation.significance.significance_table`."""
+    from srgnn_paddle.evaluation.significance import significance_table
+
+    print(significance_table(args.run_dirs, args.k, args.test, args.refit), end="")
     return 0
 
 
@@ -380,5 +420,6 @@ def _add_serving(sub: argparse._SubParsersAction) -> None:
 
 
 _ADDERS: List[Callable[[argparse._SubParsersAction], None]] = [
-    _add_train, _add_evaluate, _add_tsne, _add_predict, _add_report, _add_compare, _add_prepare, _add_serving,
+    _add_train, _add_evaluate, _add_tsne, _add_predict, _add_report, _add_compare, _add_significance, _add_prepare,
+    _add_serving,
 ]

@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, Union
 
+import numpy as np
+
 from srgnn_paddle.errors import SrgnnError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -69,6 +71,12 @@ def atomic_write_text(path: PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def atomic_write_npy(path: PathLike, array: np.ndarray) -> None:
+    """Write ``array`` as a ``.npy`` file (``np.save``, no pickles) to ``path`` atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # a handle: np.save would add ".npy" to a name
+        np.save(handle, np.asarray(array), allow_pickle=False)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,7 @@
 """Figures of a run: the t-SNE map of the item embeddings (``docs/notebook.md`` §9), the
 training curves (loss and the validation selection metric per epoch), the session graph of
-one session (``docs/notebook.md`` §3) and several runs' curves side by side.
+one session (``docs/notebook.md`` §3), several runs' curves side by side and one dataset's
+models compared (``compare --figure``).
 
 Every figure is drawn on a plain ``matplotlib.figure.Figure`` (no pyplot, so importing this
 module or drawing never switches the process's backend). The ``*_plot`` functions return
@@ -248,6 +249,71 @@ def compare_plot(logs: Mapping[str, pd.DataFrame], metric: Optional[str] = None,
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def comparison_plot(labels: Sequence[str], metrics: Sequence[str], means: Sequence[Sequence[float]],
+                    stds: Sequence[Sequence[float]], published: Sequence[Sequence[Optional[float]]],
+                    seconds: Sequence[float], seconds_std: Sequence[float], runs: Sequence[int], title: str = "",
+                    percent: bool = True) -> Figure:
+    """One dataset's models side by side (``compare --figure``): per row (model
+    configuration) one bar per metric, the mean over its seeds with their sample std as
+    error bars, the published figure as a black diamond; the mean training seconds on a
+    second, logarithmic axis (red dots with the seeds' std).
+
+    Args:
+        labels: ``[R]`` row labels; metrics: ``[M]`` metric names.
+        means, stds: ``[R][M]`` mean and sample std over the row's runs (mean NaN: no bar,
+            a published model without runs).
+        published: ``[R][M]`` published figure or None.
+        seconds, seconds_std: ``[R]`` training seconds (mean, std) of the row's runs (NaN: none).
+        runs: ``[R]`` how many runs (seeds) each row pools (0: published only).
+        title: the figure's title (the dataset folder).
+        percent: the metrics are percentages (y axis label).
+    Returns:
+        the Figure.
+    """
+    if not labels:
+        raise SrgnnError("no runs to draw")
+    n, m = len(labels), max(len(metrics), 1)
+    fig = Figure(figsize=(max(6.0, 0.8 * n + 2.5), 5.0 + (1.0 if n > 6 else 0.0)), dpi=100)
+    ax = fig.subplots()
+    x = np.arange(n)
+    width = 0.8 / m
+    marked = False
+    for j, metric in enumerate(metrics):
+        offset = x + (j - (m - 1) / 2) * width
+        values = np.array([row[j] for row in means], dtype=np.float64)
+        errors = np.array([row[j] for row in stds], dtype=np.float64)
+        ran = np.isfinite(values)  # NaN: a published model without runs (its marker alone)
+        ax.bar(offset[ran], values[ran], width * 0.95, yerr=errors[ran], capsize=3, color=f"C{j % 10}",
+               label=f"test {metric}")
+        figures = [(pos, row[j]) for pos, row in zip(offset, published) if row[j] is not None]
+        if figures:
+            ax.scatter([p for p, _ in figures], [v for _, v in figures], marker="D", s=22, color="black", zorder=3,
+                       label=None if marked else "published")
+            marked = True
+    many = n > 6  # long labels side by side would overlap: slanted
+    ticks = [f"{label}\n({k} run{'s' if k != 1 else ''})" if k else label for label, k in zip(labels, runs)]
+    ax.set_xticks(x, ticks, fontsize=7, rotation=30 if many else 0, ha="right" if many else "center")
+    ax.set_ylabel("test metric (%)" if percent else "test metric")
+    ax.set_ylim(bottom=0)
+    timing = ax.twinx()
+    secs = np.asarray(seconds, dtype=np.float64)
+    timed = np.isfinite(secs)
+    secs = np.maximum(secs[timed], 1e-2)  # a log axis needs > 0 (counted models: ~0 s)
+    spread = np.asarray(seconds_std, dtype=np.float64)[timed]
+    lower = np.minimum(spread, secs * 0.999)  # the error bar stays above 0 on the log axis
+    timing.errorbar(x[timed], secs, yerr=[lower, spread], fmt="o", color="tab:red", ecolor="tab:red", capsize=3, ms=5,
+                    label="training seconds")
+    timing.set_yscale("log")
+    timing.set_ylabel("training seconds (log scale)", color="tab:red")
+    handles, names = ax.get_legend_handles_labels()
+    more, more_names = timing.get_legend_handles_labels()
+    fig.legend(handles + more, names + more_names, fontsize=8, loc="lower center", ncol=len(names) + len(more_names),
+               frameon=False)
+    ax.set_title((f"{title}: " if title else "") + "mean over seeds, error bars: sample std", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))  # room for the legend below the axes
     return fig
 
 

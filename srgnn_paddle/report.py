@@ -4,9 +4,13 @@ that differ only in their seed pooled as mean +- std).
 
 :data:`PUBLISHED` is the one place that holds published numbers (the notebook's
 MovieLens-20M test row, ``docs/notebooks.md``; SR-GNN and the baselines it quotes on
-DIGINETICA / YOOCHOOSE, the SR-GNN paper's Table 2, ``docs/paper.md``); ``report`` and
-``compare`` put them beside runs of the same model on the same dataset, with the
-difference (run minus published). The metrics shown are each run's protocol's
+DIGINETICA / YOOCHOOSE, the SR-GNN paper's Table 2, ``docs/paper.md``; SR-GNN and GCE-GNN
+on Tmall, Nowplaying and DIGINETICA, the GCE-GNN paper's Table 3), read from the package's
+``published.yaml``; ``report`` and ``compare`` put them beside runs of the same model on the
+same dataset, with the difference (run minus published). ``compare`` adds the training and
+test-pass timings, the parameter count and a paired significance test of every row against
+the best one on the same test pairs (:mod:`srgnn_paddle.evaluation.significance`), and
+draws one figure per dataset (``docs/benchmark.md``). The metrics shown are each run's protocol's
 (:meth:`srgnn_paddle.protocols.Protocol.test_metrics` at the run's ``topN``).
 """
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -29,48 +34,43 @@ from srgnn_paddle.training.checkpoints import CONFIG_FILE, LOG_FILE, SUMMARY_FIL
 RESULTS_MD = "results.md"
 RESULTS_CSV = "results.csv"
 
-#: Published test numbers, keyed by (protocol, dataset). ``aliases`` are the dataset names
-#: and data-folder names a run may carry for that dataset; ``metrics`` are SR-GNN's (the
-#: notebook's model); ``models`` maps ``--model`` names to their label and published metrics
-#: (SR-GNN's included), in the order the paper lists them.
-PUBLISHED: Dict[Tuple[str, str], Dict[str, Any]] = {
-    ("notebook", "ml-20m"): {
-        "aliases": ("ml-20m", "data173799"),
-        "source": "AI Studio notebook, MovieLens-20M (dataset 173799), test row",
-        "metrics": {"recall@50": 0.130097, "ndcg@50": 0.328189, "hitrate@50": 0.586691},
-        "models": {"srgnn": ("SR-GNN", {"recall@50": 0.130097, "ndcg@50": 0.328189, "hitrate@50": 0.586691})},
-    },
-    ("paper", "diginetica"): {
-        "aliases": ("diginetica",),
-        "source": "SR-GNN paper (Wu et al., AAAI 2019), DIGINETICA (Table 2; the baselines as the paper quotes them)",
-        "metrics": {"P@20": 50.73, "MRR@20": 17.59},
-        "models": {
-            "pop": ("POP", {"P@20": 0.89, "MRR@20": 0.20}),
-            "spop": ("S-POP", {"P@20": 21.06, "MRR@20": 13.68}),
-            "itemknn": ("Item-KNN", {"P@20": 35.75, "MRR@20": 11.57}),
-            "gru4rec": ("GRU4Rec", {"P@20": 29.45, "MRR@20": 8.33}),
-            "narm": ("NARM", {"P@20": 49.70, "MRR@20": 16.17}),
-            "stamp": ("STAMP", {"P@20": 45.64, "MRR@20": 14.32}),
-            "srgnn": ("SR-GNN", {"P@20": 50.73, "MRR@20": 17.59}),
-        },
-    },
-    ("paper", "yoochoose1_64"): {
-        "aliases": ("yoochoose1_64",),
-        "source": "SR-GNN paper (Wu et al., AAAI 2019), YOOCHOOSE 1/64",
-        "metrics": {"P@20": 70.57, "MRR@20": 30.94},
-        "models": {
-            "gru4rec": ("GRU4Rec", {"P@20": 60.64, "MRR@20": 22.89}),
-            "narm": ("NARM", {"P@20": 68.32, "MRR@20": 28.63}),
-            "srgnn": ("SR-GNN", {"P@20": 70.57, "MRR@20": 30.94}),
-        },
-    },
-    ("paper", "yoochoose1_4"): {
-        "aliases": ("yoochoose1_4",),
-        "source": "SR-GNN paper (Wu et al., AAAI 2019), YOOCHOOSE 1/4",
-        "metrics": {"P@20": 71.36, "MRR@20": 31.89},
-        "models": {"srgnn": ("SR-GNN", {"P@20": 71.36, "MRR@20": 31.89})},
-    },
-}
+#: The registry of published figures (a data file in the package; docs/benchmark.md lists it).
+PUBLISHED_FILE = Path(__file__).with_name("published.yaml")
+
+
+def load_published(path: Union[str, Path] = PUBLISHED_FILE) -> Dict[Tuple[str, str], Dict[str, Any]]:
+    """The registry of published test figures (``published.yaml``), keyed by (protocol,
+    dataset). Each entry: ``aliases`` (the dataset names and data-folder names a run may
+    carry for that dataset), ``source`` (paper and table), ``metrics`` (SR-GNN's figures,
+    the notebook's model), ``models`` (``--model`` name -> (label, metrics), in the paper's
+    order), ``sources`` (``--model`` name -> its figure's source) and ``unchecked`` (the
+    ``--model`` names whose figures were taken as quoted, not checked against the paper)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        entries: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        for e in data["entries"]:
+            models = {str(name): (str(m["label"]), {str(k): float(v) for k, v in m["metrics"].items()})
+                      for name, m in e["models"].items()}
+            entries[(str(e["protocol"]), str(e["dataset"]))] = {
+                "aliases": tuple(str(a) for a in e["aliases"]),
+                "source": str(e["source"]),
+                "metrics": dict(models["srgnn"][1]) if "srgnn" in models else {},
+                "models": models,
+                "sources": {str(name): str(m.get("source", e["source"])) for name, m in e["models"].items()},
+                "unchecked": tuple(str(name) for name, m in e["models"].items() if m.get("checked", True) is False),
+            }
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SrgnnError(f"{path}: not a registry of published figures ({type(exc).__name__}: {exc}); "
+                         f"restore the file from the package") from None
+    return entries
+
+
+#: Published test numbers, keyed by (protocol, dataset) (:func:`load_published`): the
+#: notebook's MovieLens-20M test row (``docs/notebooks.md``); SR-GNN and the baselines it
+#: quotes on DIGINETICA / YOOCHOOSE (the SR-GNN paper's Table 2, ``docs/paper.md``);
+#: SR-GNN and GCE-GNN on Tmall, Nowplaying and DIGINETICA (the GCE-GNN paper's Table 3).
+PUBLISHED: Dict[Tuple[str, str], Dict[str, Any]] = load_published()
 
 #: The report's columns before and after the metric columns (``test_<m>``,
 #: ``test_best_<m>``, ``published_<m>``, ``diff_<m>`` for the metrics of the runs found).
@@ -190,7 +190,7 @@ def run_row(run_dir: Path, exp_dir: Path) -> Dict[str, Any]:
     entry = published_for(protocol, str(row["dataset"] or ""), str(summary.get("data_dir") or ""))
     published = published_model(entry, model)
     if published is not None:
-        row["published"] = entry["source"]
+        row["published"] = entry["sources"].get(model, entry["source"])
         for m, value in published.items():
             row[f"published_{m}"] = value
             if row.get(f"test_{m}") is not None:
@@ -323,12 +323,87 @@ def _groups(runs: List[Dict[str, Any]]) -> Dict[str, List[List[Dict[str, Any]]]]
     return {folder: list(groups.values()) for folder, groups in sorted(tables.items())}
 
 
-def comparison_table(groups: List[List[Dict[str, Any]]]) -> Tuple[str, str]:
-    """The heading and Markdown comparison of one dataset folder's finished runs, grouped by
-    configuration (:func:`_groups`): one row per configuration (``runs``: how many seeds
-    were pooled; metrics as mean ± std), a ``(refit)`` row beside it when its runs were
-    refit, and the published models of the dataset (matched by model name) beside them or
-    on rows of their own."""
+def _std(values: Sequence[float]) -> float:
+    """The sample standard deviation (0 for fewer than two values)."""
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+@dataclass
+class ComparisonRow:
+    """One row of a comparison table: the runs of one configuration (its seeds) in one
+    phase, ``test`` (the selected model) or ``test_refit`` (the refit model of ``--refit``)."""
+
+    label: str
+    model: str
+    configuration: str
+    phase: str
+    runs: List[Dict[str, Any]]
+
+    @property
+    def refit(self) -> bool:
+        return self.phase == "test_refit"
+
+    def summaries(self) -> List[Dict[str, Any]]:
+        return [run["summary"] for run in self.runs]
+
+    def values(self, metric: str) -> List[float]:
+        """The runs' test values of ``metric`` (those that hold it)."""
+        return [float(sm[self.phase][metric]) for sm in self.summaries() if sm[self.phase].get(metric) is not None]
+
+    def mean(self, metric: str) -> float:
+        """The mean over the runs of ``metric`` (-inf when none holds it)."""
+        values = self.values(metric)
+        return sum(values) / len(values) if values else -math.inf
+
+    def train_seconds(self) -> List[float]:
+        key = "refit_train_seconds" if self.refit else "train_seconds"
+        return [float(sm.get(key) or 0.0) for sm in self.summaries()]
+
+    def epochs(self) -> List[float]:
+        """The selected epoch (``test``) or the refit's epochs."""
+        key = "refit_epochs" if self.refit else "best_epoch"
+        return [float(sm.get(key) or 0) for sm in self.summaries()]
+
+    def seconds_per_epoch(self) -> Tuple[List[float], bool]:
+        """(the runs' training seconds per epoch, True), or (their counting seconds, False)
+        for counted models; ``seconds_per_epoch`` from ``summary.json`` when recorded,
+        else the training seconds over the epochs trained."""
+        recorded = "refit_seconds_per_epoch" if self.refit else "seconds_per_epoch"
+        trained_key = "refit_epochs" if self.refit else "epochs_run"
+        trained = [float(sm.get(trained_key) or 0) for sm in self.summaries()]
+        if not all(n > 0 for n in trained):
+            return self.train_seconds(), False
+        return [float(sm[recorded]) if sm.get(recorded) is not None else t / n
+                for sm, t, n in zip(self.summaries(), self.train_seconds(), trained)], True
+
+    def sessions_per_second(self) -> List[float]:
+        """The test pass's sessions (cases) per second of the runs that recorded it."""
+        key = "refit_test_sessions_per_second" if self.refit else "test_sessions_per_second"
+        return [float(sm[key]) for sm in self.summaries() if sm.get(key) is not None]
+
+
+@dataclass
+class Comparison:
+    """One dataset folder's comparison: its protocol, published entry, the metrics shown
+    (``metrics``: the protocol's at ``topN``, ``extra``: at 10 where the runs hold them),
+    their decimals and the rows, in the published table's model order."""
+
+    folder: str
+    protocol: str
+    entry: Optional[Dict[str, Any]]
+    metrics: List[str]
+    extra: List[str]
+    digits: int
+    rows: List[ComparisonRow]
+
+
+def comparison(groups: List[List[Dict[str, Any]]]) -> Comparison:
+    """The :class:`Comparison` of one dataset folder's finished runs grouped by
+    configuration (:func:`_groups`): one row per configuration and phase (``(refit)``
+    rows for the configurations that were refit)."""
     runs = [run for group in groups for run in group]
     first = runs[0]
     protocol = str(first["config"].get("protocol", "notebook"))
@@ -338,83 +413,244 @@ def comparison_table(groups: List[List[Dict[str, Any]]]) -> Tuple[str, str]:
     for run in runs:
         keys += [k for k in run["summary"]["test"] if k not in keys]
     metrics = _shown_metrics(protocol, first["config"].get("topN"), keys)
+    extra = [m for m in test_metrics(protocol, 10) if m in keys and m not in metrics]
     digits = _digits(protocol, [run["summary"]["test"].get(m, 0.0) or 0.0 for run in runs for m in metrics])
-    published_cols = [m for m in metrics if entry and any(m in pm for _, pm in entry["models"].values())]
-    header = (["model", "configuration", "runs"] + [f"test {m}" for m in metrics]
-              + [f"published {m}" for m in published_cols] + ["best epoch", "s / epoch", "parameters"])
     order = list(entry["models"]) if entry else []
 
     def sort_key(group: List[Dict[str, Any]]) -> Tuple[int, str, str]:
         model = str(group[0]["config"].get("model", "srgnn"))
         return (order.index(model) if model in order else len(order), model, group[0]["name"])
 
-    rows: List[List[str]] = []
-    shown_models = set()
+    rows: List[ComparisonRow] = []
     for group in sorted(groups, key=sort_key):
         model = str(group[0]["config"].get("model", "srgnn"))
-        shown_models.add(model)
-        published = published_model(entry, model) or {}
-        summaries = [run["summary"] for run in group]
         for phase, label in (("test", _display_name(model)), ("test_refit", f"{_display_name(model)} (refit)")):
-            done = [sm for sm in summaries if isinstance(sm.get(phase), dict)]
-            if not done:
-                continue
-            epochs_key, seconds_key = (("best_epoch", "train_seconds") if phase == "test"
-                                       else ("refit_epochs", "refit_train_seconds"))
-            epochs = [float(sm.get(epochs_key) or 0) for sm in done]
-            trained = [float(sm.get("epochs_run") or 0) if phase == "test" else float(sm.get(epochs_key) or 0)
-                       for sm in done]
-            seconds = [float(sm.get(seconds_key) or 0.0) for sm in done]
-            if all(n > 0 for n in trained):
-                per_epoch = _mean_std([t / n for t, n in zip(seconds, trained)], 1)
-            else:  # counted, not trained: the counting time
-                per_epoch = f"{_mean_std(seconds, 1)} (count)"
-            rows.append([label, group[0]["name"], str(len(done))]
-                        + [_mean_std([float(sm[phase][m]) for sm in done if sm[phase].get(m) is not None], digits)
-                           for m in metrics]
-                        + [_mean_std([published[m]], digits) if m in published else "" for m in published_cols]
-                        + [_mean_std(epochs, 1 if len(done) > 1 else 0), per_epoch,
-                           _cell(done[0].get("parameters"))])
+            done = [run for run in group if isinstance(run["summary"].get(phase), dict)]
+            if done:
+                rows.append(ComparisonRow(label, model, group[0]["name"], phase, done))
+    return Comparison(first["dataset_folder"], protocol, entry, metrics, extra, digits, rows)
+
+
+_P_AT = re.compile(r"^P@(\d+)$")
+
+
+def significance(table: Comparison, test: str = "wilcoxon") -> Optional[Tuple[Dict[int, List[str]], List[str]]]:
+    """The paired significance cells of a comparison (:mod:`srgnn_paddle.evaluation.significance`):
+    ``({row index: [cell of metric 1, cell of metric 2]}, note lines)``, or None when the
+    table has no P@K / MRR@K pair, fewer than two rows, or no row with saved test ranks.
+
+    The best row is the one with the highest mean P@K (MRR@K breaking ties) among the rows
+    whose runs saved ``test_ranks.npy``; each other such row is tested against it on the
+    per-pair hits@K and reciprocal ranks@K (seeds averaged per pair); the p-values are
+    Holm-adjusted over all the table's tests. A row whose runs were scored on other test
+    pairs than the best row's is refused (``other test pairs``, the reason in the notes)."""
+    from srgnn_paddle.evaluation import significance as sig
+
+    if len(table.metrics) < 2 or len(table.rows) < 2:
+        return None
+    found = _P_AT.match(table.metrics[0])
+    if not found or table.metrics[1] != f"MRR@{found.group(1)}":
+        return None
+    k = int(found.group(1))
+    cells: Dict[int, List[str]] = {}
+    notes: List[str] = []
+    usable: Dict[int, List[Any]] = {}
+    for i, row in enumerate(table.rows):
+        try:
+            ranks = [sig.run_ranks(run["folder"], run["summary"], refit=row.refit,
+                                   label=f"{run['folder'].name}{' (refit)' if row.refit else ''}") for run in row.runs]
+            sig.check_same_pairs(ranks)
+        except SrgnnError as exc:
+            missing = not sig.ranks_path(row.runs[0]["folder"], row.refit).is_file()
+            cells[i] = ["no ranks"] * 2 if missing else ["unusable ranks"] * 2
+            if not missing:
+                notes.append(f"{row.label} {row.configuration}: {exc}")
+            continue
+        usable[i] = ranks
+    if not usable:
+        return None
+    best = max(usable, key=lambda i: (table.rows[i].mean(table.metrics[0]), table.rows[i].mean(table.metrics[1])))
+    cells[best] = ["best"] * 2
+    compared: List[int] = []
+    for i in usable:
+        if i == best:
+            continue
+        try:
+            sig.check_same_pairs([usable[best][0], usable[i][0]])
+        except SrgnnError as exc:
+            cells[i] = ["other test pairs"] * 2
+            notes.append(f"{table.rows[i].label} {table.rows[i].configuration}: {exc}")
+            continue
+        compared.append(i)
+    if compared:
+        results = sig.compare_scores(sig.pooled_scores([r.ranks for r in usable[best]], k),
+                                     [sig.pooled_scores([r.ranks for r in usable[i]], k) for i in compared], test)
+        for i, (_, _, p_hits, p_rr) in zip(compared, results):
+            cells[i] = [sig.format_p(p_hits), sig.format_p(p_rr)]
+    row = table.rows[best]
+    n_pairs = len(usable[best][0].ranks)
+    if not compared:
+        notes.insert(0, f"p: no other row has test ranks on the test pairs of the best row ({row.label}, "
+                        f"{row.configuration}), so nothing was tested. `no ranks`: the run saved no test_ranks.npy "
+                        f"(runs before it was saved, or another protocol).")
+        return cells, notes
+    notes.insert(0, f"p: two-sided {sig.TESTS[test]} of each row against the best row ({row.label}, "
+                    f"{row.configuration}) on the same {n_pairs} test pairs: per-pair hits@{k} for {table.metrics[0]}, "
+                    f"reciprocal ranks@{k} for {table.metrics[1]} (seeds averaged per pair); Holm-adjusted over the "
+                    f"{2 * len(compared)} tests of this table. `no ranks`: the run saved no test_ranks.npy (runs "
+                    f"before it was saved, or another protocol).")
+    return cells, notes
+
+
+def comparison_table(groups: List[List[Dict[str, Any]]], test: str = "wilcoxon") -> Tuple[str, str]:
+    """The heading and Markdown comparison of one dataset folder's finished runs
+    (:func:`comparison`): one row per configuration (``runs``: how many seeds were pooled;
+    metrics as mean ± std), a ``(refit)`` row beside it when its runs were refit, the
+    published models of the dataset (matched by model name) beside them or on rows of
+    their own; then the metrics at 10, the training seconds, the test pass's sessions per
+    second and, where runs saved their test ranks, the p-values of the paired ``test``
+    (``wilcoxon`` or ``ttest``) against the best row (:func:`significance`)."""
+    table = comparison(groups)
+    entry, metrics, digits = table.entry, table.metrics, table.digits
+    published_cols = [m for m in metrics if entry and any(m in pm for _, pm in entry["models"].values())]
+    tested = significance(table, test)
+    from srgnn_paddle.evaluation.significance import TESTS
+
+    header = (["model", "configuration", "runs"] + [f"test {m}" for m in metrics]
+              + [f"published {m}" for m in published_cols] + ["best epoch", "s / epoch", "parameters"]
+              + [f"test {m}" for m in table.extra] + ["train s", "test sessions / s"]
+              + ([f"p {m} vs best ({TESTS[test]}, Holm)" for m in metrics[:2]] if tested else []))
+    rows: List[List[str]] = []
+    shown_models = set()
+    for i, row in enumerate(table.rows):
+        shown_models.add(row.model)
+        published = published_model(entry, row.model) or {}
+        per_epoch, trained = row.seconds_per_epoch()
+        rows.append([row.label, row.configuration, str(len(row.runs))]
+                    + [_mean_std(row.values(m), digits) for m in metrics]
+                    + [_mean_std([published[m]], digits) if m in published else "" for m in published_cols]
+                    + [_mean_std(row.epochs(), 1 if len(row.runs) > 1 else 0),
+                       _mean_std(per_epoch, 1) if trained else f"{_mean_std(per_epoch, 1)} (count)",
+                       _cell(row.summaries()[0].get("parameters"))]
+                    + [_mean_std(row.values(m), digits) for m in table.extra]
+                    + [_mean_std(row.train_seconds(), 1), _mean_std(row.sessions_per_second(), 0)]
+                    + ((tested[0].get(i) or ["", ""]) if tested else []))
+    width = len(header)
     for model, (label, published) in (entry["models"].items() if entry else []):
         if model not in shown_models and any(m in published for m in published_cols):
-            rows.append([label, "published only", "0"] + [""] * len(metrics)
-                        + [_mean_std([published[m]], digits) if m in published else "" for m in published_cols]
-                        + ["", "", ""])
+            cells = ([label, "published only", "0"] + [""] * len(metrics)
+                     + [_mean_std([published[m]], digits) if m in published else "" for m in published_cols])
+            rows.append(cells + [""] * (width - len(cells)))
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
-    title = f"{first['dataset_folder']} ({protocol} protocol)"
+    title = f"{table.folder} ({table.protocol} protocol)"
     note = f"\nPublished: {entry['source']}.\n" if entry else ""
+    if entry:
+        own = sorted({src for model, src in entry["sources"].items() if src != entry["source"]
+                      and (model in shown_models or any(m in entry["models"][model][1] for m in published_cols))})
+        for src in own:
+            labels = [entry["models"][m][0] for m, s in entry["sources"].items() if s == src]
+            note += f"{', '.join(labels)}: {src}.\n"
+        unchecked = [entry["models"][m][0] for m in entry["unchecked"]]
+        if unchecked:
+            note += (f"As quoted, not yet checked against the paper's table: {', '.join(unchecked)} "
+                     f"(docs/benchmark.md).\n")
+    if tested:
+        note += "\n" + "\n".join(f"- {line}" if n else line for n, line in enumerate(tested[1])) + "\n"
     return title, "\n".join(lines) + "\n" + note
 
 
-def comparison_markdown(exp_dir: Union[str, Path]) -> str:
-    """Every dataset folder's :func:`comparison_table` under a ``###`` heading."""
+def comparison_figure(groups: List[List[Dict[str, Any]]], out: Union[str, Path]) -> Path:
+    """Draw one dataset folder's comparison as a PNG (:func:`srgnn_paddle.plots.comparison_plot`):
+    the rows' test metrics as bars with the seeds' sample std as error bars, the published
+    figures as markers (published models without runs: markers alone), the training seconds
+    on a second, logarithmic axis. Returns the path."""
+    from srgnn_paddle.plots import comparison_plot, save_png
+
+    table = comparison(groups)
+    metrics = table.metrics[:2]
+    published = [published_model(table.entry, row.model) or {} for row in table.rows]
+    shown = {row.model for row in table.rows}
+    only = [(label, figures) for model, (label, figures) in (table.entry["models"].items() if table.entry else [])
+            if model not in shown and any(m in figures for m in metrics)]  # published models without runs
+    nan = math.nan
+    fig = comparison_plot(
+        labels=[f"{row.label}\n{row.configuration}" for row in table.rows] + [f"{label}\npublished only"
+                                                                               for label, _ in only],
+        metrics=metrics,
+        means=[[max(row.mean(m), 0.0) for m in metrics] for row in table.rows] + [[nan] * len(metrics)] * len(only),
+        stds=[[_std(row.values(m)) for m in metrics] for row in table.rows] + [[0.0] * len(metrics)] * len(only),
+        published=[[p.get(m) for m in metrics] for p in published] + [[f.get(m) for m in metrics] for _, f in only],
+        seconds=[sum(row.train_seconds()) / len(row.runs) for row in table.rows] + [nan] * len(only),
+        seconds_std=[_std(row.train_seconds()) for row in table.rows] + [0.0] * len(only),
+        runs=[len(row.runs) for row in table.rows] + [0] * len(only),
+        title=f"{table.folder} ({table.protocol} protocol)",
+        percent=table.digits == 2)
+    return save_png(fig, out)
+
+
+def comparison_groups(exp_dir: Union[str, Path]) -> Dict[str, List[List[Dict[str, Any]]]]:
+    """The finished runs under ``exp_dir`` by dataset folder, grouped by configuration."""
     exp_dir = Path(exp_dir)
     if not exp_dir.is_dir():
         raise SrgnnError(f"{exp_dir}: experiment folder not found; pass the folder 'train' wrote to with --exp_dir")
+    return _groups(finished_runs(exp_dir))
+
+
+def comparison_markdown(exp_dir: Union[str, Path], test: str = "wilcoxon") -> str:
+    """Every dataset folder's :func:`comparison_table` under a ``###`` heading."""
     parts = []
-    for groups in _groups(finished_runs(exp_dir)).values():
-        title, table = comparison_table(groups)
+    for groups in comparison_groups(exp_dir).values():
+        title, table = comparison_table(groups, test)
         parts.append(f"### {title}\n\n{table}")
     return "\n".join(parts) if parts else "(no finished runs)\n"
 
 
-def write_report(exp_dir: Union[str, Path]) -> Tuple[pd.DataFrame, str]:
-    """Build the report and write ``results.md`` (the comparison tables by dataset, then
-    every run's row) and ``results.csv`` (every run's row) into ``exp_dir`` atomically;
-    returns the per-run table and its Markdown text."""
+def figure_paths(out: Union[str, Path], folders: Sequence[str]) -> Dict[str, Path]:
+    """Where ``compare --figure OUT`` writes each dataset folder's figure: ``OUT`` itself for
+    one folder, else ``OUT``'s stem, ``_<folder>`` (``/`` as ``_``) and its suffix for each."""
+    out = Path(out)
+    if len(folders) == 1:
+        return {folders[0]: out}
+    return {f: out.with_name(f"{out.stem}_{f.replace('/', '_')}{out.suffix or '.png'}") for f in folders}
+
+
+def write_figures(exp_dir: Union[str, Path], out: Union[str, Path]) -> List[Path]:
+    """One :func:`comparison_figure` per dataset folder under ``exp_dir`` (paths from
+    :func:`figure_paths`); returns the PNGs written."""
+    groups = comparison_groups(exp_dir)
+    if not groups:
+        raise SrgnnError(f"{exp_dir}: no finished runs to draw; train some first")
+    paths = figure_paths(out, list(groups))
+    return [comparison_figure(groups[folder], paths[folder]) for folder in groups]
+
+
+def write_report(exp_dir: Union[str, Path], test: str = "wilcoxon") -> Tuple[pd.DataFrame, str]:
+    """Build the report and write ``results.md`` (the comparison tables by dataset, with the
+    paired ``test``'s p-values, then every run's row) and ``results.csv`` (every run's row)
+    into ``exp_dir`` atomically; returns the per-run table and its Markdown text."""
     exp_dir = Path(exp_dir)
     frame = build_report(exp_dir)
     text = to_markdown(frame)
-    notes = "\n".join(f"- {e['source']}: " + "; ".join(f"{label} " + ", ".join(f"{m} {v}" for m, v in pm.items())
-                                                       for label, pm in e["models"].values())
-                      for e in PUBLISHED.values())
+    notes = "\n".join(_published_note(e) for e in PUBLISHED.values())
     atomic_write_text(exp_dir / RESULTS_MD,
                       "# Results\n\n## By dataset\n\nOne row per model configuration; runs that differ only in "
                       "their seed (`train --seeds`) are pooled as mean ± sample std over `runs`; `(refit)` rows: "
                       "the same configurations trained again on training + validation (`--refit`).\n\n"
-                      + comparison_markdown(exp_dir)
+                      + comparison_markdown(exp_dir, test)
                       + "\n## Every run\n\nOne row per run folder under this directory; `diff_*` = run - "
                         "published.\n\n" + text + "\nPublished numbers used:\n\n" + notes + "\n")
     atomic_write_text(exp_dir / RESULTS_CSV, frame.to_csv(index=False))
     return frame, text
+
+
+def _published_note(entry: Dict[str, Any]) -> str:
+    """One line per source of a :data:`PUBLISHED` entry: ``- source: label metric value, ...; ...``
+    (figures not yet checked against the paper marked ``(as quoted)``)."""
+    lines = []
+    for source in dict.fromkeys(entry["sources"].values()):
+        figures = [f"{label} " + ", ".join(f"{m} {v}" for m, v in pm.items())
+                   + (" (as quoted)" if model in entry["unchecked"] else "")
+                   for model, (label, pm) in entry["models"].items() if entry["sources"][model] == source]
+        lines.append(f"- {source}: " + "; ".join(figures))
+    return "\n".join(lines)

@@ -33,7 +33,7 @@ from srgnn_paddle.data import SessionDataset, make_loader
 from srgnn_paddle.data.interactions import ITEM_MAP_FILE, read_item_map
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.evaluation import make_evaluator, top_items
-from srgnn_paddle.fileio import atomic_write_text, read_json_object, write_error
+from srgnn_paddle.fileio import atomic_write_text, read_json_object, sha256_of, write_error
 from srgnn_paddle.kernels import select_kernels
 from srgnn_paddle.models import NeuMF, Recommender, build_model, model_class
 from srgnn_paddle.plots import CURVES_FILE, POPULARITY_LABEL, TSNE_FILE, curves_figure, item_labels, save_png, tsne_plot
@@ -45,6 +45,7 @@ from srgnn_paddle.training import (
     CONFIG_FILE,
     LOG_FILE,
     MODEL_FILE,
+    REFIT_DIR,
     RESULT_FILES,
     SUMMARY_FILE,
     Trainer,
@@ -101,8 +102,6 @@ def run_dir_for(cfg: Config, exp_dir: Path, suffix: str = "") -> Path:
 RESUMABLE_CHANGES = ("epochs", "device", "kernels", "num_workers", "cpu_threads", "tsne", "tsne_max_items",
                      "visualdl", "refit")
 
-#: The refit's own run folder inside the run folder (weights, checkpoint, log of its epochs).
-REFIT_DIR = "refit"
 
 
 def train_run(cfg: Config, data_dir: Path, exp_dir: Path, resume: bool = False, overwrite: bool = False,
@@ -187,7 +186,8 @@ def refit_run(cfg: Config, data: PreparedData, trainer: Trainer, kernels, epochs
     """Train a fresh model (same seed) on training + validation (``data.train_all``) for
     ``epochs`` epochs, the number validation selected, without validation; score the test
     split once with it and record the scores in ``trainer``'s finished run (``test_refit``
-    row and summary keys, :meth:`~srgnn_paddle.training.Trainer.record_refit`). A counted
+    row and summary keys, :meth:`~srgnn_paddle.training.Trainer.record_refit`, and the refit's
+    ``refit_seconds_per_epoch`` and ``refit_test_sessions_per_second``). A counted
     model (``trainable = False``) is counted again on training + validation.
 
     The refit is a run of its own in ``<run>/refit/`` (weights, checkpoint, one log row per
@@ -196,7 +196,9 @@ def refit_run(cfg: Config, data: PreparedData, trainer: Trainer, kernels, epochs
     refit_summary = train_refit(cfg, data, kernels, epochs, trainer.run_dir / REFIT_DIR, progress, log)
     trainer.record_refit(refit_summary["test"], epochs, refit_summary["train_seconds"])
     summary = {**read_summary(trainer.run_dir), "test_refit": refit_summary["test"], "refit_epochs": epochs,
-               "refit_train_seconds": round(refit_summary["train_seconds"], 2)}
+               "refit_train_seconds": round(refit_summary["train_seconds"], 2),
+               "refit_seconds_per_epoch": refit_summary.get("seconds_per_epoch"),
+               "refit_test_sessions_per_second": refit_summary.get("test_sessions_per_second")}
     write_summary(trainer.run_dir, summary)
     return summary
 
@@ -333,12 +335,16 @@ def popularity_baseline(cfg: Config, data: PreparedData) -> Dict[str, float]:
 
 def finalize_run(cfg: Config, data: PreparedData, data_dir: Path, run_dir: Path, summary: Dict[str, Any],
                  model: Recommender, log: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Add the popularity baseline and the data folder to ``summary.json``; draw
-    ``curves.png`` (trained models) and, unless ``cfg.tsne`` is off, ``tsne.png`` from the
-    best weights (models with item vectors)."""
+    """Add the popularity baseline, the data folder and the SHA-256 of the test files
+    (``test_files``: name -> hex digest, :meth:`~srgnn_paddle.protocols.Protocol.test_files`)
+    to ``summary.json``; draw ``curves.png`` (trained models) and, unless ``cfg.tsne`` is
+    off, ``tsne.png`` from the best weights (models with item vectors)."""
     if "popularity_test" not in summary:
         baseline = {key: float(value) for key, value in popularity_baseline(cfg, data).items()}
-        summary = {**summary, "data_dir": str(data_dir.resolve()), "popularity_test": baseline}
+        files = {path.name: sha256_of(path) for path in get_protocol(cfg.protocol).test_files(data_dir)
+                 if path.is_file()}
+        summary = {**summary, "data_dir": str(data_dir.resolve()), "popularity_test": baseline,
+                   **({"test_files": files} if files else {})}
         write_summary(run_dir, summary)
     if model.trainable:  # a counted model has no epochs to draw
         curves_figure(run_dir / LOG_FILE, run_dir / CURVES_FILE)

@@ -11,6 +11,11 @@ builds its own; see ``docs/protocols.md``).
   sampled HR@K with NDCG@K breaking ties.
 
 All reach the model through the contract only (:class:`~srgnn_paddle.models.Recommender`).
+Each has ``n`` (the cases it scores: users, or (prefix, next item) pairs) and ``ranks``:
+after a call, the ``[n]`` int32 rank of every case's target in the dataset's order where
+the protocol has one target per case (the paper protocol's; the trainer saves the test
+split's as ``test_ranks.npy`` for paired significance tests,
+:mod:`srgnn_paddle.evaluation.significance`), else None.
 """
 from __future__ import annotations
 
@@ -44,6 +49,8 @@ class RecallEvaluator:
         self.cfg = cfg
         self.progress = progress
         self.key = f"recall@{cfg.topN}"
+        self.n = len(dataset)
+        self.ranks: Optional[np.ndarray] = None  # several ground-truth items per user: no single rank
 
     def __call__(self, model: Recommender, desc: str = "eval") -> Dict[str, float]:
         loader = tqdm(self.loader, desc=desc, leave=False, disable=not self.progress)
@@ -68,7 +75,8 @@ class NextItemEvaluator:
     (:meth:`srgnn_paddle.kernels.Kernels.target_ranks`: ties count against the target; the
     padding column is never a candidate, even for a model trained with
     ``score_padding=True``), so a K wider than the catalogue is fine: every target is then
-    within the top K (P@K = 100) and MRR@K is the uncut mean reciprocal rank.
+    within the top K (P@K = 100) and MRR@K is the uncut mean reciprocal rank. After a call,
+    ``ranks`` holds those ranks, ``[n]`` int32 in the dataset's order.
 
     Args:
         dataset: ``(prefix, next item)`` pairs (a ``SessionDataset`` or a subset of one).
@@ -93,19 +101,24 @@ class NextItemEvaluator:
         self.kernels = kernels
         self.progress = progress
         self.n = len(dataset)
+        self.ranks: Optional[np.ndarray] = None
 
     def __call__(self, model: Recommender, desc: str = "eval") -> Dict[str, float]:
         was_training = model.training
         model.eval()
         sums: Dict[str, float] = {}
+        parts: List[np.ndarray] = []
         try:
             with paddle.no_grad():
                 for batch in tqdm(self.loader, desc=desc, leave=False, disable=not self.progress):
-                    for key, value in rank_sums(self.kernels.target_ranks(model, batch), self.ks).items():
+                    ranks = np.asarray(self.kernels.target_ranks(model, batch)).reshape(-1)
+                    parts.append(ranks.astype(np.int32))
+                    for key, value in rank_sums(ranks, self.ks).items():
                         sums[key] = sums.get(key, 0.0) + value
         finally:
             if was_training:
                 model.train()
+        self.ranks = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
         return {key: 100.0 * value / self.n for key, value in sums.items()}
 
     def score(self, metrics: Dict[str, float]) -> Tuple[float, ...]:
@@ -147,6 +160,8 @@ class LeaveOneOutEvaluator:
         self.dataset = dataset
         self.loader = make_loader(dataset, cfg.eval_batch_size, layout="pairs")
         self.k = cfg.topN
+        self.n = len(dataset)
+        self.ranks: Optional[np.ndarray] = None  # two rankings per user (sampled, full): none saved
         self.progress = progress
         self.full_ranking = (dataset.split == "test" or cfg.valid_full_ranking) if full_ranking is None else full_ranking
 

@@ -82,6 +82,12 @@ class Protocol:
         raise SrgnnError(f"model {cfg.model} {what}, which the {self.name} protocol does not train: model "
                          f"{cfg.model} needs --protocol " + " or ".join(others))
 
+    def test_files(self, data_dir: Path) -> List[Path]:
+        """The files that hold the test split (their SHA-256 goes into ``summary.json`` as
+        ``test_files``, so that paired tests refuse runs scored on other test data); none
+        by default."""
+        return []
+
     def predict_max_length(self, cfg: "Config") -> int:
         """How many most recent items of a session ``predict`` keeps (0 = all)."""
         return 0
@@ -89,7 +95,9 @@ class Protocol:
     # ---------------------------------------------------------------- evaluation
     def evaluator(self, cfg: "Config", dataset: Any, model: Any, kernels: Any, progress: bool = False) -> Any:
         """The evaluator of one split: ``evaluator(model, desc) -> {metric: value}``,
-        ``.score(metrics)`` (the selection key, larger is better), ``.columns()``."""
+        ``.score(metrics)`` (the selection key, larger is better), ``.columns()``; ``.n``
+        (the cases scored) and ``.ranks`` (after a call, ``[n]`` int32 ranks of the
+        targets where each case has one, else None)."""
         raise NotImplementedError
 
     def test_metrics(self, top_n: int) -> List[str]:

@@ -96,6 +96,12 @@ class PaperProtocol(Protocol):
                 train_all = full
         return PreparedData(train, valid, test, n_items, counts, train_all=train_all)
 
+    def test_files(self, data_dir: Path) -> List[Path]:
+        """``test.txt``: the test pairs, in the order of ``test_ranks.npy``."""
+        from srgnn_paddle.data.sessions import TEST_FILE
+
+        return [Path(data_dir) / TEST_FILE]
+
     @staticmethod
     def ks(top_n: int) -> tuple:
         """The cut-offs scored: :data:`PAPER_KS` and ``topN``."""

@@ -5,6 +5,8 @@ from srgnn_paddle.training.checkpoints import (
     CONFIG_FILE,
     LOG_FILE,
     MODEL_FILE,
+    RANKS_FILE,
+    REFIT_DIR,
     RESULT_FILES,
     SUMMARY_FILE,
     load_state,
@@ -15,6 +17,6 @@ from srgnn_paddle.training.losses import NegativeSampler, sampled_softmax_loss
 from srgnn_paddle.training.trainer import Objective, RunState, Trainer, TrainerOptions, plain
 
 __all__ = [
-    "CHECKPOINT_FILE", "CONFIG_FILE", "LOG_FILE", "MODEL_FILE", "RESULT_FILES", "SUMMARY_FILE", "load_state",
+    "CHECKPOINT_FILE", "CONFIG_FILE", "LOG_FILE", "MODEL_FILE", "RANKS_FILE", "REFIT_DIR", "RESULT_FILES", "SUMMARY_FILE", "load_state",
     "save_state", "EarlyStopping", "NegativeSampler", "sampled_softmax_loss", "Objective", "RunState", "Trainer", "TrainerOptions", "plain",
 ]

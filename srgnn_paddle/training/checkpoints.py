@@ -2,7 +2,8 @@
 
 A run folder holds ``model.pdparams`` (best weights), ``checkpoint.pdckpt`` (the state after
 the last completed epoch: weights, optimiser and lr-scheduler state, early-stopping state,
-log rows), ``log.csv``, ``config.yaml`` and ``summary.json``.
+log rows), ``log.csv``, ``config.yaml`` and ``summary.json``; the paper protocol's runs also
+``test_ranks.npy`` (the rank of every test pair's target, in the test file's order).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ CHECKPOINT_FILE = "checkpoint.pdckpt"
 LOG_FILE = "log.csv"
 SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.yaml"
+RANKS_FILE = "test_ranks.npy"
+REFIT_DIR = "refit"  # the refit model's own run folder inside a run folder (train --refit)
 RESULT_FILES = (MODEL_FILE, CHECKPOINT_FILE, LOG_FILE, SUMMARY_FILE)
 
 

@@ -30,10 +30,10 @@ from tqdm import tqdm
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.loaders import make_loader
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.fileio import atomic_write_text
+from srgnn_paddle.fileio import atomic_write_npy, atomic_write_text
 from srgnn_paddle.kernels import Kernels, has_sparse_gradients
 from srgnn_paddle.models.base import CrossEntropy, Recommender
-from srgnn_paddle.training.checkpoints import CHECKPOINT_FILE, LOG_FILE, MODEL_FILE, load_state, save_state
+from srgnn_paddle.training.checkpoints import CHECKPOINT_FILE, LOG_FILE, MODEL_FILE, RANKS_FILE, load_state, save_state
 from srgnn_paddle.training.early_stopping import EarlyStopping
 from srgnn_paddle.training.losses import NegativeSampler, sampled_softmax_loss
 
@@ -125,6 +125,8 @@ class RunState:
     rows: List[Dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     finished: bool = False
+    test_seconds: float = 0.0  # the final test pass (0: not timed, e.g. a checkpoint from before it was)
+    test_cases: int = 0  # what it scored: test pairs (paper protocol) or users
 
 
 class Trainer:
@@ -145,7 +147,8 @@ class Trainer:
         options: :class:`TrainerOptions` (popularity counts, progress, log, data-parallel
             rank, epoch hooks).
 
-    The trainer writes the checkpoint, the best weights and ``log.csv``; the run's
+    The trainer writes the checkpoint, the best weights, ``log.csv`` and, when the test
+    evaluator has per-case ranks (the paper protocol's), ``test_ranks.npy``; the run's
     ``summary.json`` is written by :mod:`srgnn_paddle.runs` from what :meth:`fit` returns.
     """
 
@@ -200,7 +203,8 @@ class Trainer:
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "stopper": self.stopper.state_dict(),
             "state": {"epoch": self.state.epoch, "rows": self.state.rows,
-                      "train_seconds": self.state.train_seconds, "finished": self.state.finished},
+                      "train_seconds": self.state.train_seconds, "finished": self.state.finished,
+                      "test_seconds": self.state.test_seconds, "test_cases": self.state.test_cases},
             "config": self.cfg.to_dict(),
         }, self.run_dir / CHECKPOINT_FILE)
 
@@ -217,7 +221,8 @@ class Trainer:
             self.scheduler.set_state_dict(payload["scheduler"])
         self.stopper.set_state_dict(payload["stopper"])
         st = payload["state"]
-        self.state = RunState(int(st["epoch"]), list(st["rows"]), float(st["train_seconds"]), bool(st["finished"]))
+        self.state = RunState(int(st["epoch"]), list(st["rows"]), float(st["train_seconds"]), bool(st["finished"]),
+                              float(st.get("test_seconds", 0.0)), int(st.get("test_cases", 0)))
 
     def write_log(self) -> None:
         """``log.csv``: the notebook's columns first, then epoch, loss, seconds, lr."""
@@ -389,14 +394,22 @@ class Trainer:
 
     def finish(self) -> Dict[str, Any]:
         """Reload the best weights, score the test split once (unless a resumed run already
-        did), write the log and checkpoint; returns the run's summary (rank 0; other
+        did; timed, and its per-case ranks saved as ``test_ranks.npy`` when the evaluator has
+        them), write the log and checkpoint; returns the run's summary (rank 0; other
         data-parallel ranks return an empty one). :mod:`srgnn_paddle.runs` writes it."""
         if self.rank != 0:
             return {}
         self.tested = not any(r["phase"] == "test" for r in self.state.rows)
         if self.tested:
             self.model.set_state_dict(load_state(self.run_dir / MODEL_FILE, "train the run again with --overwrite"))
-            test_metrics = self.test_evaluator()(self.model, desc="test")
+            evaluator = self.test_evaluator()
+            start = time.perf_counter()
+            test_metrics = evaluator(self.model, desc="test")
+            self.state.test_seconds = time.perf_counter() - start
+            self.state.test_cases = int(getattr(evaluator, "n", 0) or 0)
+            ranks = getattr(evaluator, "ranks", None)
+            if ranks is not None:
+                atomic_write_npy(self.run_dir / RANKS_FILE, ranks)
             best = self.stopper.best_epoch if self.evaluator is not None else self.state.epoch
             self.state.rows.append({**test_metrics, "phase": "test", "epoch": best, "loss": np.nan,
                                     "seconds": np.nan, "lr": np.nan})
@@ -407,7 +420,10 @@ class Trainer:
 
     def summary(self) -> Dict[str, Any]:
         """The finished run's summary (:func:`plain` makes it JSON-friendly): model, sizes, epochs, the selected
-        epoch's validation row and the test metrics, from the log rows."""
+        epoch's validation row and the test metrics, from the log rows; the timings ``compare`` shows
+        (``train_seconds``, ``seconds_per_epoch`` (None for a counted model), ``test_seconds``,
+        ``test_sessions`` (the cases the test pass scored) and ``test_sessions_per_second``; None
+        where the test pass was not timed)."""
         test_row = next(r for r in self.state.rows if r["phase"] == "test")
         best = int(test_row["epoch"])
         metric_keys = [k for k in test_row if k not in ("phase", "epoch", "loss", "seconds", "lr")]
@@ -420,6 +436,12 @@ class Trainer:
             "best_epoch": best,
             "epochs_run": self.state.epoch,
             "train_seconds": round(self.state.train_seconds, 2),
+            "seconds_per_epoch": (round(self.state.train_seconds / self.state.epoch, 3)
+                                  if self.model.trainable and self.state.epoch > 0 else None),
+            "test_seconds": round(self.state.test_seconds, 6) if self.state.test_seconds > 0 else None,
+            "test_sessions": self.state.test_cases or None,
+            "test_sessions_per_second": (round(self.state.test_cases / self.state.test_seconds, 1)
+                                         if self.state.test_seconds > 0 and self.state.test_cases else None),
             "valid": next((r for r in self.state.rows if r["phase"] == "valid" and r["epoch"] == best), None),
             "test": {k: test_row[k] for k in metric_keys},
         }

@@ -472,7 +472,9 @@ def test_report_published_table_and_errors(tmp_path, capsys):
     assert published_for("notebook", "whatever", "/mnt/data173799")["metrics"]["recall@50"] == 0.130097
     assert published_for("paper", "yoochoose1_64")["metrics"] == {"P@20": 70.57, "MRR@20": 30.94}
     assert published_for("notebook", "diginetica") is None
-    assert len(PUBLISHED) == 4
+    assert published_for("paper", "tmall", "/data/tmall")["models"]["gcegnn"] == ("GCE-GNN", {"P@20": 33.42,
+                                                                                               "MRR@20": 15.42})
+    assert len(PUBLISHED) == 6
     assert build_report(tmp_path).empty
     assert cli.main(["report", "--exp_dir", str(tmp_path / "none")]) == 2
     assert _error_lines(capsys.readouterr().err)[0].startswith(f"error: {tmp_path / 'none'}: experiment folder")

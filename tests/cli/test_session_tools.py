@@ -371,16 +371,22 @@ def test_compare_pools_seeds_and_puts_published_numbers_beside(tmp_path, capsys)
     printed, last = capsys.readouterr().out.rstrip("\n").rsplit("\n", 1)
     assert printed in (exp / "results.md").read_text() and last.startswith("7 run(s); wrote")
     rows = _table_rows(printed, "diginetica_paper (paper protocol)")
-    assert rows[0] == ["model", "configuration", "runs", "test P@20", "test MRR@20", "published P@20",
-                       "published MRR@20", "best epoch", "s / epoch", "parameters"]
+    # the columns of earlier versions first, in their order; then what was added after them
+    assert rows[0][:10] == ["model", "configuration", "runs", "test P@20", "test MRR@20", "published P@20",
+                            "published MRR@20", "best epoch", "s / epoch", "parameters"]
+    assert rows[0][10:] == ["test P@10", "train s", "test sessions / s"]  # the @10 the runs hold; no ranks: no p
     by_label = {(r[0], r[1]): r for r in rows[2:]}
-    assert by_label[("POP", "POP")][2:] == ["1", "0.93", "0.21", "0.89", "0.20", "0", "1.5 (count)", "0"]
+    assert by_label[("POP", "POP")][2:] == ["1", "0.93", "0.21", "0.89", "0.20", "0", "1.5 (count)", "0", "",
+                                            "1.5", ""]
     srgnn = by_label[("SRGNN", "SRGNN_0.001_100_100")]
-    assert srgnn[2:] == ["3", "51.00 ± 1.00", "17.67 ± 0.76", "50.73", "17.59", "4.3 ± 0.6", "100.0 ± 20.0", "4400000"]
+    assert srgnn[2:] == ["3", "51.00 ± 1.00", "17.67 ± 0.76", "50.73", "17.59", "4.3 ± 0.6", "100.0 ± 20.0", "4400000",
+                         "1.00 ± 0.00", "1000.0 ± 200.0", ""]
     assert by_label[("SRGNN (refit)", "SRGNN_0.001_100_100")][2:5] == ["3", "52.00 ± 1.00", "17.67 ± 0.76"]
     assert by_label[("SRGNN", "SRGNN_0.01_100_100")][2:4] == ["1", "40.00"]
     assert by_label[("NARM", "published only")][5:7] == ["49.70", "16.17"]
     assert by_label[("Item-KNN", "published only")][5:7] == ["35.75", "11.57"]
+    assert by_label[("GCE-GNN", "published only")][5:7] == ["54.22", "19.04"]  # the GCE-GNN paper's Table 3
+    assert "GCE-GNN: GCE-GNN paper (Wang et al., SIGIR 2020), Table 3." in printed
     assert ("SRGNN", "SRGNN_0.1_100_100") not in by_label
     ncf = _table_rows(printed, "beauty_ncf (ncf protocol)")
     assert ncf[0][3:5] == ["test HR@10", "test NDCG@10"] and ncf[2][3:5] == ["0.7000", "0.4500"]
@@ -390,6 +396,9 @@ def test_compare_pools_seeds_and_puts_published_numbers_beside(tmp_path, capsys)
     assert frame.loc["diginetica_paper/POP", "model"] == "POP"
     assert pd.isna(frame.loc["beauty_ncf/NeuMF_0.001_256_8", "published"])
     assert re.search(r"## Every run", (exp / "results.md").read_text())
+    # the figures of runs from before the ranks and timings were recorded, published-only models included
+    assert cli.main(["compare", "--exp_dir", str(exp), "--figure", str(tmp_path / "cmp.png")]) == 0
+    assert (tmp_path / "cmp_diginetica_paper.png").is_file() and (tmp_path / "cmp_beauty_ncf.png").is_file()
 
 
 # ---------------------------------------------------------------------------- benchmark
