@@ -252,3 +252,32 @@ def test_the_asgi_app_answers_in_process_without_a_lifespan(export_dir):
     assert unauthorised.status_code == 401 and unauthorised.headers["www-authenticate"] == "Bearer"
     assert app.stats.requests == 8 and app.stats.batches <= 8
     assert set(event_loop_and_parser()) <= {"uvloop", "asyncio", "httptools", "h11"}
+
+
+def test_without_uvloop_and_httptools_the_service_runs_on_asyncio_and_h11(export_dir):
+    """The fallback stack (uvicorn without its [standard] extras) answers the same, its 4xx too."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    script = ("import sys; sys.modules['uvloop'] = sys.modules['httptools'] = None; "
+              "from srgnn_paddle import cli; sys.exit(cli.main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", script, "serve", "--export_dir", str(export_dir), "--port",
+                             str(port), *LIMITS], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                if httpx.get(url + "/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        want = SessionRecommender.load(export_dir).recommend([[3, 5, 7]], 5)[0]
+        assert httpx.post(url + "/recommend", json={"session": [3, 5, 7], "k": 5}).json()["items"] == want.items
+        bad = httpx.post(url + "/recommend", content=b'{"session": [1, 2')
+        assert bad.status_code == 400 and "malformed JSON" in bad.json()["error"]
+        chunked = httpx.post(url + "/recommend", content=iter([b'{"session": [', b"1, " * 2000, b"1]}"]))
+        assert chunked.status_code == 413 and "over the limit" in chunked.json()["error"]
+    finally:
+        _stop(proc)
+    assert "asyncio + h11" in proc.stderr.read()
