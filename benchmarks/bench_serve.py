@@ -15,13 +15,15 @@ HTTP service under a closed-loop load on localhost.
    (graph + predictor + Faiss flat search) with each runtime.
 3. The service (``srgnn-paddle serve``, one thread) in a child process on a free
    127.0.0.1 port, with and without micro-batching: ``--clients`` concurrent closed-loop
-   httpx clients send ``--requests`` ``POST /recommend`` (one session, k = 20) after a
-   warm-up; throughput, p50/p95/p99 latency, errors (non-200 or transport errors), and the
+   clients (``--client raw``: HTTP/1.1 over asyncio streams, keep-alive, the default; or
+   ``httpx``) send ``--requests`` ``POST /recommend`` (one session, k = 20) after a warm-up; throughput, p50/p95/p99 latency, errors (non-200 or transport errors), and the
    server's split of a request's time (``GET /stats``: parse, queue, graph, encoder,
    search, serialise). Then the same with ``POST /recommend/batch`` of ``--batch_sessions``
    sessions per request.
 
-Client and server share the machine's cores. Bounded: a fixed number of requests, every
+Client and server share the machine's cores; the report names the client, the server's
+event loop and HTTP parser, and the 1-minute load average before each HTTP run (other
+work on the machine takes cores from both). It ends with the serving targets, met or not. Bounded: a fixed number of requests, every
 request with a timeout; about 2-3 minutes on 2 idle cores.
 """
 from __future__ import annotations
@@ -159,8 +161,70 @@ def start_service(export_dir: Path, batching: bool, log: Path) -> tuple:
     raise RuntimeError("the service did not answer /health within 2 minutes")
 
 
-async def closed_loop(url: str, bodies: List[Any], path: str, clients: int, timeout: float) -> Dict[str, Any]:
-    """``clients`` tasks, each sending its next body when the previous answer arrived."""
+async def closed_loop(url: str, bodies: List[bytes], path: str, clients: int, timeout: float,
+                      client: str = "raw") -> Dict[str, Any]:
+    """``clients`` closed-loop clients, each sending its next body when the previous answer
+    arrived, over its own keep-alive connection: ``raw`` HTTP/1.1 on asyncio streams (a few
+    tens of microseconds of client CPU a request, so the server gets the cores), or ``httpx``'s
+    AsyncClient (about a millisecond a request, which on 2 shared cores is CPU the server loses)."""
+    if client == "httpx":
+        return await _httpx_closed_loop(url, bodies, path, clients, timeout)
+    host, port = url.rsplit("/", 1)[-1].rsplit(":", 1)
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: ").encode()
+    latencies: List[float] = []
+    errors: Dict[str, int] = {}
+    cursor = iter(range(len(bodies)))
+
+    def count(kind: str) -> None:
+        errors[kind] = errors.get(kind, 0) + 1
+
+    async def exchange(reader, writer, body: bytes) -> tuple:
+        """(status, body, whether the server closes) of one request."""
+        writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
+        lines = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
+        status, length, close = int(lines[0].split(b" ", 2)[1]), None, False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection":
+                close = value.strip().lower() == b"close"
+        if length is None:
+            raise ValueError("an answer without Content-Length")
+        return status, await reader.readexactly(length), close
+
+    async def worker() -> None:
+        reader = writer = None
+        for i in cursor:
+            start = time.perf_counter()
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                status, answer, close = await asyncio.wait_for(exchange(reader, writer, bodies[i]), timeout)
+                if status != 200:
+                    count(str(status))
+                elif not answer.startswith((b'{"items"', b'[{"items"')):
+                    count("unexpected body")
+                if close:
+                    writer.close()
+                    reader = writer = None
+            except (OSError, ValueError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+                count(type(exc).__name__)
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+            latencies.append(time.perf_counter() - start)
+        if writer is not None:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return _summary(latencies, errors, len(bodies), time.perf_counter() - started)
+
+
+async def _httpx_closed_loop(url: str, bodies: List[bytes], path: str, clients: int, timeout: float) -> Dict[str, Any]:
     import httpx
 
     latencies: List[float] = []
@@ -182,15 +246,19 @@ async def closed_loop(url: str, bodies: List[Any], path: str, clients: int, time
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         wall = time.perf_counter() - started
+    return _summary(latencies, errors, len(bodies), wall)
+
+
+def _summary(latencies: List[float], errors: Dict[str, int], n: int, wall: float) -> Dict[str, Any]:
     lat = np.asarray(latencies) * 1000.0
-    return {"requests": len(bodies), "wall_s": wall, "requests_per_s": len(bodies) / wall,
+    return {"requests": n, "wall_s": wall, "requests_per_s": n / wall,
             "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
             "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()),
             "errors": int(sum(errors.values())), "error_kinds": errors}
 
 
 def load_test(export_dir: Path, sessions: List[List[int]], clients: int, n_requests: int, batch_sessions: int,
-              work: Path) -> Dict[str, Any]:
+              work: Path, client: str = "raw") -> Dict[str, Any]:
     import httpx
 
     single = [json.dumps({"session": sessions[i % len(sessions)], "k": K}).encode() for i in range(n_requests)]
@@ -202,16 +270,20 @@ def load_test(export_dir: Path, sessions: List[List[int]], clients: int, n_reque
         name = "micro_batching_on" if batching else "micro_batching_off"
         proc, url, handle = start_service(export_dir, batching, work / f"serve_{name}.log")
         try:
-            asyncio.run(closed_loop(url, single[:200], "/recommend", clients, 30.0))  # warm-up
+            started_line = (work / f"serve_{name}.log").read_text().strip().splitlines()
+            stack = started_line[-1].rsplit("; ", 1)[-1].rstrip(")") if started_line else "?"
+            asyncio.run(closed_loop(url, single[:200], "/recommend", clients, 30.0, client))  # warm-up
             before = httpx.get(url + "/stats").json()
-            one = asyncio.run(closed_loop(url, single, "/recommend", clients, 30.0))
+            load = os.getloadavg()[0]
+            one = asyncio.run(closed_loop(url, single, "/recommend", clients, 30.0, client))
+            one["load_average_before"] = load
             stats = httpx.get(url + "/stats").json()
             one["recommendations_per_s"] = one["requests_per_s"]
             one["server_mean_ms_per_request"] = _stats_delta(before, stats)
-            many = asyncio.run(closed_loop(url, batched, "/recommend/batch", clients, 60.0))
+            many = asyncio.run(closed_loop(url, batched, "/recommend/batch", clients, 60.0, client))
             many["sessions_per_request"] = batch_sessions
             many["recommendations_per_s"] = many["requests_per_s"] * batch_sessions
-            out[name] = {"recommend": one, "recommend_batch": many}
+            out[name] = {"recommend": one, "recommend_batch": many, "server_stack": stack}
         finally:
             proc.terminate()
             try:
@@ -232,7 +304,8 @@ def _stats_delta(before: Dict[str, Any], after: Dict[str, Any]) -> Dict[str, Any
 
 
 def report(result: Dict[str, Any]) -> str:
-    lines = [f"bench_serve: {result['model']}; {result['machine']}",
+    lines = [f"bench_serve: {result['model']}; {result['machine']}; "
+             f"load average {result['load_average_at_start']:.2f} at start",
              f"export (--format both): {result['export_s']:.1f} s; k = {K}; sessions: DIGINETICA test prefixes",
              "", "per-batch latency, ms (median; one thread each)",
              f"{'batch':>6} {'enc eager':>10} {'enc PaddleInf':>14} {'enc ORT':>8} {'topK eager':>11} "
@@ -244,13 +317,17 @@ def report(result: Dict[str, Any]) -> str:
                      f"{r['topk_paddle_inference_faiss_ms']:>14.2f} {r['topk_onnxruntime_faiss_ms']:>15.2f} "
                      f"{r['encoder_speedup_paddle_inference_vs_eager']:>12.2f}x "
                      f"{r['topk_speedup_paddle_inference_vs_eager']:>13.2f}x")
-    lines += ["", f"HTTP service, {result['clients']} closed-loop clients on localhost, k = {K}",
+    stacks = sorted({runs["server_stack"] for runs in result["http"].values()})
+    lines += ["", f"HTTP service, {result['clients']} closed-loop clients on localhost ({result['client']} client), "
+                  f"k = {K}; server: uvicorn, {', '.join(stacks)}",
               f"{'mode':<20} {'endpoint':<17} {'requests':>8} {'rec/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
               f"{'p99 ms':>7} {'errors':>6}"]
     for mode, runs in result["http"].items():
-        for endpoint, r in runs.items():
+        for endpoint in ("recommend", "recommend_batch"):
+            r = runs[endpoint]
             lines.append(f"{mode:<20} {endpoint:<17} {r['requests']:>8} {r['recommendations_per_s']:>8.0f} "
-                         f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors']:>6}")
+                         f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors']:>6}"
+                         + (f"  (load average {r['load_average_before']:.2f} before)" if "load_average_before" in r else ""))
     lines += ["", "server's split of a POST /recommend, mean ms per request (graph/encoder/search: per batch, "
                   "shared by its requests)"]
     for mode, runs in result["http"].items():
@@ -258,6 +335,13 @@ def report(result: Dict[str, Any]) -> str:
         lines.append(f"{mode:<20} " + " ".join(f"{k} {s[k]:.2f}" for k in
                                                ("parse", "queue", "graph", "encoder", "search", "serialise"))
                      + f"; {s['mean_sessions_per_batch']:.1f} sessions per batch")
+    on = result["http"]["micro_batching_on"]["recommend"]
+    speedup = result["latency"]["batch_1"]["encoder_speedup_paddle_inference_vs_eager"]
+    lines += ["", "targets",
+              f"  /recommend >= 1,000 rec/s, p99 <= 50 ms, 0 errors: {on['recommendations_per_s']:.0f} rec/s, "
+              f"p99 {on['p99_ms']:.1f} ms, {on['errors']} errors: "
+              + ("met" if on["recommendations_per_s"] >= 1000 and on["p99_ms"] <= 50 and on["errors"] == 0 else "MISSED"),
+              f"  Paddle Inference encoder >= 2x eager at batch 1: {speedup:.2f}x: " + ("met" if speedup >= 2 else "MISSED")]
     return "\n".join(lines)
 
 
@@ -272,6 +356,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--work", default="/tmp/bench_serve", help="scratch folder (run, export, server logs)")
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per latency cell")
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                        help="load client: raw asyncio HTTP/1.1 (light on CPU, default) or httpx")
     parser.add_argument("--requests", type=int, default=3000, help="requests per HTTP measurement")
     parser.add_argument("--batch_sessions", type=int, default=16, help="sessions per /recommend/batch request")
     parser.add_argument("--out", default=None, help="also write the report and its JSON to this file")
@@ -298,10 +384,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                  f"({'trained run ' + str(run_dir) if args.run_dir else 'paper configuration, initial weights'})",
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, Paddle {paddle.__version__}, "
                    f"faiss {faiss.__version__}, onnxruntime {manifest['versions'].get('onnxruntime')}",
-        "export_s": export_s, "clients": args.clients,
+        "export_s": export_s, "clients": args.clients, "client": args.client,
+        "load_average_at_start": os.getloadavg()[0],
     }
     result["latency"] = latency(run_dir, export_dir, sessions, args.repeats)
-    result["http"] = load_test(export_dir, sessions, args.clients, args.requests, args.batch_sessions, work)
+    result["http"] = load_test(export_dir, sessions, args.clients, args.requests, args.batch_sessions, work,
+                               args.client)
     text = report(result)
     print(text)
     if args.out:

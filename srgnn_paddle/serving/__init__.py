@@ -5,11 +5,11 @@ and an HTTP service around it.
   model (Paddle, optionally ONNX), the item table and its Faiss index, the item map and a
   manifest with the SHA-256 of every file;
 * :class:`SessionRecommender` (``SessionRecommender.load(DIR).recommend(sessions, k)``);
-* :func:`srgnn_paddle.serving.app.create_app` / ``srgnn-paddle serve``: the FastAPI service
-  with micro-batching (the optional extra ``srgnn-paddle[serve]``).
+* :func:`srgnn_paddle.serving.app.create_app` / ``srgnn-paddle serve``: the ASGI service
+  on uvicorn with micro-batching (the optional extra ``srgnn-paddle[serve]``).
 
 Nothing here is imported by the training code; importing this package loads neither
-FastAPI nor ONNX.
+uvicorn nor ONNX.
 """
 from __future__ import annotations
 

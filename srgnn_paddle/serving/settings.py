@@ -1,5 +1,5 @@
 """The HTTP service's limits and batching, apart from the service itself so that the command
-line declares ``serve`` without importing Paddle, FastAPI or Faiss."""
+line declares ``serve`` without importing Paddle, uvicorn or Faiss."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -23,7 +23,6 @@ from srgnn_paddle.synthetic import generate_synthetic
 pytestmark = [pytest.mark.cli, pytest.mark.slow]
 
 httpx = pytest.importorskip("httpx", reason="the serve extra is not installed: pip install srgnn-paddle[serve]")
-pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install srgnn-paddle[serve]")
 pytest.importorskip("uvicorn", reason="the serve extra is not installed: pip install srgnn-paddle[serve]")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -222,3 +221,63 @@ def test_a_tampered_export_is_refused_at_start_and_a_public_host_warned(export_d
     assert lines[0].startswith("warning: serving on 0.0.0.0 without --token")
     assert lines[1].startswith("error: ") and "item_ids.json: SHA-256 does not match" in lines[1]
     assert manifest["files"]["item_ids.json"]["sha256"] != ""
+
+
+def test_the_asgi_app_answers_in_process_without_a_lifespan(export_dir):
+    """create_app's application under a server that sends no lifespan (httpx's ASGI
+    transport): the micro-batcher starts at the first request; HEAD, 405's Allow header."""
+    import asyncio
+
+    from srgnn_paddle.serving.app import ServiceSettings, create_app, event_loop_and_parser
+
+    recommender = SessionRecommender.load(export_dir)
+    app = create_app(recommender, ServiceSettings(max_k=30, token="t"))
+    want = recommender.recommend([[3, 5, 7]], 4)[0]
+    auth = {"Authorization": "Bearer t"}
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            answers = await asyncio.gather(*(client.post("/recommend", json={"session": [3, 5, 7], "k": 4},
+                                                         headers=auth) for _ in range(8)))
+            head = await client.head("/health", headers=auth)
+            wrong = await client.delete("/recommend", headers=auth)
+            unauthorised = await client.post("/recommend", json={"session": [3]})
+            await app.batcher.stop()
+            return answers, head, wrong, unauthorised
+
+    answers, head, wrong, unauthorised = asyncio.run(run())
+    assert all(a.status_code == 200 and a.json()["items"] == want.items for a in answers)
+    assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 0
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST" and "DELETE is not allowed" in wrong.json()["error"]
+    assert unauthorised.status_code == 401 and unauthorised.headers["www-authenticate"] == "Bearer"
+    assert app.stats.requests == 8 and app.stats.batches <= 8
+    assert set(event_loop_and_parser()) <= {"uvloop", "asyncio", "httptools", "h11"}
+
+
+def test_without_uvloop_and_httptools_the_service_runs_on_asyncio_and_h11(export_dir):
+    """The fallback stack (uvicorn without its [standard] extras) answers the same, its 4xx too."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    script = ("import sys; sys.modules['uvloop'] = sys.modules['httptools'] = None; "
+              "from srgnn_paddle import cli; sys.exit(cli.main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", script, "serve", "--export_dir", str(export_dir), "--port",
+                             str(port), *LIMITS], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                if httpx.get(url + "/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        want = SessionRecommender.load(export_dir).recommend([[3, 5, 7]], 5)[0]
+        assert httpx.post(url + "/recommend", json={"session": [3, 5, 7], "k": 5}).json()["items"] == want.items
+        bad = httpx.post(url + "/recommend", content=b'{"session": [1, 2')
+        assert bad.status_code == 400 and "malformed JSON" in bad.json()["error"]
+        chunked = httpx.post(url + "/recommend", content=iter([b'{"session": [', b"1, " * 2000, b"1]}"]))
+        assert chunked.status_code == 413 and "over the limit" in chunked.json()["error"]
+    finally:
+        _stop(proc)
+    assert "asyncio + h11" in proc.stderr.read()
