@@ -19,13 +19,16 @@ require_paddle()
 
 from srgnn_paddle.models.base import BATCH_LAYOUTS, Recommender, Scorer, softmax_cross_entropy
 from srgnn_paddle.models.counts import CountModel
+from srgnn_paddle.models.gcsan import GCSAN
 from srgnn_paddle.models.ggnnwatt import GGNNwATT
 from srgnn_paddle.models.gru4rec import GRU4Rec
 from srgnn_paddle.models.gruwatt import GRUwATT
 from srgnn_paddle.models.itemknn import ItemKNN
 from srgnn_paddle.models.narm import NARM
 from srgnn_paddle.models.ncf import GMF, MLP, NCF, NeuMF
+from srgnn_paddle.models.niser import NISER
 from srgnn_paddle.models.pop import POP
+from srgnn_paddle.models.sasrec import SASRec
 from srgnn_paddle.models.sknn import SKNN
 from srgnn_paddle.models.spop import SPOP
 from srgnn_paddle.models.srgnn import GNN, SRGNN
@@ -39,6 +42,9 @@ MODELS: Dict[str, Type[Union[Recommender, CountModel]]] = {
     STAMP.name: STAMP,
     GRUwATT.name: GRUwATT,
     GGNNwATT.name: GGNNwATT,
+    NISER.name: NISER,
+    GCSAN.name: GCSAN,
+    SASRec.name: SASRec,
     # neural collaborative filtering (the loo protocol: user, item pairs)
     GMF.name: GMF,
     MLP.name: MLP,
@@ -66,4 +72,5 @@ def build_model(cfg: Config, **options: Any) -> Union[Recommender, CountModel]:
 
 __all__ = ["MODELS", "BATCH_LAYOUTS", "Scorer", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec",
            "NARM", "STAMP", "GRUwATT", "GGNNwATT", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN",
-           "SKNN", "model_class", "build_model"]
+           "SKNN", "model_class", "build_model",
+           "NISER", "GCSAN", "SASRec"]
