@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/bench_models.py --data_dir /work/shared/data/diginetica
         [--config configs/paper_diginetica.yaml] [--models srgnn,pop,...] [--max_steps 100]
-        [--eval_sessions 10240] [--kernels auto|host|paddle] [--cpu_threads N] [--json]
+        [--eval_sessions 10240] [--kernels auto|host|paddle] [--cpu_threads N] [--loss_every N] [--json]
 
 Loads the data as ``srgnn-paddle train`` does (the config's protocol; paper: 10% of the
 training pairs held out), then for each model (default: every registered one) builds it from
@@ -10,7 +10,8 @@ the config (``model`` replaced, the rest shared: batch size, dimension, ...) and
 
 * a trained model: runs ``--max_steps`` training steps of the trainer's objective (the
   loader's batch building, loss, backward, optimiser; the first step untimed) and reports
-  training samples/s;
+  training samples/s (with ``--loss_every N`` also the mean training loss of every N steps,
+  from the first, to show it falls);
 * a counted model (``trainable = False``): counts its statistics from the training sessions
   once and reports the seconds (``fit_seconds``; no training samples/s);
 
@@ -52,6 +53,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--cpu_threads", type=int, default=0, help="host threads (0 = every core, as in training)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"))
     parser.add_argument("--kernels", default="auto", choices=("auto", "host", "paddle"))
+    parser.add_argument("--loss_every", type=int, default=0,
+                        help="also print the mean training loss of every N steps (0 = not)")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
     names = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -69,13 +72,17 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     rows = []
     with select_kernels(cfg.kernels, device, cfg.cpu_threads) as kernels:
         for name in names:
-            rows.append(bench_model(cfg.replace(model=name), data, eval_data, kernels, args.max_steps))
+            rows.append(bench_model(cfg.replace(model=name), data, eval_data, kernels, args.max_steps,
+                                    args.loss_every))
             r = rows[-1]
             train = (f"counted in {r['fit_seconds']:.2f} s" if r["fit_seconds"] is not None else
                      f"training {r['train_samples_per_s']:,.0f} samples/s ({r['timed_steps']} steps, loss "
                      f"{r['loss_first']:.3f} -> {r['loss_last']:.3f})")
             print(f"{name:>10}: {train}, evaluation {r['eval_sessions_per_s']:,.0f} sessions/s ({n_eval} sessions), "
                   f"{r['parameters']:,} parameters", flush=True)
+            if r.get("loss_curve"):
+                print(f"{name:>10}: mean loss per {args.loss_every} steps: "
+                      + ", ".join(f"{loss:.3f}" for loss in r["loss_curve"]), flush=True)
     result = {"device": device, "kernels": kernels.name, "cpu_threads": cfg.cpu_threads, "protocol": cfg.protocol,
               "data_dir": str(args.data_dir), "train_samples": len(data.train), "n_items": data.n_items,
               "batch_size": cfg.batch_size, "embedding_dim": cfg.embedding_dim, "eval_sessions": n_eval,
@@ -87,14 +94,14 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     return result
 
 
-def bench_model(cfg, data, eval_data, kernels: Kernels, max_steps: int) -> Dict[str, Any]:
+def bench_model(cfg, data, eval_data, kernels: Kernels, max_steps: int, loss_every: int = 0) -> Dict[str, Any]:
     """Time one model's training (or counting) and its evaluation."""
     seed_everything(cfg.seed)
     with paddle.utils.unique_name.guard():
         model = build_model(cfg)
         with kernels.attach(model):
             if model.trainable:
-                train = _time_steps(cfg, model, data.train, kernels, max_steps)
+                train = _time_steps(cfg, model, data.train, kernels, max_steps, loss_every)
             else:
                 start = time.perf_counter()
                 model.fit(data.train.sessions())
@@ -110,11 +117,12 @@ def bench_model(cfg, data, eval_data, kernels: Kernels, max_steps: int) -> Dict[
             "eval_metrics": metrics}
 
 
-def _time_steps(cfg, model, train, kernels: Kernels, max_steps: int) -> Dict[str, Any]:
+def _time_steps(cfg, model, train, kernels: Kernels, max_steps: int, loss_every: int = 0) -> Dict[str, Any]:
     """``max_steps`` steps of the trainer's objective and optimiser (the first one untimed),
     batches built by the loader inside the timed loop; a model that learns from the training
     sessions first (``uses_training_sessions``) gets them as in the trainer (``sessions_seconds``).
-    ``loss_first`` / ``loss_last``: the mean loss of the first and the last 10 steps."""
+    ``loss_first`` / ``loss_last``: the mean loss of the first and the last 10 steps; with
+    ``loss_every`` the mean loss of every ``loss_every`` steps (``loss_curve``)."""
     sessions_seconds = None
     if model.uses_training_sessions:
         start = time.perf_counter()
@@ -126,7 +134,8 @@ def _time_steps(cfg, model, train, kernels: Kernels, max_steps: int) -> Dict[str
     loader.set_epoch(1)
     steps = min(max_steps, len(loader))
     model.train()
-    samples, seconds, losses = 0, 0.0, []
+    samples, seconds = 0, 0.0
+    losses: List[float] = []
     iterator = iter(loader)
     for step in range(steps):
         start = time.perf_counter()
@@ -140,9 +149,11 @@ def _time_steps(cfg, model, train, kernels: Kernels, max_steps: int) -> Dict[str
             continue  # warm-up
         seconds += time.perf_counter() - start
         samples += len(batch)
+    curve = [float(np.mean(losses[i:i + loss_every])) for i in range(0, len(losses), loss_every)] if loss_every else []
     return {"train_samples_per_s": samples / max(seconds, 1e-9), "fit_seconds": None,
             "timed_steps": steps - 1 if steps > 1 else steps, "sessions_seconds": sessions_seconds,
-            "loss_first": float(np.mean(losses[:10])), "loss_last": float(np.mean(losses[-10:]))}
+            "loss_first": float(np.mean(losses[:10])), "loss_last": float(np.mean(losses[-10:])),
+            "loss_curve": curve}
 
 
 if __name__ == "__main__":

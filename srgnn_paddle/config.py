@@ -108,9 +108,10 @@ class Config:
                                    "item, in one forward pass with a mask (the course report's augmentation; paper "
                                    "protocol: one sample per training session)", TARGETS)
     hidden_size: int = _option(0, "GRU4Rec, NARM, GRUwATT: size of the GRU state; 0 = embedding_dim")
-    dropout: float = _option(0.0, "GRU4Rec, GRUwATT, GGNNwATT: dropout on the item embeddings (NARM has its "
-                                  "published 0.25 / 0.5, STAMP and SR-GNN none); LESSR: the feature dropout "
-                                  "before every layer (0.2 in configs/paper_lessr.yaml)")
+    dropout: float = _option(0.0, "GRU4Rec, GRUwATT, GGNNwATT, NISER+: dropout on the item embeddings; SASRec: on "
+                                  "the embeddings and in its attention blocks; GC-SAN: in its attention blocks; "
+                                  "LESSR: the feature dropout before every layer (NARM has its published 0.25 / 0.5, "
+                                  "STAMP and SR-GNN none)")
     session_max_length: int = _option(0, "paper protocol: keep the last N items of every prefix (0 = all, the "
                                          "paper's); with targets all, longer training sessions are cut into "
                                          "pieces of N positions")
@@ -130,6 +131,12 @@ class Config:
                                          "0.5 on every dataset)")
     n_sample: int = _option(0, f"GCE-GNN: global-graph neighbours aggregated per item and hop, drawn from its "
                                f"top {GLOBAL_TOP_K}; 0 = {GLOBAL_TOP_K} (the official --n_sample)")
+    # NISER+, GC-SAN, SASRec
+    max_positions: int = _option(0, "NISER+, SASRec: rows of the learned position embeddings (positions counted from a "
+                                    "session's first item, later ones share the last row); 0 = 50, SASRec's official "
+                                    "maxlen")
+    gcsan_weight: float = _option(0.6, "GC-SAN: session vector = w * the self-attention's last position + (1 - w) * "
+                                       "the last item's graph node (the paper's omega, in [0, 1])")
     # outputs
     tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
     tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")
@@ -202,6 +209,10 @@ class Config:
             raise SrgnnError(f"{source}: 'lr' must be > 0, got {self.lr}")
         if self.scale < 0:
             raise SrgnnError(f"{source}: 'scale' must be >= 0, got {self.scale}")
+        if self.max_positions < 0:
+            raise SrgnnError(f"{source}: 'max_positions' must be >= 0, got {self.max_positions}")
+        if not 0.0 <= self.gcsan_weight <= 1.0:
+            raise SrgnnError(f"{source}: 'gcsan_weight' must be in [0, 1], got {self.gcsan_weight}")
         if self.itemknn_lambda < 0:
             raise SrgnnError(f"{source}: 'itemknn_lambda' must be >= 0, got {self.itemknn_lambda}")
         if not 0.0 <= self.valid_portion < 1.0:

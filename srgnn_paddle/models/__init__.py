@@ -20,6 +20,7 @@ require_paddle()
 from srgnn_paddle.models.base import BATCH_LAYOUTS, Recommender, Scorer, softmax_cross_entropy
 from srgnn_paddle.models.counts import CountModel
 from srgnn_paddle.models.gcegnn import GCEGNN
+from srgnn_paddle.models.gcsan import GCSAN
 from srgnn_paddle.models.ggnnwatt import GGNNwATT
 from srgnn_paddle.models.gru4rec import GRU4Rec
 from srgnn_paddle.models.gruwatt import GRUwATT
@@ -27,7 +28,9 @@ from srgnn_paddle.models.itemknn import ItemKNN
 from srgnn_paddle.models.lessr import LESSR
 from srgnn_paddle.models.narm import NARM
 from srgnn_paddle.models.ncf import GMF, MLP, NCF, NeuMF
+from srgnn_paddle.models.niser import NISER
 from srgnn_paddle.models.pop import POP
+from srgnn_paddle.models.sasrec import SASRec
 from srgnn_paddle.models.sknn import SKNN
 from srgnn_paddle.models.spop import SPOP
 from srgnn_paddle.models.srgnn import GNN, SRGNN
@@ -41,6 +44,9 @@ MODELS: Dict[str, Type[Union[Recommender, CountModel]]] = {
     STAMP.name: STAMP,
     GRUwATT.name: GRUwATT,
     GGNNwATT.name: GGNNwATT,
+    NISER.name: NISER,
+    GCSAN.name: GCSAN,
+    SASRec.name: SASRec,
     GCEGNN.name: GCEGNN,
     LESSR.name: LESSR,
     # neural collaborative filtering (the loo protocol: user, item pairs)
@@ -69,5 +75,5 @@ def build_model(cfg: Config, **options: Any) -> Union[Recommender, CountModel]:
 
 
 __all__ = ["MODELS", "BATCH_LAYOUTS", "Scorer", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec",
-           "NARM", "STAMP", "GRUwATT", "GGNNwATT", "GCEGNN", "LESSR", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP",
-           "SPOP", "ItemKNN", "SKNN", "model_class", "build_model"]
+           "NARM", "STAMP", "GRUwATT", "GGNNwATT", "NISER", "GCSAN", "SASRec", "GCEGNN", "LESSR", "NCF", "GMF", "MLP",
+           "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN", "SKNN", "model_class", "build_model"]

@@ -1,9 +1,9 @@
 """The pieces the models share: tensors of a batch's histories, the state at a history's
 last real position, NARM's additive attention (over a whole history, or causal: every
-position over its prefix), the packed session graph's propagation and soft-attention
-readout, ``segment_sum`` / ``segment_mean`` / ``segment_softmax``, and the paper's uniform
-initialisation. (The GRU read of a
-history is :class:`~srgnn_paddle.models.sequence.GRUSessionModel`.)
+position over its prefix), learned position embeddings, the self-attention block of
+SASRec and GC-SAN, the packed session graph's propagation, soft-attention readout and
+padded layout, ``segment_sum`` / ``segment_mean`` / ``segment_softmax``, and the paper's
+uniform initialisation. (The GRU read of a history is :class:`~srgnn_paddle.models.sequence.GRUSessionModel`.)
 
 Everything here is plain Paddle (its dense layers are :class:`~srgnn_paddle.kernels.Dense`,
 see :mod:`srgnn_paddle.kernels`); each model file composes these pieces in the order of
@@ -21,6 +21,7 @@ import paddle.nn.functional as F
 
 from srgnn_paddle import compat
 from srgnn_paddle.data.graph import PackedGraph
+from srgnn_paddle.errors import SrgnnError
 
 TensorLike = Union[paddle.Tensor, np.ndarray]
 
@@ -75,6 +76,104 @@ def causal_additive_attention(a_1: nn.Layer, a_2: nn.Layer, v: nn.Layer, states:
     the states ``h_1..h_t`` only: ``states [B, L, H]``, ``mask [B, L]`` -> ``[B, L, H]``."""
     scores = v(F.sigmoid(a_1(states).unsqueeze(2) + a_2(states).unsqueeze(1))).squeeze(-1)  # [B, L, L]
     return paddle.bmm(scores * causal_pairs(mask), states)  # [b, t, j]: j <= t
+
+
+def history_positions(mask: paddle.Tensor) -> paddle.Tensor:
+    """``[B, L]`` int64: the index of every entry of right-padded rows from its row's first
+    item (0, 1, 2, ...; padding continues the count, it is masked wherever it is read)."""
+    return (paddle.cumsum(paddle.ones_like(mask), axis=1) - 1).astype("int64")
+
+
+class PositionEmbedding(nn.Embedding):
+    """Learned position vectors ``p_0 .. p_{N-1}`` (``N = n_positions``), position ``j``
+    counted from a session's first item; positions ``>= N`` share ``p_{N-1}``, so a history of
+    any length is read and position ``t``'s vector never depends on the items after ``t``
+    (what a causal one-pass :meth:`~srgnn_paddle.models.base.Recommender.encode_positions`
+    needs). ``positions`` (int64, any shape) -> ``[..., D]``."""
+
+    def __init__(self, n_positions: int, embedding_dim: int) -> None:
+        super().__init__(n_positions, embedding_dim)
+        self.n_positions = int(n_positions)
+
+    def forward(self, positions: paddle.Tensor) -> paddle.Tensor:
+        return F.embedding(positions.clip(min=0, max=self.n_positions - 1), self.weight)
+
+
+def attention_bias(mask: paddle.Tensor, causal: bool) -> paddle.Tensor:
+    """The additive mask of self-attention over right-padded rows: ``[B, 1, L, L]`` float32,
+    0 where query ``t`` may attend to key ``j`` (``j`` real, and ``j <= t`` when ``causal``),
+    ``-1e9`` elsewhere. Built from ``mask [B, L]`` with the sizes it has at run time (the
+    export traces it with a dynamic ``L``)."""
+    allowed = mask.unsqueeze(1)  # [B, 1, L]: key j is real
+    if causal:
+        position = paddle.cumsum(paddle.ones_like(mask), axis=1)  # [B, L]
+        allowed = allowed * (position.unsqueeze(1) <= position.unsqueeze(2)).astype(mask.dtype)  # [B, L, L]
+    return ((allowed - 1.0) * 1e9).unsqueeze(1)
+
+
+class SelfAttentionBlock(nn.Layer):
+    """One self-attention block of SASRec (Kang & McAuley 2018, §III-B, §III-C, as its
+    official code computes it), which GC-SAN (Xu et al. 2019, §3.3) stacks on the session
+    graph's node vectors. For a row ``X [L, D]`` with ``h`` heads of size ``d = D / h``:
+
+        Q = LN_1(X)
+        head_i = Dropout(softmax(Q W^Q_i (X W^K_i)^T / sqrt(d) + M)) X W^V_i
+        A = Q + [head_1, ..., head_h] W^O
+        F = LN_2(A)
+        Y = (F + Dropout(W_2 Dropout(ReLU(W_1 F + b_1)) + b_2)) * m
+
+    ``M`` is :func:`attention_bias` (padding keys, and with ``causal`` the later positions,
+    masked out); ``m`` zeroes the padding rows. The projections ``query`` (``W^Q``), ``key``,
+    ``value``, ``output`` (``W^O``) and the feed-forward layers ``feed_forward_1``,
+    ``feed_forward_2`` (``D -> D -> D``) are :class:`~srgnn_paddle.kernels.linear.Linear`
+    layers (host GEMMs with ``kernels: host``); the per-head products are ``paddle.matmul``.
+
+    Where this differs from the official code: the heads are joined by an output projection
+    ``W^O`` (the official SASRec has none: with one head it is one more ``D x D`` matrix).
+
+    Args:
+        dim: ``D``.
+        heads: ``h``, a divisor of ``D``.
+        dropout: the rate of the three dropouts.
+        causal: position ``t`` attends to positions ``<= t`` only (SASRec); else to the whole
+            row (GC-SAN).
+    """
+
+    def __init__(self, dim: int, heads: int, dropout: float, causal: bool) -> None:
+        # imported here: the kernels package imports the evaluation, which imports this module
+        from srgnn_paddle.kernels.linear import Linear
+
+        super().__init__()
+        if heads < 1 or dim % heads:
+            raise SrgnnError(f"num_heads {heads} must divide embedding_dim {dim} (each head has embedding_dim / "
+                             f"num_heads dimensions); choose another --num_heads or --embedding_dim")
+        self.heads, self.head_dim, self.causal = int(heads), dim // heads, bool(causal)
+        self.attention_norm = nn.LayerNorm(dim)
+        self.query = Linear(dim, dim)
+        self.key = Linear(dim, dim)
+        self.value = Linear(dim, dim)
+        self.output = Linear(dim, dim)
+        self.attention_dropout = nn.Dropout(dropout)
+        self.feed_forward_norm = nn.LayerNorm(dim)
+        self.feed_forward_1 = Linear(dim, dim)
+        self.feed_forward_2 = Linear(dim, dim)
+        self.inner_dropout = nn.Dropout(dropout)
+        self.output_dropout = nn.Dropout(dropout)
+
+    def _split(self, x: paddle.Tensor) -> paddle.Tensor:
+        """``[B, L, D] -> [B, h, L, d]``."""
+        return x.reshape([0, 0, self.heads, self.head_dim]).transpose([0, 2, 1, 3])
+
+    def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+        """``x [B, L, D]``, ``mask [B, L]`` (1.0 on real entries) -> ``[B, L, D]`` (zeros on padding)."""
+        q = self.attention_norm(x)
+        scores = paddle.matmul(self._split(self.query(q)), self._split(self.key(x)), transpose_y=True)  # [B, h, L, L]
+        weights = F.softmax(scores / math.sqrt(self.head_dim) + attention_bias(mask, self.causal), axis=-1)
+        heads = paddle.matmul(self.attention_dropout(weights), self._split(self.value(x)))  # [B, h, L, d]
+        a = q + self.output(heads.transpose([0, 2, 1, 3]).reshape([0, 0, self.heads * self.head_dim]))
+        f = self.feed_forward_norm(a)
+        y = f + self.output_dropout(self.feed_forward_2(self.inner_dropout(F.relu(self.feed_forward_1(f)))))
+        return y * mask.unsqueeze(-1)
 
 
 # ---------------------------------------------------------------------------- packed session graphs
@@ -142,6 +241,33 @@ class PackedHistory:
         """``[n, D] -> [B, D]``."""
         return paddle.gather(hidden, self.last_node)
 
+    def lengths(self) -> paddle.Tensor:
+        """``[B]`` int64: the number of entries of each session."""
+        ones = paddle.ones_like(self.session).astype("float32").unsqueeze(1)  # [P, 1]
+        return segment_sum(ones, self.session, len(self.last_node)).squeeze(1).astype("int64")
+
+    def entry_positions(self) -> paddle.Tensor:
+        """``[P]`` int64: the index of each entry in its session (0 = its first item)."""
+        lengths = self.lengths()
+        starts = paddle.cumsum(lengths) - lengths  # [B]: the first entry of each session
+        order = paddle.cumsum(paddle.ones_like(self.session)) - 1  # [P]: 0, 1, ..., P-1
+        return order - paddle.gather(starts, self.session)
+
+    def last_entry(self, values: paddle.Tensor) -> paddle.Tensor:
+        """The row of each session's last entry: ``[P, D] -> [B, D]``."""
+        return paddle.gather(values, paddle.cumsum(self.lengths()) - 1)
+
+    def padded(self, values: paddle.Tensor) -> Tuple[paddle.Tensor, paddle.Tensor]:
+        """One row per entry ``[P, D]`` laid out as right-padded sessions: ``([B, L, D]``
+        (zeros on padding), ``mask [B, L]`` float32), ``L`` the longest session."""
+        lengths = self.lengths()
+        starts = paddle.cumsum(lengths) - lengths  # [B]
+        columns = paddle.arange(lengths.max(), dtype="int64")  # [L]
+        real = columns.unsqueeze(0) < lengths.unsqueeze(1)  # [B, L]
+        index = (starts.unsqueeze(1) + columns.unsqueeze(0)) * real.astype("int64")  # padding reads entry 0, masked
+        mask = real.astype(values.dtype)
+        return paddle.gather_nd(values, index.unsqueeze(-1)) * mask.unsqueeze(-1), mask
+
     def soft_attention(self, query: paddle.Tensor, keys: paddle.Tensor, values: paddle.Tensor,
                        score: nn.Layer) -> paddle.Tensor:
         """``sum_j a_j values_j`` per session with ``a_j = score(sigmoid(query_s + keys_j))``
@@ -154,10 +280,15 @@ class PackedHistory:
 
 # ---------------------------------------------------------------------------- initialisation
 def uniform_init(model: nn.Layer, embedding_dim: int) -> None:
-    """The SR-GNN paper's initialisation: every parameter uniform in ``[-1/sqrt(D), 1/sqrt(D)]``."""
+    """The SR-GNN paper's initialisation: every parameter uniform in ``[-1/sqrt(D), 1/sqrt(D)]``,
+    except the gains and biases of layer normalisations, which start at 1 and 0 (a gain
+    near 0 would silence the layer)."""
     bound = 1.0 / math.sqrt(embedding_dim)
+    norms = {id(p) for layer in model.sublayers(include_self=True) if isinstance(layer, nn.LayerNorm)
+             for p in layer.parameters(include_sublayers=False)}
     for param in model.parameters():
-        param.set_value(paddle.uniform(param.shape, dtype=param.dtype, min=-bound, max=bound))
+        if id(param) not in norms:
+            param.set_value(paddle.uniform(param.shape, dtype=param.dtype, min=-bound, max=bound))
 
 
 def initialise(model: nn.Layer, init: str, embedding_dim: int) -> None:

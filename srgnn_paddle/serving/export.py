@@ -9,7 +9,8 @@ session with no known item) and ``manifest.json`` (model, config, sizes, scoring
 graph pre-processing, versions and the SHA-256 of every file).
 
 Which runs export: the trained inner-product session and sequence models (SR-GNN, GRU4Rec,
-NARM, STAMP, GRUwATT, GGNNwATT). Not exported, with the reason in the error: the NCF
+NARM, STAMP, GRUwATT, GGNNwATT, NISER+, GC-SAN, SASRec; ``--format onnx`` not for those that
+read only the packed graph: GGNNwATT, NISER+, GC-SAN). Not exported, with the reason in the error: the NCF
 family (GMF, MLP, NeuMF score (known user, item) pairs, not sessions; MLP and NeuMF also
 have no item vectors to search), and the count baselines (POP, S-POP, item-KNN, SKNN: their
 scores are counts over the training sessions, not an encoder and an item table; POP is
@@ -58,7 +59,8 @@ def check_exportable(model_class) -> None:
     name = model_class.name
     if model_class.batch_layout == "pairs":
         raise SrgnnError(f"model {name} scores (known user, item) pairs of the leave-one-out protocol, not "
-                         f"sessions; export serves session models (srgnn, gru4rec, narm, stamp, gruwatt, ggnnwatt)")
+                         f"sessions; export serves the trained session models (srgnn, sasrec, ...: batch layout "
+                         f"session_graph or sequence)")
     if not model_class.trainable:
         raise SrgnnError(f"model {name} is a count baseline (its scores are counts over the training sessions, not "
                          f"an encoder and an item table); export serves trained session models, and every export "

@@ -297,6 +297,8 @@ class CountedChecks(ContractChecks):
 #: SR-GNN's and GGNNwATT's cell GEMMs (``gnn.w_ih``, ``gnn.w_hh``, ``paddle.matmul`` on the
 #: notebook's parameters), the GRU of GRU4Rec / NARM / GRUwATT (``nn.GRU``), the batched attention
 #: products (``paddle.bmm``), and NCF's full-catalogue tower split (``tower_over_items``).
+#: the GEMMs of one self-attention block (srgnn_paddle.models.layers.SelfAttentionBlock)
+ATTENTION_GEMMS = ["query", "key", "value", "output", "feed_forward_1", "feed_forward_2"]
 HOST_GEMMS = {
     "srgnn": ["gnn.linear_edge_in", "gnn.linear_edge_out", "linear_one", "linear_two", "linear_three",
               "linear_transform"],
@@ -305,6 +307,10 @@ HOST_GEMMS = {
     "stamp": ["w_1", "w_2", "w_3", "w_0", "mlp_s", "mlp_t"],
     "gruwatt": ["a_1", "a_2", "v", "feed_forward"],
     "ggnnwatt": ["gnn.linear_edge_in", "gnn.linear_edge_out", "a_1", "a_2", "v", "feed_forward"],
+    "niser": ["gnn.linear_edge_in", "gnn.linear_edge_out", "linear_one", "linear_two", "linear_three",
+              "linear_transform"],
+    "gcsan": ["gnn.linear_edge_in", "gnn.linear_edge_out"] + [f"blocks.0.{name}" for name in ATTENTION_GEMMS],
+    "sasrec": [f"blocks.{k}.{name}" for k in (0, 1) for name in ATTENTION_GEMMS],  # the paper's 2 blocks
     "gcegnn": ["session_agg.attention", "global_agg.0.w_1", "global_agg.0.q_1", "global_agg.0.w_2", "w_3", "w_4",
                "w_5", "q_2"],
     "lessr": [f"layers.{i}.{fc}" for i in range(4) for fc in (("fc_self", "fc_neigh") if i % 2 == 0 else
@@ -341,6 +347,16 @@ class TestGGNNwATT(TrainedChecks):
     model_name = "ggnnwatt"
 
 
+class TestNISER(TrainedChecks):
+    model_name = "niser"
+
+
+class TestGCSAN(TrainedChecks):
+    model_name = "gcsan"
+
+
+class TestSASRec(TrainedChecks):
+    model_name = "sasrec"
 class TestGCEGNN(TrainedChecks):
     model_name = "gcegnn"
 

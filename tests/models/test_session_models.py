@@ -1,4 +1,4 @@
-"""The session models (GRU4Rec, NARM, STAMP, GRUwATT, GGNNwATT) and ``targets: all``:
+"""The session models (GRU4Rec, NARM, STAMP, GRUwATT, GGNNwATT, NISER+, GC-SAN, SASRec) and ``targets: all``:
 slow references for the GRU's last state and NARM's masked attention, the per-position
 targets of both protocols against the prefix augmentation they stand for, and every model
 learning a deterministic next item through the CLI. (The shared contract checks, including
@@ -94,7 +94,7 @@ def test_narm_attends_over_the_real_states_only():
     np.testing.assert_allclose(fast, np.array(slow), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["narm", "stamp", "gruwatt"])
+@pytest.mark.parametrize("name", ["narm", "stamp", "gruwatt", "sasrec"])
 def test_per_position_attention_ignores_later_positions(name):
     """Position t's vector does not change when the items after t do (causal attention)."""
     model = _model(name)
@@ -273,7 +273,7 @@ def chain_data(tmp_path_factory):
 
 @pytest.mark.parametrize("name,targets", [(name, "last") for name, cls in MODELS.items()  # the session models
                                           if name != "srgnn" and cls.trainable and cls.batch_layout != "pairs"]
-                         + [("gru4rec", "all"), ("gruwatt", "all"), ("ggnnwatt", "all"), ("gcegnn", "all"), ("lessr", "all")])
+                         + [("gru4rec", "all"), ("gruwatt", "all"), ("ggnnwatt", "all"), ("gcegnn", "all"), ("lessr", "all"), ("sasrec", "all")])
 @pytest.mark.slow
 def test_each_model_learns_a_cyclic_chain_through_the_cli(name, targets, chain_data, tmp_path):
     exp = tmp_path / "exp"

@@ -158,7 +158,7 @@ def test_a_batch_of_one_item_sessions_has_no_transition_and_is_answered(name, pa
     assert answers[0].items == answers[2].items and answers[2].unknown == ["unknown"]
 
 
-@pytest.mark.parametrize("name", ["srgnn", "gru4rec", "stamp"])
+@pytest.mark.parametrize("name", ["srgnn", "gru4rec", "stamp", "sasrec"])
 def test_onnx_runtime_gives_the_same_top_k(name, paper_runs, tmp_path):
     out = tmp_path / "export"
     assert cli.main(["export", "--run_dir", str(paper_runs[name]), "--out", str(out), "--format", "both"]) == 0
@@ -173,9 +173,10 @@ def test_onnx_runtime_gives_the_same_top_k(name, paper_runs, tmp_path):
     assert [a.items for a in onnx_answers if a.fallback] == [a.items for a in paddle_answers if a.fallback]
 
 
-def test_ggnnwatt_onnx_is_refused_with_the_reason_and_leaves_nothing(paper_runs, tmp_path, capsys):
+@pytest.mark.parametrize("name", ["ggnnwatt", "niser", "gcsan"])  # the models that read only the packed graph
+def test_packed_only_onnx_is_refused_with_the_reason_and_leaves_nothing(name, paper_runs, tmp_path, capsys):
     out = tmp_path / "export"
-    assert cli.main(["export", "--run_dir", str(paper_runs["ggnnwatt"]), "--out", str(out), "--format", "onnx"]) == 2
+    assert cli.main(["export", "--run_dir", str(paper_runs[name]), "--out", str(out), "--format", "onnx"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "index_add" in err[0] and "--format paddle" in err[0]
     assert not out.exists() and not list(tmp_path.glob(".export*"))
