@@ -30,6 +30,7 @@ from srgnn_paddle.models.ncf import GMF, MLP, NCF, NeuMF
 from srgnn_paddle.models.pop import POP
 from srgnn_paddle.models.sknn import SKNN
 from srgnn_paddle.models.spop import SPOP
+from srgnn_paddle.models.sr import SR
 from srgnn_paddle.models.srgnn import GNN, SRGNN
 from srgnn_paddle.models.stamp import STAMP
 
@@ -52,6 +53,7 @@ MODELS: Dict[str, Type[Union[Recommender, CountModel]]] = {
     SPOP.name: SPOP,
     ItemKNN.name: ItemKNN,
     SKNN.name: SKNN,
+    SR.name: SR,
 }
 
 
@@ -70,4 +72,4 @@ def build_model(cfg: Config, **options: Any) -> Union[Recommender, CountModel]:
 
 __all__ = ["MODELS", "BATCH_LAYOUTS", "Scorer", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec",
            "NARM", "STAMP", "GRUwATT", "GGNNwATT", "GCEGNN", "LESSR", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP",
-           "SPOP", "ItemKNN", "SKNN", "model_class", "build_model"]
+           "SPOP", "ItemKNN", "SKNN", "SR", "model_class", "build_model"]

@@ -314,6 +314,7 @@ HOST_GEMMS = {
     "mlp": ["mlp.0", "mlp.2", "predict_layer"],
     "neumf": ["mlp.0", "mlp.2", "predict_layer"],
     "pop": [], "spop": [], "itemknn": [], "sknn": [],
+    "sr": [],
 }
 
 
@@ -384,6 +385,10 @@ class TestItemKNN(CountedChecks):
 
 class TestSKNN(CountedChecks):
     model_name = "sknn"
+
+
+class TestSR(CountedChecks):
+    model_name = "sr"
 
 
 class TestGMF(TrainedChecks):
