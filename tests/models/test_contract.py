@@ -314,7 +314,7 @@ HOST_GEMMS = {
     "mlp": ["mlp.0", "mlp.2", "predict_layer"],
     "neumf": ["mlp.0", "mlp.2", "predict_layer"],
     "pop": [], "spop": [], "itemknn": [], "sknn": [],
-    "sr": [],
+    "sr": [], "vsknn": [],
 }
 
 
@@ -389,6 +389,10 @@ class TestSKNN(CountedChecks):
 
 class TestSR(CountedChecks):
     model_name = "sr"
+
+
+class TestVSKNN(CountedChecks):
+    model_name = "vsknn"
 
 
 class TestGMF(TrainedChecks):

@@ -43,6 +43,31 @@ def ref_sr(sessions: Sequence[Sequence[int]], n_items: int, steps: int = 10, wei
     return lambda history: {b: np.float32(rules[history[-1]][b]) for b in range(1, n_items)}
 
 
+def ref_position_weight(weighting: str, p: int, length: int) -> float:
+    return {"linear": p / length, "same": 1.0, "div": 1 / (length - p + 1), "log": 1 / math.log10(length - p + 2.7),
+            "quadratic": (p / length) ** 2}[weighting]
+
+
+def ref_vsknn(sessions: Sequence[Sequence[int]], n_items: int, k: int = 100, sample: int = 500,
+              weighting: str = "linear", idf: bool = False) -> Scorer:
+    sets = [set(s) for s in sessions]
+    idfs = {i: math.log(len(sets) / sum(i in t for t in sets)) if any(i in t for t in sets) else 0.0
+            for i in range(n_items)}
+
+    def score(history: List[int]) -> Dict[int, object]:
+        weight = {}
+        for p, item in enumerate(history, start=1):  # a repeated item: its last position
+            weight[item] = ref_position_weight(weighting, p, len(history)) * (idfs[item] if idf else 1.0)
+        candidates = [n for n in range(len(sets)) if set(history) & sets[n]]  # oldest first
+        if sample:
+            candidates = candidates[-sample:]
+        sim = {n: sum(weight[i] for i in weight if i in sets[n]) / len(weight) for n in candidates}
+        neighbours = sorted(candidates, key=lambda n: (-sim[n], -n))[:k]
+        return {i: np.float32(sum(sim[n] for n in neighbours if i in sets[n])) for i in range(1, n_items)}
+
+    return score
+
+
 def ref_ranks(scorer: Scorer, histories: Sequence[List[int]], labels: Sequence[int]) -> List[int]:
     """Rank of each label among items 1..N-1: how many score at least as high (ties count
     against the label)."""
@@ -81,6 +106,15 @@ CASES = [
     ("sr", {"sr_steps": 1, "sr_weighting": "same"}, lambda s, n: ref_sr(s, n, 1, "same")),
     ("sr", {"sr_steps": 3, "sr_weighting": "log"}, lambda s, n: ref_sr(s, n, 3, "log")),
     ("sr", {"sr_weighting": "quadratic"}, lambda s, n: ref_sr(s, n, 10, "quadratic")),
+    ("vsknn", {}, ref_vsknn),
+    ("vsknn", {"vsknn_neighbors": 2, "vsknn_sample_size": 0}, lambda s, n: ref_vsknn(s, n, 2, 0)),
+    ("vsknn", {"vsknn_neighbors": 3, "vsknn_sample_size": 4, "vsknn_idf": True},
+     lambda s, n: ref_vsknn(s, n, 3, 4, idf=True)),
+    ("vsknn", {"vsknn_weighting": "div", "vsknn_idf": True}, lambda s, n: ref_vsknn(s, n, weighting="div", idf=True)),
+    ("vsknn", {"vsknn_neighbors": 1, "vsknn_sample_size": 2, "vsknn_weighting": "same"},
+     lambda s, n: ref_vsknn(s, n, 1, 2, "same")),
+    ("vsknn", {"vsknn_weighting": "log"}, lambda s, n: ref_vsknn(s, n, weighting="log")),
+    ("vsknn", {"vsknn_weighting": "quadratic", "vsknn_neighbors": 4}, lambda s, n: ref_vsknn(s, n, 4, weighting="quadratic")),
 ]
 
 
@@ -124,6 +158,24 @@ def test_sr_hand_computed_scores():
     np.testing.assert_allclose(short[0, 1:5], [0, 1, 1 / 2, 0], rtol=1e-6)
 
 
+def test_vsknn_hand_computed_scores():
+    """Sessions {1, 2, 3}, {2, 4}, {3, 5}; query [1, 2] (weights 1/2, 1): sims (1/2 + 1) / 2,
+    1 / 2 and no share; k = 1 keeps the first. Query [2, 2, 3]: 2 at position 2, 3 at 3 of 3."""
+    sessions = [[1, 2, 3], [2, 4], [3, 5]]
+    scores = _scores(_model("vsknn", sessions), [[1, 2], [2, 2, 3]])
+    np.testing.assert_allclose(scores[0, 1:6], [0.75, 1.25, 0.75, 0.5, 0], rtol=1e-6)
+    a, b, c = (2 / 3 + 1) / 2, 2 / 3 / 2, 1 / 2  # sims to {1,2,3}, {2,4}, {3,5}
+    np.testing.assert_allclose(scores[1, 1:6], [a, a + b, a + c, b, c], rtol=1e-6)
+    top = _scores(_model("vsknn", sessions, vsknn_neighbors=1), [[1, 2]])
+    np.testing.assert_allclose(top[0, 1:6], [0.75, 0.75, 0.75, 0, 0], rtol=1e-6)
+    # IDF: item 2 is in 2 of 3 sessions (log 3/2), item 1 in one (log 3); an item in every session weighs 0
+    idf = _scores(_model("vsknn", sessions, vsknn_idf=True), [[1, 2]])
+    s1, s2 = (0.5 * math.log(3) + math.log(1.5)) / 2, math.log(1.5) / 2
+    np.testing.assert_allclose(idf[0, 1:6], [s1, s1 + s2, s1, s2, 0], rtol=1e-6)
+    everywhere = _scores(_model("vsknn", [[1, 2], [1, 3]], vsknn_idf=True), [[1], [4]])
+    np.testing.assert_array_equal(everywhere[:, 1:5], 0)  # candidates with similarity 0, unseen item: nothing
+
+
 @pytest.mark.parametrize("values,message", [({"sr_steps": 0}, "'sr_steps' must be >= 1"),
                                             ({"sr_weighting": "exp"}, "'sr_weighting' must be one of"),
                                             ({"vsknn_neighbors": 0}, "'vsknn_neighbors' must be >= 1"),
@@ -135,7 +187,10 @@ def test_bad_options_are_one_error_line(values, message):
 
 
 # ---------------------------------------------------------------------------- through the CLI
-@pytest.mark.parametrize("name,flags,reference", [("sr", ["--sr_steps", "3"], lambda s, n: ref_sr(s, n, 3))])
+@pytest.mark.parametrize("name,flags,reference", [
+    ("sr", ["--sr_steps", "3"], lambda s, n: ref_sr(s, n, 3)),
+    ("vsknn", ["--vsknn_neighbors", "5", "--vsknn_idf"], lambda s, n: ref_vsknn(s, n, 5, idf=True)),
+], ids=["sr", "vsknn"])
 def test_train_counts_once_and_scores_as_the_reference(name, flags, reference, tmp_path):
     data = tmp_path / "hand"
     train, test = _random_sessions(5, 120, lo=2, hi=8), _random_sessions(6, 30, lo=2, hi=6)
