@@ -159,6 +159,25 @@ class Config:
                                    ("linear", "same", "div", "log", "quadratic"))
     vsknn_idf: bool = _option(False, "vsknn: also weight each item of the session by its IDF, log(training "
                                      "sessions / training sessions holding it)")
+    # STAN (Garg et al., SIGIR 2019) and VSTAN (Ludewig et al., 2021); time = a session's index in the training file
+    stan_neighbors: int = _option(100, "stan, vstan: the k training sessions most similar to the session vote for "
+                                       "their items")
+    stan_sample_size: int = _option(0, "stan, vstan: candidate neighbours are the most recent training sessions "
+                                       "that share an item with the session, at most this many; 0 = all")
+    stan_lambda1: float = _option(1.02, "stan, vstan: the session's item at position p of l weighs "
+                                        "exp((p - l) / lambda1)")
+    stan_lambda2: float = _option(10000.0, "stan, vstan: a neighbour's similarity decays as exp(-(t_now - t) / "
+                                           "lambda2), t a training session's index in the training file (the "
+                                           "published pickles have no timestamps), t_now the number of training "
+                                           "sessions; 0 = no recency decay")
+    stan_lambda3: float = _option(2.05, "stan, vstan: a neighbour's item votes with exp(-|p_item - p_match| / "
+                                        "lambda3), positions in the neighbour, p_match that of the session's most "
+                                        "recent item it shares")
+    vstan_lambda4: float = _option(2.0, "vstan: a neighbour's vote also decays as exp(-(l - p_match) / lambda4), "
+                                        "p_match the position in the session (length l) of its most recent item "
+                                        "the neighbour shares; 0 = off")
+    vstan_idf: bool = _option(True, "vstan: weight each item of the session by its IDF, log(training sessions / "
+                                    "training sessions holding it)")
     refit: bool = _option(False, "after validation selection, train again on training + validation for the "
                                  "selected number of epochs and score the test set once more (log.csv phase "
                                  "test_refit, summary.json test_refit; the model is kept in <run>/refit/)")
@@ -223,8 +242,14 @@ class Config:
         for key in ("sr_steps", "vsknn_neighbors"):  # the counted baselines of Ludewig & Jannach 2018
             if getattr(self, key) < 1:
                 raise SrgnnError(f"{source}: '{key}' must be >= 1, got {getattr(self, key)}")
-        if self.vsknn_sample_size < 0:
-            raise SrgnnError(f"{source}: 'vsknn_sample_size' must be >= 0, got {self.vsknn_sample_size}")
+        for key in ("vsknn_sample_size", "stan_sample_size", "stan_lambda2", "vstan_lambda4"):
+            if getattr(self, key) < 0:
+                raise SrgnnError(f"{source}: '{key}' must be >= 0, got {getattr(self, key)}")
+        if self.stan_neighbors < 1:
+            raise SrgnnError(f"{source}: 'stan_neighbors' must be >= 1, got {self.stan_neighbors}")
+        for key in ("stan_lambda1", "stan_lambda3"):
+            if not getattr(self, key) > 0:
+                raise SrgnnError(f"{source}: '{key}' must be > 0, got {getattr(self, key)}")
         if not 0.0 <= self.valid_portion < 1.0:
             raise SrgnnError(f"{source}: 'valid_portion' must be in [0, 1), got {self.valid_portion}")
         if not 0.0 <= self.dropout < 1.0:

@@ -314,7 +314,7 @@ HOST_GEMMS = {
     "mlp": ["mlp.0", "mlp.2", "predict_layer"],
     "neumf": ["mlp.0", "mlp.2", "predict_layer"],
     "pop": [], "spop": [], "itemknn": [], "sknn": [],
-    "sr": [], "vsknn": [],
+    "sr": [], "vsknn": [], "stan": [], "vstan": [],
 }
 
 
@@ -393,6 +393,14 @@ class TestSR(CountedChecks):
 
 class TestVSKNN(CountedChecks):
     model_name = "vsknn"
+
+
+class TestSTAN(CountedChecks):
+    model_name = "stan"
+
+
+class TestVSTAN(CountedChecks):
+    model_name = "vstan"
 
 
 class TestGMF(TrainedChecks):

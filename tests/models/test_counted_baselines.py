@@ -68,6 +68,38 @@ def ref_vsknn(sessions: Sequence[Sequence[int]], n_items: int, k: int = 100, sam
     return score
 
 
+def ref_stan(sessions: Sequence[Sequence[int]], n_items: int, k: int = 100, sample: int = 0, l1: float = 1.02,
+             l2: float = 10000.0, l3: float = 2.05, l4: float = 0.0, idf: bool = False) -> Scorer:
+    """STAN (VSTAN with ``l4`` / ``idf``): positions are 1-based, a repeated item at its last."""
+    sets = [set(s) for s in sessions]
+    where = [{item: p for p, item in enumerate(s, start=1)} for s in sessions]  # last position wins
+    idfs = {i: math.log(len(sets) / sum(i in t for t in sets)) if any(i in t for t in sets) else 0.0
+            for i in range(n_items)}
+
+    def score(history: List[int]) -> Dict[int, object]:
+        length = len(history)
+        pos = {item: p for p, item in enumerate(history, start=1)}
+        weight = {i: math.exp((p - length) / l1) * (idfs[i] if idf else 1.0) for i, p in pos.items()}
+        candidates = [n for n in range(len(sets)) if set(pos) & sets[n]]
+        if sample:
+            candidates = candidates[-sample:]
+        sim = {}
+        for n in candidates:
+            sim[n] = sum(weight[i] for i in pos if i in sets[n]) / math.sqrt(len(pos) * len(sets[n]))
+            if l2:
+                sim[n] *= math.exp(-(len(sets) - n) / l2)
+        neighbours = sorted(candidates, key=lambda n: (-sim[n], -n))[:k]
+        scores = defaultdict(float)
+        for n in neighbours:
+            match = max((i for i in pos if i in sets[n]), key=lambda i: pos[i])  # the most recent shared item
+            vote = sim[n] * (math.exp(-(length - pos[match]) / l4) if l4 else 1.0)
+            for i in sets[n]:
+                scores[i] += vote * math.exp(-abs(where[n][i] - where[n][match]) / l3)
+        return {i: np.float32(scores[i]) for i in range(1, n_items)}
+
+    return score
+
+
 def ref_ranks(scorer: Scorer, histories: Sequence[List[int]], labels: Sequence[int]) -> List[int]:
     """Rank of each label among items 1..N-1: how many score at least as high (ties count
     against the label)."""
@@ -115,6 +147,14 @@ CASES = [
      lambda s, n: ref_vsknn(s, n, 1, 2, "same")),
     ("vsknn", {"vsknn_weighting": "log"}, lambda s, n: ref_vsknn(s, n, weighting="log")),
     ("vsknn", {"vsknn_weighting": "quadratic", "vsknn_neighbors": 4}, lambda s, n: ref_vsknn(s, n, 4, weighting="quadratic")),
+    ("stan", {}, ref_stan),
+    ("stan", {"stan_neighbors": 3, "stan_sample_size": 5, "stan_lambda1": 0.5, "stan_lambda2": 20.0,
+              "stan_lambda3": 0.7}, lambda s, n: ref_stan(s, n, 3, 5, 0.5, 20.0, 0.7)),
+    ("stan", {"stan_neighbors": 2, "stan_lambda2": 0.0}, lambda s, n: ref_stan(s, n, 2, l2=0.0)),
+    ("vstan", {}, lambda s, n: ref_stan(s, n, l4=2.0, idf=True)),
+    ("vstan", {"stan_neighbors": 4, "stan_sample_size": 6, "stan_lambda2": 15.0, "vstan_lambda4": 0.8,
+               "vstan_idf": False}, lambda s, n: ref_stan(s, n, 4, 6, l2=15.0, l4=0.8)),
+    ("vstan", {"stan_neighbors": 1, "vstan_lambda4": 0.0}, lambda s, n: ref_stan(s, n, 1, idf=True)),
 ]
 
 
@@ -176,11 +216,47 @@ def test_vsknn_hand_computed_scores():
     np.testing.assert_array_equal(everywhere[:, 1:5], 0)  # candidates with similarity 0, unseen item: nothing
 
 
+def test_stan_and_vstan_hand_computed_scores():
+    """Sessions [1, 2, 3], [4, 2]; query [2]: sims 1/sqrt 3 and 1/sqrt 2 (times exp(-2 / lambda2),
+    exp(-1 / lambda2): t_now = 2 sessions); the shared item 2 is at position 2 in both, so the
+    others vote with exp(-1 / lambda3)."""
+    sessions = [[1, 2, 3], [4, 2]]
+    a, b, e = 1 / math.sqrt(3), 1 / math.sqrt(2), math.exp(-1)
+    plain = _scores(_model("stan", sessions, stan_lambda2=0.0, stan_lambda3=1.0), [[2]])
+    np.testing.assert_allclose(plain[0, 1:6], [a * e, a + b, a * e, b * e, 0], rtol=1e-6)
+    a2, b2 = a * math.exp(-2), b * math.exp(-1)
+    recency = _scores(_model("stan", sessions, stan_lambda2=1.0, stan_lambda3=1.0), [[2]])
+    np.testing.assert_allclose(recency[0, 1:6], [a2 * e, a2 + b2, a2 * e, b2 * e, 0], rtol=1e-6)
+    # query [3, 4] (l = 2): w1(3) = exp(-1 / lambda1), w1(4) = 1; each session shares one item, at its end
+    # in [1, 2, 3] (item 3, votes 2 -> e, 1 -> e^2) and at its start in [4, 2] (4: 1, 2: e)
+    w = math.exp(-1 / 0.5)
+    two = _scores(_model("stan", sessions, stan_lambda1=0.5, stan_lambda2=0.0, stan_lambda3=1.0), [[3, 4]])
+    sa, sb = w / math.sqrt(2 * 3), 1 / math.sqrt(2 * 2)
+    np.testing.assert_allclose(two[0, 1:6], [sa * e * e, sa * e + sb * e, sa, sb, 0], rtol=1e-6)
+    # VSTAN: [1, 2, 3] matches only the older item 3 (l - p = 1): its votes times exp(-1 / lambda4)
+    vstan = _scores(_model("vstan", sessions, stan_lambda1=0.5, stan_lambda2=0.0, stan_lambda3=1.0,
+                           vstan_lambda4=2.0, vstan_idf=False), [[3, 4]])
+    d = math.exp(-1 / 2.0)
+    np.testing.assert_allclose(vstan[0, 1:6], [sa * d * e * e, sa * d * e + sb * e, sa * d, sb, 0], rtol=1e-6)
+    # with IDF (log 2 for both items): both similarities times log 2; item 2 (in both sessions) weighs 0 in a query
+    idf = _scores(_model("vstan", sessions, stan_lambda2=0.0, stan_lambda3=1.0, vstan_lambda4=0.0), [[3, 4], [2]])
+    w1 = math.exp(-1 / 1.02)
+    sa, sb = w1 * math.log(2) / math.sqrt(6), math.log(2) / 2
+    np.testing.assert_allclose(idf[0, 1:6], [sa * e * e, sa * e + sb * e, sa, sb, 0], rtol=1e-6)
+    np.testing.assert_array_equal(idf[1, 1:6], 0)
+
+
 @pytest.mark.parametrize("values,message", [({"sr_steps": 0}, "'sr_steps' must be >= 1"),
                                             ({"sr_weighting": "exp"}, "'sr_weighting' must be one of"),
                                             ({"vsknn_neighbors": 0}, "'vsknn_neighbors' must be >= 1"),
                                             ({"vsknn_sample_size": -1}, "'vsknn_sample_size' must be >= 0"),
-                                            ({"vsknn_weighting": "exp"}, "'vsknn_weighting' must be one of")])
+                                            ({"vsknn_weighting": "exp"}, "'vsknn_weighting' must be one of"),
+                                            ({"stan_neighbors": 0}, "'stan_neighbors' must be >= 1"),
+                                            ({"stan_sample_size": -1}, "'stan_sample_size' must be >= 0"),
+                                            ({"stan_lambda1": 0}, "'stan_lambda1' must be > 0"),
+                                            ({"stan_lambda2": -1}, "'stan_lambda2' must be >= 0"),
+                                            ({"stan_lambda3": -2}, "'stan_lambda3' must be > 0"),
+                                            ({"vstan_lambda4": -1}, "'vstan_lambda4' must be >= 0")])
 def test_bad_options_are_one_error_line(values, message):
     with pytest.raises(SrgnnError, match=message):
         Config.from_dict(values)
@@ -190,7 +266,9 @@ def test_bad_options_are_one_error_line(values, message):
 @pytest.mark.parametrize("name,flags,reference", [
     ("sr", ["--sr_steps", "3"], lambda s, n: ref_sr(s, n, 3)),
     ("vsknn", ["--vsknn_neighbors", "5", "--vsknn_idf"], lambda s, n: ref_vsknn(s, n, 5, idf=True)),
-], ids=["sr", "vsknn"])
+    ("stan", ["--stan_neighbors", "7", "--stan_lambda2", "50"], lambda s, n: ref_stan(s, n, 7, l2=50.0)),
+    ("vstan", ["--stan_sample_size", "30"], lambda s, n: ref_stan(s, n, 100, 30, l4=2.0, idf=True)),
+], ids=["sr", "vsknn", "stan", "vstan"])
 def test_train_counts_once_and_scores_as_the_reference(name, flags, reference, tmp_path):
     data = tmp_path / "hand"
     train, test = _random_sessions(5, 120, lo=2, hi=8), _random_sessions(6, 30, lo=2, hi=6)
