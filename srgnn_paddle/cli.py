@@ -115,7 +115,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model (--model, default SR-GNN) with early stopping under a "
                                      "protocol, then score the test split once",
                        description="Train one model of the registry (--model: SR-GNN, GRU4Rec, NARM, STAMP, GRUwATT, "
-                                   "GGNNwATT, GMF / MLP / NeuMF, or count it: pop, spop, itemknn, sknn) under one "
+                                   "GGNNwATT, GMF / MLP / NeuMF, or count it: pop, spop, itemknn, sknn, sr, vsknn, stan, "
+                                   "vstan) under one "
                                    "protocol (--protocol), select the epoch on the validation split, score the test "
                                    "split and the popularity baseline, draw the curves and the t-SNE map. Without "
                                    "--data_dir the embedded synthetic data is used (generated into data/synthetic/ "

@@ -179,6 +179,15 @@ class _ArrayInterface:
                                     "typestr": np.dtype(dtype).str, "version": 3}
 
 
+def disable_onednn(config: Any) -> None:
+    """Turn oneDNN off in a ``paddle.inference.Config``: ``disable_onednn`` on Paddle 3, whose
+    2.6 name is ``disable_mkldnn``."""
+    if hasattr(config, "disable_onednn"):
+        config.disable_onednn()
+    else:
+        config.disable_mkldnn()
+
+
 def adam_amsgrad(optimizer: Any) -> bool:
     """Whether a ``paddle.optimizer.Adam`` runs the AMSGrad variant (Paddle 2.6 has none)."""
     return bool(getattr(optimizer, "_amsgrad", False))

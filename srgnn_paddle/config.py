@@ -150,6 +150,41 @@ class Config:
                                        "their items")
     sknn_sample_size: int = _option(500, "sknn: candidate neighbours are the most recent training sessions that "
                                          "share an item with the session, at most this many; 0 = all")
+    # counted baselines of Ludewig & Jannach 2018 (sequential rules, vector-multiplication session kNN)
+    sr_steps: int = _option(10, "sr: a rule a -> b for every b at most this many steps after a in a training "
+                                "session")
+    sr_weighting: str = _option("div", "sr: a rule's weight by the distance d from a to b: div 1/d, linear "
+                                       "max(1 - 0.1 d, 0), same 1, log 1/log10(d + 1.7), quadratic 1/d^2",
+                                ("div", "linear", "same", "log", "quadratic"))
+    vsknn_neighbors: int = _option(100, "vsknn: the k training sessions most similar to the session vote for "
+                                        "their items")
+    vsknn_sample_size: int = _option(500, "vsknn: candidate neighbours are the most recent training sessions that "
+                                          "share an item with the session, at most this many; 0 = all")
+    vsknn_weighting: str = _option("linear", "vsknn: weight of the item at position p of a session of length L: "
+                                             "linear p/L, same 1, div 1/(L - p + 1), log 1/log10(L - p + 2.7), "
+                                             "quadratic (p/L)^2",
+                                   ("linear", "same", "div", "log", "quadratic"))
+    vsknn_idf: bool = _option(False, "vsknn: also weight each item of the session by its IDF, log(training "
+                                     "sessions / training sessions holding it)")
+    # STAN (Garg et al., SIGIR 2019) and VSTAN (Ludewig et al., 2021); time = a session's index in the training file
+    stan_neighbors: int = _option(100, "stan, vstan: the k training sessions most similar to the session vote for "
+                                       "their items")
+    stan_sample_size: int = _option(0, "stan, vstan: candidate neighbours are the most recent training sessions "
+                                       "that share an item with the session, at most this many; 0 = all")
+    stan_lambda1: float = _option(1.02, "stan, vstan: the session's item at position p of l weighs "
+                                        "exp((p - l) / lambda1)")
+    stan_lambda2: float = _option(10000.0, "stan, vstan: a neighbour's similarity decays as exp(-(t_now - t) / "
+                                           "lambda2), t a training session's index in the training file (the "
+                                           "published pickles have no timestamps), t_now the number of training "
+                                           "sessions; 0 = no recency decay")
+    stan_lambda3: float = _option(2.05, "stan, vstan: a neighbour's item votes with exp(-|p_item - p_match| / "
+                                        "lambda3), positions in the neighbour, p_match that of the session's most "
+                                        "recent item it shares")
+    vstan_lambda4: float = _option(2.0, "vstan: a neighbour's vote also decays as exp(-(l - p_match) / lambda4), "
+                                        "p_match the position in the session (length l) of its most recent item "
+                                        "the neighbour shares; 0 = off")
+    vstan_idf: bool = _option(True, "vstan: weight each item of the session by its IDF, log(training sessions / "
+                                    "training sessions holding it)")
     refit: bool = _option(False, "after validation selection, train again on training + validation for the "
                                  "selected number of epochs and score the test set once more (log.csv phase "
                                  "test_refit, summary.json test_refit; the model is kept in <run>/refit/)")
@@ -215,6 +250,17 @@ class Config:
             raise SrgnnError(f"{source}: 'gcsan_weight' must be in [0, 1], got {self.gcsan_weight}")
         if self.itemknn_lambda < 0:
             raise SrgnnError(f"{source}: 'itemknn_lambda' must be >= 0, got {self.itemknn_lambda}")
+        for key in ("sr_steps", "vsknn_neighbors"):  # the counted baselines of Ludewig & Jannach 2018
+            if getattr(self, key) < 1:
+                raise SrgnnError(f"{source}: '{key}' must be >= 1, got {getattr(self, key)}")
+        for key in ("vsknn_sample_size", "stan_sample_size", "stan_lambda2", "vstan_lambda4"):
+            if getattr(self, key) < 0:
+                raise SrgnnError(f"{source}: '{key}' must be >= 0, got {getattr(self, key)}")
+        if self.stan_neighbors < 1:
+            raise SrgnnError(f"{source}: 'stan_neighbors' must be >= 1, got {self.stan_neighbors}")
+        for key in ("stan_lambda1", "stan_lambda3"):
+            if not getattr(self, key) > 0:
+                raise SrgnnError(f"{source}: '{key}' must be > 0, got {getattr(self, key)}")
         if not 0.0 <= self.valid_portion < 1.0:
             raise SrgnnError(f"{source}: 'valid_portion' must be in [0, 1), got {self.valid_portion}")
         if not 0.0 <= self.dropout < 1.0:

@@ -33,8 +33,12 @@ from srgnn_paddle.models.pop import POP
 from srgnn_paddle.models.sasrec import SASRec
 from srgnn_paddle.models.sknn import SKNN
 from srgnn_paddle.models.spop import SPOP
+from srgnn_paddle.models.sr import SR
 from srgnn_paddle.models.srgnn import GNN, SRGNN
 from srgnn_paddle.models.stamp import STAMP
+from srgnn_paddle.models.stan import STAN
+from srgnn_paddle.models.vsknn import VSKNN
+from srgnn_paddle.models.vstan import VSTAN
 
 #: ``train --model NAME`` -> the model's class.
 MODELS: Dict[str, Type[Union[Recommender, CountModel]]] = {
@@ -58,6 +62,10 @@ MODELS: Dict[str, Type[Union[Recommender, CountModel]]] = {
     SPOP.name: SPOP,
     ItemKNN.name: ItemKNN,
     SKNN.name: SKNN,
+    SR.name: SR,
+    VSKNN.name: VSKNN,
+    STAN.name: STAN,
+    VSTAN.name: VSTAN,
 }
 
 
@@ -76,4 +84,4 @@ def build_model(cfg: Config, **options: Any) -> Union[Recommender, CountModel]:
 
 __all__ = ["MODELS", "BATCH_LAYOUTS", "Scorer", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec",
            "NARM", "STAMP", "GRUwATT", "GGNNwATT", "NISER", "GCSAN", "SASRec", "GCEGNN", "LESSR", "NCF", "GMF", "MLP",
-           "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN", "SKNN", "model_class", "build_model"]
+           "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN", "SKNN", "SR", "VSKNN", "STAN", "VSTAN", "model_class", "build_model"]

@@ -126,3 +126,43 @@ class CountModel(Scorer):
         scores = self.scores(np.asarray(batch.history), np.asarray(batch.mask))
         scores[:, 0] = PADDING_SCORE
         return paddle.to_tensor(scores)
+
+
+def recent_candidates(overlap: sp.csr_matrix, sample_size: int) -> tuple:
+    """The candidate neighbours of each row of ``overlap [B, S]`` (its nonzero entries: the
+    training sessions sharing an item with the row's history; sessions in date order), at most
+    the ``sample_size`` most recent of them per row (0: all): ``(rows [M], cols [M])`` int64."""
+    overlap = overlap.tocsr()
+    overlap.sort_indices()  # within a row: older sessions first
+    rows = np.repeat(np.arange(overlap.shape[0], dtype=np.int64), np.diff(overlap.indptr))
+    cols = overlap.indices.astype(np.int64)
+    if sample_size:  # the last entries of each row
+        from_end = overlap.indptr[rows + 1] - 1 - np.arange(len(cols))
+        keep = from_end < sample_size
+        rows, cols = rows[keep], cols[keep]
+    return rows, cols
+
+
+def nearest(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray, shape: tuple, k: int) -> sp.csr_matrix:
+    """``shape = (B, S)`` CSR of the ``k`` most similar candidates of each row (``rows``,
+    ``cols``, ``sims`` ``[M]``; ties: the more recent, larger ``col``, first) with their
+    similarities."""
+    order = np.lexsort((-cols, -sims, rows))  # per row: most similar, then most recent
+    rows, cols, sims = rows[order], cols[order], sims[order]
+    row_start = np.searchsorted(rows, np.arange(shape[0]))
+    keep = np.arange(len(rows)) - row_start[rows] < k
+    return sp.csr_matrix((sims[keep], (rows[keep], cols[keep])), shape=shape)
+
+
+def history_positions(history: np.ndarray, mask: np.ndarray) -> tuple:
+    """The distinct items of each right-padded history ``[B, L]`` at their last position:
+    ``(rows [M], items [M], positions [M] (1-based), lengths [M])`` int64, ``lengths`` the
+    row's history length."""
+    history, real = np.asarray(history), np.asarray(mask) > 0
+    rows, cols = np.nonzero(real)
+    items = history[rows, cols].astype(np.int64)
+    key = rows.astype(np.int64) * (int(items.max(initial=0)) + 1) + items
+    _, last = np.unique(key[::-1], return_index=True)  # first in reverse = last occurrence
+    pick = len(key) - 1 - last
+    lengths = real.sum(axis=1).astype(np.int64)
+    return rows[pick].astype(np.int64), items[pick], cols[pick].astype(np.int64) + 1, lengths[rows[pick]]

@@ -10,6 +10,7 @@ from typing import Dict, List
 
 import numpy as np
 
+from srgnn_paddle import compat
 from srgnn_paddle.errors import SrgnnError
 
 #: extra -> (pip name, modules it needs); the one-line error of :func:`require_extra` names it
@@ -51,7 +52,7 @@ class PaddlePredictor:
             config.set_cpu_math_library_num_threads(int(threads))
             # oneDNN (on by default) made the DIGINETICA SR-GNN encoder 7x slower at batch 1
             # (1.13 vs 0.16 ms) and no faster at 256 (5.7 vs 6.5 ms): Paddle's own CPU kernels
-            config.disable_onednn()
+            compat.disable_onednn(config)
         config.disable_glog_info()
         self.predictor = inference.create_predictor(config)
         self.input_names = list(input_names)

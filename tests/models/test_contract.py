@@ -320,6 +320,7 @@ HOST_GEMMS = {
     "mlp": ["mlp.0", "mlp.2", "predict_layer"],
     "neumf": ["mlp.0", "mlp.2", "predict_layer"],
     "pop": [], "spop": [], "itemknn": [], "sknn": [],
+    "sr": [], "vsknn": [], "stan": [], "vstan": [],
 }
 
 
@@ -400,6 +401,22 @@ class TestItemKNN(CountedChecks):
 
 class TestSKNN(CountedChecks):
     model_name = "sknn"
+
+
+class TestSR(CountedChecks):
+    model_name = "sr"
+
+
+class TestVSKNN(CountedChecks):
+    model_name = "vsknn"
+
+
+class TestSTAN(CountedChecks):
+    model_name = "stan"
+
+
+class TestVSTAN(CountedChecks):
+    model_name = "vstan"
 
 
 class TestGMF(TrainedChecks):

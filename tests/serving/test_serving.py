@@ -160,6 +160,8 @@ def test_a_batch_of_one_item_sessions_has_no_transition_and_is_answered(name, pa
 
 @pytest.mark.parametrize("name", ["srgnn", "gru4rec", "stamp", "sasrec"])
 def test_onnx_runtime_gives_the_same_top_k(name, paper_runs, tmp_path):
+    pytest.importorskip("paddle2onnx", reason="the optional extra 'onnx' is not installed")
+    pytest.importorskip("onnxruntime", reason="the optional extra 'onnx' is not installed")
     out = tmp_path / "export"
     assert cli.main(["export", "--run_dir", str(paper_runs[name]), "--out", str(out), "--format", "both"]) == 0
     manifest = json.loads((out / MANIFEST_FILE).read_text())
