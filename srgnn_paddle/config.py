@@ -113,6 +113,10 @@ class Config:
                                 "model's paper value")
     scale: float = _option(0.0, "NISER+, SGNN-HN: the temperature multiplying the cosine of the normalised session "
                                 "and item vectors; 0 = the model's paper value")
+    # TAGNN: its target-aware scores
+    score_budget_mb: int = _option(1024, "TAGNN: the most memory (MiB) a batch's target attention may take (about "
+                                         "20 bytes x batch x longest history x items); the catalogue is scored in "
+                                         "chunks of items that fit, in training too; 0 = one chunk")
     # outputs
     tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
     tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")
@@ -178,7 +182,7 @@ class Config:
                 raise SrgnnError(f"{source}: '{key}' must be >= 1, got {getattr(self, key)}")
         for key in ("patience", "n_items", "n_users", "num_workers", "lr_dc_step", "num_negatives",
                     "ivf_nlist", "ivf_nprobe", "cpu_threads", "tsne_max_items", "sknn_sample_size", "hidden_size",
-                    "session_max_length", "num_layers", "num_heads"):
+                    "session_max_length", "num_layers", "num_heads", "score_budget_mb"):
             if getattr(self, key) < 0:
                 raise SrgnnError(f"{source}: '{key}' must be >= 0, got {getattr(self, key)}")
         if not self.lr > 0:

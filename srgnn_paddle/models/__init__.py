@@ -26,10 +26,12 @@ from srgnn_paddle.models.itemknn import ItemKNN
 from srgnn_paddle.models.narm import NARM
 from srgnn_paddle.models.ncf import GMF, MLP, NCF, NeuMF
 from srgnn_paddle.models.pop import POP
+from srgnn_paddle.models.sgnnhn import SGNNHN
 from srgnn_paddle.models.sknn import SKNN
 from srgnn_paddle.models.spop import SPOP
 from srgnn_paddle.models.srgnn import GNN, SRGNN
 from srgnn_paddle.models.stamp import STAMP
+from srgnn_paddle.models.tagnn import TAGNN
 
 #: ``train --model NAME`` -> the model's class.
 MODELS: Dict[str, Type[Union[Recommender, CountModel]]] = {
@@ -39,6 +41,8 @@ MODELS: Dict[str, Type[Union[Recommender, CountModel]]] = {
     STAMP.name: STAMP,
     GRUwATT.name: GRUwATT,
     GGNNwATT.name: GGNNwATT,
+    TAGNN.name: TAGNN,
+    SGNNHN.name: SGNNHN,
     # neural collaborative filtering (the loo protocol: user, item pairs)
     GMF.name: GMF,
     MLP.name: MLP,
@@ -66,4 +70,5 @@ def build_model(cfg: Config, **options: Any) -> Union[Recommender, CountModel]:
 
 __all__ = ["MODELS", "BATCH_LAYOUTS", "Scorer", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec",
            "NARM", "STAMP", "GRUwATT", "GGNNwATT", "NCF", "GMF", "MLP", "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN",
-           "SKNN", "model_class", "build_model"]
+           "SKNN", "model_class", "build_model",
+           "TAGNN", "SGNNHN"]

@@ -305,6 +305,10 @@ HOST_GEMMS = {
     "stamp": ["w_1", "w_2", "w_3", "w_0", "mlp_s", "mlp_t"],
     "gruwatt": ["a_1", "a_2", "v", "feed_forward"],
     "ggnnwatt": ["gnn.linear_edge_in", "gnn.linear_edge_out", "a_1", "a_2", "v", "feed_forward"],
+    "tagnn": ["gnn.linear_edge_in", "gnn.linear_edge_out", "linear_one", "linear_two", "linear_three",
+              "linear_transform", "linear_t", "linear_target"],
+    "sgnnhn": ["gnn.linear_edge_in", "gnn.linear_edge_out", "w_q1", "w_k1", "w_q2", "w_k2", "w_g", "w_1", "w_2",
+               "w_3", "w_0", "w_4"],
     "gmf": ["predict_layer"],
     "mlp": ["mlp.0", "mlp.2", "predict_layer"],
     "neumf": ["mlp.0", "mlp.2", "predict_layer"],
@@ -334,6 +338,14 @@ class TestGRUwATT(TrainedChecks):
 
 class TestGGNNwATT(TrainedChecks):
     model_name = "ggnnwatt"
+
+
+class TestTAGNN(TrainedChecks):
+    model_name = "tagnn"
+
+
+class TestSGNNHN(TrainedChecks):
+    model_name = "sgnnhn"
 
 
 class TestPOP(CountedChecks):

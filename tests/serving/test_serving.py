@@ -26,7 +26,8 @@ from srgnn_paddle.serving.encoder import pad_histories
 from srgnn_paddle.serving.export import check_exportable
 from srgnn_paddle.synthetic import generate_synthetic
 
-SESSION_MODELS = [name for name, cls in MODELS.items() if cls.trainable and cls.batch_layout != "pairs"]
+SESSION_MODELS = [name for name, cls in MODELS.items()  # the servable ones: encoder + item table
+                  if cls.trainable and cls.inner_product and cls.batch_layout != "pairs"]
 N = 40  # items of the chain data: ids 1..40, originals "sku-<id>"
 MAX_LENGTH = 5  # --session_max_length of the paper runs: longer sessions are cut to their last 5 items
 
@@ -143,7 +144,7 @@ def test_a_session_longer_than_max_length_is_answered_from_its_latest_items(pape
     assert long.items == short.items and long.scores == short.scores
 
 
-@pytest.mark.parametrize("name", ["srgnn", "ggnnwatt", "gru4rec"])
+@pytest.mark.parametrize("name", ["srgnn", "ggnnwatt", "gru4rec", "sgnnhn"])
 def test_a_batch_of_one_item_sessions_has_no_transition_and_is_answered(name, paper_runs, tmp_path):
     out = tmp_path / "export"
     assert cli.main(["export", "--run_dir", str(paper_runs[name]), "--out", str(out)]) == 0
@@ -169,9 +170,10 @@ def test_onnx_runtime_gives_the_same_top_k(name, paper_runs, tmp_path):
     assert [a.items for a in onnx_answers if a.fallback] == [a.items for a in paddle_answers if a.fallback]
 
 
-def test_ggnnwatt_onnx_is_refused_with_the_reason_and_leaves_nothing(paper_runs, tmp_path, capsys):
+@pytest.mark.parametrize("name", ["ggnnwatt", "sgnnhn"])
+def test_packed_only_models_onnx_is_refused_with_the_reason_and_leaves_nothing(name, paper_runs, tmp_path, capsys):
     out = tmp_path / "export"
-    assert cli.main(["export", "--run_dir", str(paper_runs["ggnnwatt"]), "--out", str(out), "--format", "onnx"]) == 2
+    assert cli.main(["export", "--run_dir", str(paper_runs[name]), "--out", str(out), "--format", "onnx"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "index_add" in err[0] and "--format paddle" in err[0]
     assert not out.exists() and not list(tmp_path.glob(".export*"))
@@ -220,6 +222,15 @@ def test_counted_and_pair_models_are_refused_with_the_reason(chain_dir, exp_dir,
     for name in ("spop", "itemknn", "sknn"):
         with pytest.raises(SrgnnError, match="count baseline"):
             check_exportable(MODELS[name])
+
+
+def test_tagnn_is_refused_in_one_line_as_its_scores_are_not_inner_products(chain_dir, exp_dir, tmp_path, capsys):
+    """TAGNN gives every candidate item a session vector of its own: no encoder + Faiss search."""
+    run = _train("tagnn", chain_dir, exp_dir / "tagnn", "--protocol", "paper")
+    assert cli.main(["export", "--run_dir", str(run), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "does not score by inner product" in err[0]
+    assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".export*"))
 
 
 def test_a_changed_or_missing_file_is_refused_at_load(paper_runs, tmp_path, capsys):
