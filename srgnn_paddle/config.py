@@ -115,8 +115,8 @@ class Config:
                                 "and item vectors; 0 = the model's paper value")
     # TAGNN: its target-aware scores
     score_budget_mb: int = _option(1024, "TAGNN: the most memory (MiB) a batch's target attention may take (about "
-                                         "20 bytes x batch x longest history x items); the catalogue is scored in "
-                                         "chunks of items that fit, in training too; 0 = one chunk")
+                                         "24 bytes x the batch's history entries x items); the catalogue is scored "
+                                         "in chunks of items that fit, in training too; 0 = one chunk")
     # outputs
     tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
     tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")

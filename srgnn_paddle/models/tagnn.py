@@ -23,14 +23,17 @@ score of item ``t`` is
     ``z_t = v_t . (W_LG [s_global; s_local] + b) + sum_i beta_{i,t} (v_t . W_T v_{s,i})``
 
 which is what :meth:`TAGNN.full_scores` computes for the whole catalogue at once: two
-batched products ``[B, L, D] x [D, N]`` (the attention logits ``v_t . W v_{s,i}`` and the
-values ``v_t . W_T v_{s,i}``), a softmax over each session's real positions and a weighted
-sum over them; the ``[B, N, D]`` tensor of the ``s_t`` is never built. Memory per batch:
-about ``20 * B * L * N`` bytes (five float32 ``[B, L, N]`` tensors at the peak of the
-backward; ``L`` the batch's longest history). When that exceeds ``score_budget_mb`` the
-catalogue is scored in chunks of items that fit, forward and backward alike (the backward
-recomputes a chunk's softmax instead of keeping it: :class:`_TargetAttention`), so the
-budget holds for training too.
+batched products ``[P, D] x [D, N]`` over the batch's ``P`` history entries (the packed
+graph's, sessions one after another: the attention logits ``v_t . W v_{s,i}`` and the values
+``v_t . W_T v_{s,i}``), a softmax over each session's entries and a weighted sum over them
+(segment operations); the ``[B, N, D]`` tensor of the ``s_t`` is never built, nor is the
+padding computed (padded ``[B, L, D] x [D, N]`` products would do 5.4 times the work on
+DIGINETICA's batches of 100 prefix pairs: on average ``B * L = 2,217`` slots for ``P = 413``
+entries). Memory per batch: about ``24 * P * N`` bytes (six float32 ``[P, N]`` tensors at the
+peak of the backward; about 430 MB for a DIGINETICA batch). When that exceeds
+``score_budget_mb`` the catalogue is scored in chunks of items that fit, forward and backward
+alike (the backward recomputes a chunk's softmax instead of keeping it:
+:class:`_TargetAttention`), so the budget holds for training too.
 
 Where this implementation differs from the official code (CRIPAC-DIG/TAGNN) and why:
 
@@ -65,22 +68,30 @@ from srgnn_paddle.data.loaders import Batch
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.kernels.linear import Linear
 from srgnn_paddle.models.base import CrossEntropy, mask_padding_column
-from srgnn_paddle.models.layers import PackedAdjacency, PackedHistory, as_tensor, initialise
+from srgnn_paddle.models.layers import PackedAdjacency, PackedHistory, as_tensor, initialise, segment_sum
 from srgnn_paddle.models.sequence import SessionModel
 from srgnn_paddle.models.srgnn import GNN
 
-#: bytes per entry of the ``[B, L, N]`` target-attention tensors at the peak (five float32 ones)
-BYTES_PER_ENTRY = 20
-_PADDING_LOGIT = -1e9
+#: bytes per (history entry, item) of the target attention's float32 ``[P, C]`` tensors at
+#: their peak (six of them, in the backward)
+BYTES_PER_ENTRY = 24
 
 
-def _attend(keys: paddle.Tensor, values: paddle.Tensor, bias: paddle.Tensor,
-            items: paddle.Tensor) -> Tuple[paddle.Tensor, paddle.Tensor]:
-    """``(beta [B, L, C], products [B, L, C])`` of a chunk of ``C`` items: ``beta`` the
-    softmax over the real positions of ``keys [B, L, D] x items [C, D]^T`` (``bias [B, L, 1]``:
-    0 on real positions, -1e9 on padding), ``products`` = ``values [B, L, D] x items^T``."""
-    logits = paddle.matmul(keys, items, transpose_y=True) + bias
-    return F.softmax(logits, axis=1), paddle.matmul(values, items, transpose_y=True)
+def _attend(keys: paddle.Tensor, values: paddle.Tensor, session: paddle.Tensor, n_sessions: int,
+            items: paddle.Tensor) -> Tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
+    """``(beta [P, C], products [P, C], out [B, C])`` for a chunk of ``C`` items:
+    ``logits = keys [P, D] x items [C, D]^T``, ``beta`` their softmax over each session's
+    entries (``session [P]``, non-decreasing), ``products = values x items^T`` and
+    ``out[b, t] = sum over b's entries p of beta[p, t] products[p, t]``."""
+    logits = paddle.matmul(keys, items, transpose_y=True)  # [P, C]
+    top = paddle.geometric.segment_max(logits.detach(), session)  # [B, C]: a stable softmax
+    weights = paddle.exp(logits - paddle.gather(top, session))
+    del logits, top
+    total = segment_sum(weights, session, n_sessions)  # [B, C]
+    beta = weights / paddle.gather(total, session)
+    del weights, total
+    products = paddle.matmul(values, items, transpose_y=True)  # [P, C]
+    return beta, products, segment_sum(beta * products, session, n_sessions)
 
 
 def _chunks(n: int, chunk: int):
@@ -88,69 +99,65 @@ def _chunks(n: int, chunk: int):
 
 
 class _TargetAttention(PyLayer):
-    """``out[b, t] = sum_l beta[b, l, t] * products[b, l, t]`` (see :func:`_attend`) chunk by
-    chunk of items, with a backward that recomputes each chunk (or reuses the forward's
-    tensors when the catalogue is one chunk), so no more than one chunk's ``[B, L, C]``
-    tensors are alive at a time."""
+    """:func:`_attend`'s ``out`` chunk by chunk of items, with a backward that recomputes each
+    chunk (or reuses the forward's tensors when the catalogue is one chunk), so no more than
+    one chunk's ``[P, C]`` tensors are alive at a time."""
 
     @staticmethod
-    def forward(ctx, keys, values, bias, items, chunk):
+    def forward(ctx, keys, values, session, items, n_sessions, chunk):
         parts, kept = [], None
         spans = _chunks(items.shape[0], chunk)
         for start, end in spans:
-            beta, products = _attend(keys, values, bias, items[start:end])
-            parts.append(paddle.sum(beta * products, axis=1))  # [B, C]
+            beta, products, out = _attend(keys, values, session, n_sessions, items[start:end])
+            parts.append(out)  # [B, C]
             if len(spans) == 1:
-                kept = (beta, products)
-        ctx.save_for_backward(keys, values, bias, items)
-        ctx.spans, ctx.kept = spans, kept
+                kept = (beta, products, out)
+        ctx.save_for_backward(keys, values, session, items)
+        ctx.spans, ctx.kept, ctx.n_sessions = spans, kept, n_sessions
         return paddle.concat(parts, axis=1)
 
     @staticmethod
     def backward(ctx, grad):
-        keys, values, bias, items = ctx.saved_tensor()
-        spans, kept = ctx.spans, ctx.kept
+        keys, values, session, items = ctx.saved_tensor()
+        spans, kept, n_sessions = ctx.spans, ctx.kept, ctx.n_sessions
         ctx.kept = None
-        batch, length, dim = keys.shape
-        flat_keys, flat_values = keys.reshape([-1, dim]), values.reshape([-1, dim])
         d_keys, d_values, d_items = paddle.zeros_like(keys), paddle.zeros_like(values), []
         for start, end in spans:
             chunk = items[start:end]  # [C, D]
-            beta, products = kept if kept is not None else _attend(keys, values, bias, chunk)
-            g = grad[:, start:end].unsqueeze(1)  # [B, 1, C]
-            out = paddle.sum(beta * products, axis=1, keepdim=True)  # [B, 1, C]
-            d_products = beta * g  # d out / d products
-            d_logits = d_products * (products - out)  # the softmax's backward
+            beta, products, out = kept if kept is not None else _attend(keys, values, session, n_sessions, chunk)
+            d_products = beta * paddle.gather(grad[:, start:end], session)  # [P, C]: d out / d products
+            del beta
+            d_logits = d_products * (products - paddle.gather(out, session))  # the softmax's backward
+            del products, out
             d_keys += paddle.matmul(d_logits, chunk)
             d_values += paddle.matmul(d_products, chunk)
-            width = end - start
-            d_items.append(paddle.matmul(d_logits.reshape([-1, width]), flat_keys, transpose_x=True)
-                           + paddle.matmul(d_products.reshape([-1, width]), flat_values, transpose_x=True))
+            d_items.append(paddle.matmul(d_logits, keys, transpose_x=True)
+                           + paddle.matmul(d_products, values, transpose_x=True))
         return d_keys, d_values, None, paddle.concat(d_items, axis=0)
 
 
-def target_attention_scores(keys: paddle.Tensor, values: paddle.Tensor, mask: paddle.Tensor, items: paddle.Tensor,
-                            chunk: int) -> paddle.Tensor:
-    """TAGNN's target term for every item: ``out[b, t] = sum_l beta[b, l, t] (items[t] . values[b, l])``
-    with ``beta[b, :, t] = softmax over the real positions l of (items[t] . keys[b, l])``.
+def target_attention_scores(keys: paddle.Tensor, values: paddle.Tensor, session: paddle.Tensor, n_sessions: int,
+                            items: paddle.Tensor, chunk: int) -> paddle.Tensor:
+    """TAGNN's target term for every item: ``out[b, t] = sum_p beta[p, t] (items[t] . values[p])``
+    over the history entries ``p`` of session ``b``, with ``beta[:, t]`` the softmax of
+    ``items[t] . keys[p]`` over those entries.
 
     Args:
-        keys, values: ``[B, L, D]`` float32 (``W v_{s,i}`` and ``W_T v_{s,i}`` at every position).
-        mask: ``[B, L]`` float32, 1.0 on real positions (every row needs one).
+        keys, values: ``[P, D]`` float32, one row per history entry (``W v_{s,i}`` and
+            ``W_T v_{s,i}``), sessions one after another.
+        session: ``[P]`` int64, the session (batch row) of each entry, non-decreasing;
+            every session ``0..n_sessions-1`` has an entry.
+        n_sessions: ``B``.
         items: ``[N, D]`` the candidates' vectors.
         chunk: items scored at a time (``>= N``: one chunk).
     Returns:
         ``[B, N]`` float32. Gradients reach ``keys``, ``values`` and ``items``.
     """
-    bias = ((1.0 - mask) * _PADDING_LOGIT).unsqueeze(-1)  # [B, L, 1]
     chunk = max(1, int(chunk))
     if paddle.is_grad_enabled():
-        return _TargetAttention.apply(keys, values, bias, items, chunk)
-    parts = []
-    for start, end in _chunks(items.shape[0], chunk):  # scoring only: nothing kept for a backward
-        beta, products = _attend(keys, values, bias, items[start:end])
-        parts.append(paddle.sum(beta * products, axis=1))
-    return paddle.concat(parts, axis=1)
+        return _TargetAttention.apply(keys, values, session, items, n_sessions, chunk)
+    return paddle.concat([_attend(keys, values, session, n_sessions, items[start:end])[2]  # scoring only
+                          for start, end in _chunks(items.shape[0], chunk)], axis=1)
 
 
 class TAGNN(SessionModel):
@@ -182,57 +189,55 @@ class TAGNN(SessionModel):
 
     # ---------------------------------------------------------------- the session's side
     def _session(self, batch: Batch) -> Tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor, paddle.Tensor]:
-        """``(W_LG [s_global; s_local] + b  [B, D], keys W v_{s,i} [B, L, D],
-        values W_T v_{s,i} [B, L, D], mask [B, L])`` of the batch's histories."""
+        """``(W_LG [s_global; s_local] + b  [B, D], keys W v_{s,i} [P, D], values W_T v_{s,i} [P, D],
+        session [P])`` of the batch's ``P`` history entries (the packed graph's order)."""
         graph = batch.graph if batch.graph is not None else build_packed_graph(batch.history)
         hidden = self.gnn(PackedAdjacency(graph), self.item_emb(as_tensor(graph.node_items)))  # [n, D]
         history = PackedHistory(graph)
-        seq_hidden = history.positions(hidden)  # [P, D]
+        seq_hidden = history.positions(hidden)  # [P, D]: v_{s,i} of every entry
         s_local = history.last(hidden)  # [B, D]
         s_global = history.soft_attention(self.linear_one(s_local), self.linear_two(seq_hidden), seq_hidden,
                                           self.linear_three)
         session = self.linear_transform(paddle.concat([s_global, s_local], axis=1))
-        real = np.asarray(batch.history) > 0  # [B, L], right-padded: the packed entries in row-major order
-        slot = np.zeros(real.shape, dtype=np.int64)  # 0: a zero row, p + 1: entry p
-        slot[real] = np.arange(1, int(real.sum()) + 1)
-        padded = paddle.concat([paddle.zeros([1, self.embedding_dim], dtype=seq_hidden.dtype), seq_hidden])
-        positions = paddle.gather(padded, paddle.to_tensor(slot.reshape(-1))).reshape([*real.shape, -1])
-        mask = paddle.to_tensor(real.astype("float32"))
-        return session, self.linear_t(positions), self.linear_target(positions), mask
+        return session, self.linear_t(seq_hidden), self.linear_target(seq_hidden), history.session
 
     def encode(self, batch: Batch) -> paddle.Tensor:
         """The part of ``s_t`` shared by every target, ``W_LG [s_global; s_local] + b``:
         ``[B, D]`` (descriptive only: the scores also need the target term)."""
         return self._session(batch)[0]
 
-    def chunk_size(self, batch: int, length: int) -> int:
-        """Items scored at a time for ``batch`` histories of ``length`` positions so that the
-        ``[B, L, C]`` tensors stay within ``score_budget_mb`` (the whole catalogue when it is 0)."""
+    def chunk_size(self, entries: int) -> int:
+        """Items scored at a time for a batch of ``entries`` history entries so that the
+        ``[P, C]`` tensors stay within ``score_budget_mb`` (the whole catalogue when it is 0)."""
         if self.score_budget <= 0:
             return self.n_items
-        return max(1, min(self.n_items, self.score_budget // (BYTES_PER_ENTRY * batch * length)))
+        return max(1, min(self.n_items, self.score_budget // (BYTES_PER_ENTRY * entries)))
 
     # ---------------------------------------------------------------- scores and loss
     def full_scores(self, batch: Batch) -> paddle.Tensor:
         """``z_t`` of every item ``t`` for every row: ``[B, n_items]`` (one batched
         computation, chunked over the catalogue by ``score_budget_mb``; column 0 at ``-1e9``
         when ``score_padding`` is off)."""
-        session, keys, values, mask = self._session(batch)
+        session, keys, values, entry_session = self._session(batch)
         items = self.item_embeddings()
-        chunk = self.chunk_size(*mask.shape)
-        scores = paddle.matmul(session, items, transpose_y=True) + target_attention_scores(keys, values, mask,
-                                                                                            items, chunk)
+        target = target_attention_scores(keys, values, entry_session, session.shape[0], items,
+                                         self.chunk_size(keys.shape[0]))
+        scores = paddle.matmul(session, items, transpose_y=True) + target
         return scores if self.score_padding else mask_padding_column(scores)
 
     def score_items(self, batch: Batch, items: Any) -> paddle.Tensor:
         """``z_t`` of given candidates: ``items [B, C]`` int64 -> ``[B, C]``."""
         items = items if isinstance(items, paddle.Tensor) else paddle.to_tensor(items)
-        session, keys, values, mask = self._session(batch)
+        session, keys, values, entry_session = self._session(batch)
         rows, cols = items.shape
         vectors = paddle.gather(self.item_embeddings(), items.reshape([-1])).reshape([rows, cols, -1])  # [B, C, D]
-        bias = ((1.0 - mask) * _PADDING_LOGIT).unsqueeze(1)  # [B, 1, L]
-        beta = F.softmax(paddle.bmm(vectors, keys.transpose([0, 2, 1])) + bias, axis=-1)  # [B, C, L]
-        target = paddle.sum(beta * paddle.bmm(vectors, values.transpose([0, 2, 1])), axis=-1)  # [B, C]
+        candidates = paddle.gather(vectors, entry_session)  # [P, C, D]: each entry's session's candidates
+        logits = paddle.sum(candidates * keys.unsqueeze(1), axis=-1)  # [P, C]
+        top = paddle.geometric.segment_max(logits.detach(), entry_session)
+        weights = paddle.exp(logits - paddle.gather(top, entry_session))
+        beta = weights / paddle.gather(segment_sum(weights, entry_session, rows), entry_session)
+        products = paddle.sum(candidates * values.unsqueeze(1), axis=-1)  # [P, C]
+        target = segment_sum(beta * products, entry_session, rows)  # [B, C]
         return paddle.sum(vectors * session.unsqueeze(1), axis=-1) + target
 
     def calculate_loss(self, batch: Batch, cross_entropy: Optional[CrossEntropy] = None) -> paddle.Tensor:

@@ -158,7 +158,8 @@ def test_tagnn_paper_scoring_masks_the_padding_column_only():
 
 
 def _plain_target_attention(keys, values, mask, items):
-    """The target term with Paddle's autograd throughout (``[B, L, N]`` at once)."""
+    """The target term on padded ``[B, L, D]`` rows with Paddle's autograd throughout: the
+    logits of the padding at -1e9, a softmax over the positions, ``[B, L, N]`` at once."""
     logits = paddle.matmul(keys, items, transpose_y=True) + ((1.0 - mask) * -1e9).unsqueeze(-1)
     beta = paddle.nn.functional.softmax(logits, axis=1)
     return paddle.sum(beta * paddle.matmul(values, items, transpose_y=True), axis=1)
@@ -166,38 +167,54 @@ def _plain_target_attention(keys, values, mask, items):
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 25, 1000])
 def test_chunked_target_attention_gives_the_unchunked_scores_and_gradients(chunk):
+    """The packed, chunked target attention against the padded one of Paddle's autograd:
+    the same scores and the same gradients for keys, values and items."""
     rng = np.random.default_rng(chunk)
     mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]], dtype="float32")
-    arrays = [rng.normal(size=shape).astype("float32") for shape in ((3, 4, D), (3, 4, D), (N_ITEMS, D))]
+    real = mask.reshape(-1) > 0
+    session = paddle.to_tensor(np.nonzero(mask)[0])  # [P] the row of each real entry
+    arrays = [rng.normal(size=shape).astype("float32") * 3 for shape in ((3, 4, D), (3, 4, D), (N_ITEMS, D))]
     weights = paddle.to_tensor(rng.normal(size=(3, N_ITEMS)).astype("float32"))  # a loss that weighs every score
-    results = []
-    for function in (_plain_target_attention, lambda k, v, m, i: target_attention_scores(k, v, m, i, chunk)):
+    results = {}
+    for name in ("padded", "packed"):
         keys, values, items = (paddle.to_tensor(a, stop_gradient=False) for a in arrays)
-        out = function(keys, values, paddle.to_tensor(mask), items)
+
+        def scores():
+            if name == "padded":
+                return _plain_target_attention(keys, values, paddle.to_tensor(mask), items)
+            flat = paddle.to_tensor(np.flatnonzero(real))
+            return target_attention_scores(paddle.gather(keys.reshape([-1, D]), flat),
+                                           paddle.gather(values.reshape([-1, D]), flat), session, 3, items, chunk)
+
+        out = scores()
         (out * weights).sum().backward()
-        results.append([out.numpy(), keys.grad.numpy(), values.grad.numpy(), items.grad.numpy()])
-        with paddle.no_grad():  # the scoring path (no backward): the same scores
-            results[-1].append(function(keys, values, paddle.to_tensor(mask), items).numpy())
-    for plain, chunked, what in zip(*results, ["scores", "d keys", "d values", "d items", "no-grad scores"]):
-        np.testing.assert_allclose(chunked, plain, rtol=1e-5, atol=1e-5, err_msg=what)
-    np.testing.assert_allclose(results[0][0], results[0][4], rtol=1e-6, atol=1e-6)
+        with paddle.no_grad():  # the scoring path, without a backward
+            scored = scores().numpy()
+        results[name] = [out.numpy(), scored, keys.grad.numpy().reshape(-1, D)[real],
+                         values.grad.numpy().reshape(-1, D)[real], items.grad.numpy()]
+    for plain, chunked, what in zip(results["padded"], results["packed"],
+                                    ["scores", "no-grad scores", "d keys", "d values", "d items"]):
+        np.testing.assert_allclose(chunked, plain, rtol=1e-4, atol=1e-4, err_msg=what)
 
 
 def test_tagnn_chunks_the_catalogue_within_its_budget_and_scores_the_same():
     model = _model("tagnn")
-    assert model.chunk_size(4, 6) == N_ITEMS  # 1024 MiB: everything at once
-    batch, length, items = 100, 20, 43098  # a DIGINETICA batch: about 1.7 GB unchunked
-    budget = 1024 * 2 ** 20
-    big = build_model(Config(model="tagnn", n_items=items, embedding_dim=4))
-    chunk = big.chunk_size(batch, length)
-    assert chunk < items and BYTES_PER_ENTRY * batch * length * chunk <= budget
+    assert model.chunk_size(20) == N_ITEMS  # 1024 MiB: everything at once
+    entries, items = 413, 43098  # a DIGINETICA batch of 100 prefix pairs: about 430 MB unchunked
+    big = build_model(Config(model="tagnn", n_items=items, embedding_dim=4, score_budget_mb=256))
+    chunk = big.chunk_size(entries)
+    assert chunk < items and BYTES_PER_ENTRY * entries * chunk <= 256 * 2 ** 20
     assert build_model(Config(model="tagnn", n_items=items, embedding_dim=4, score_budget_mb=0)).chunk_size(
-        batch, length) == items
+        entries) == items
     # chunks of 7 items through the model: the same scores, loss and gradients
     data = _batch(SESSIONS)
+    entries = sum(len(s) for s in SESSIONS)
     reference = _model("tagnn")
-    model.score_budget = BYTES_PER_ENTRY * len(SESSIONS) * 6 * 7
-    assert model.chunk_size(len(SESSIONS), 6) == 7
+    model.score_budget = BYTES_PER_ENTRY * entries * 7
+    assert model.chunk_size(entries) == 7
+    with paddle.no_grad():
+        np.testing.assert_allclose(model.full_scores(data).numpy(), reference.full_scores(data).numpy(), rtol=1e-5,
+                                   atol=1e-6)
     grads = []
     for m in (reference, model):
         m.train()
@@ -302,7 +319,7 @@ def test_the_paper_configs_load_and_build_the_published_models():
                                                                                               256, 10)
     model = build_model(sgnnhn.replace(n_items=N_ITEMS))
     assert (model.num_layers, model.scale) == (6, 12.0) and model.n_positions >= 10
-    assert build_model(tagnn.replace(n_items=N_ITEMS)).chunk_size(100, 20) == N_ITEMS
+    assert build_model(tagnn.replace(n_items=N_ITEMS)).chunk_size(413) == N_ITEMS
 
 
 # ---------------------------------------------------------------------------- through the CLI
