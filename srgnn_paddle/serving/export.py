@@ -58,7 +58,7 @@ def check_exportable(model_class) -> None:
     name = model_class.name
     if model_class.batch_layout == "pairs":
         raise SrgnnError(f"model {name} scores (known user, item) pairs of the leave-one-out protocol, not "
-                         f"sessions; export serves session models (srgnn, gru4rec, narm, stamp, gruwatt, ggnnwatt)")
+                         f"sessions; export serves session models (srgnn, gru4rec, narm, stamp, gruwatt, ggnnwatt, sgnnhn)")
     if not model_class.trainable:
         raise SrgnnError(f"model {name} is a count baseline (its scores are counts over the training sessions, not "
                          f"an encoder and an item table); export serves trained session models, and every export "

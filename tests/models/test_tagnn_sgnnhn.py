@@ -135,17 +135,18 @@ def _sgnnhn_vector(model, items):
 
 
 # ---------------------------------------------------------------------------- TAGNN
+@pytest.mark.parametrize("sessions", [SESSIONS, [[5], [6], [5]]], ids=["mixed", "one-item"])
 @pytest.mark.parametrize("step", [1, 2])
-def test_tagnn_scores_every_item_with_its_own_target_attention(step):
+def test_tagnn_scores_every_item_with_its_own_target_attention(step, sessions):
     model = _model("tagnn", step=step)
     with paddle.no_grad():
-        fast = model.full_scores(_batch(SESSIONS)).numpy()
-        wider = model.full_scores(_batch(SESSIONS, width=9)).numpy()  # more padding changes nothing
-        alone = model.full_scores(_batch(SESSIONS[3:4])).numpy()  # nor the other sessions of the batch
-    slow = np.array([_tagnn_scores(model, s) for s in SESSIONS])
+        fast = model.full_scores(_batch(sessions)).numpy()
+        wider = model.full_scores(_batch(sessions, width=9)).numpy()  # more padding changes nothing
+        alone = model.full_scores(_batch(sessions[-1:])).numpy()  # nor the other sessions of the batch
+    slow = np.array([_tagnn_scores(model, s) for s in sessions])
     np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(wider, fast, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(alone[0], fast[3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(alone[0], fast[-1], rtol=1e-5, atol=1e-6)
 
 
 def test_tagnn_paper_scoring_masks_the_padding_column_only():
