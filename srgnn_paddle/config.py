@@ -137,6 +137,10 @@ class Config:
                                     "maxlen")
     gcsan_weight: float = _option(0.6, "GC-SAN: session vector = w * the self-attention's last position + (1 - w) * "
                                        "the last item's graph node (the paper's omega, in [0, 1])")
+    # TAGNN: its target-aware scores
+    score_budget_mb: int = _option(1024, "TAGNN: the most memory (MiB) a batch's target attention may take (about "
+                                         "24 bytes x the batch's history entries x items); the catalogue is scored "
+                                         "in chunks of items that fit, in training too; 0 = one chunk")
     # outputs
     tsne: bool = _option(True, "draw tsne.png of the item embeddings after training")
     tsne_max_items: int = _option(5000, "t-SNE on a seeded sample of this many items; 0 = all")
@@ -237,7 +241,7 @@ class Config:
                 raise SrgnnError(f"{source}: '{key}' must be >= 1, got {getattr(self, key)}")
         for key in ("patience", "n_items", "n_users", "num_workers", "lr_dc_step", "num_negatives",
                     "ivf_nlist", "ivf_nprobe", "cpu_threads", "tsne_max_items", "sknn_sample_size", "hidden_size",
-                    "session_max_length", "num_layers", "num_heads"):
+                    "session_max_length", "num_layers", "num_heads", "score_budget_mb"):
             if getattr(self, key) < 0:
                 raise SrgnnError(f"{source}: '{key}' must be >= 0, got {getattr(self, key)}")
         if not self.lr > 0:

@@ -31,12 +31,14 @@ from srgnn_paddle.models.ncf import GMF, MLP, NCF, NeuMF
 from srgnn_paddle.models.niser import NISER
 from srgnn_paddle.models.pop import POP
 from srgnn_paddle.models.sasrec import SASRec
+from srgnn_paddle.models.sgnnhn import SGNNHN
 from srgnn_paddle.models.sknn import SKNN
 from srgnn_paddle.models.spop import SPOP
 from srgnn_paddle.models.sr import SR
 from srgnn_paddle.models.srgnn import GNN, SRGNN
 from srgnn_paddle.models.stamp import STAMP
 from srgnn_paddle.models.stan import STAN
+from srgnn_paddle.models.tagnn import TAGNN
 from srgnn_paddle.models.vsknn import VSKNN
 from srgnn_paddle.models.vstan import VSTAN
 
@@ -53,6 +55,8 @@ MODELS: Dict[str, Type[Union[Recommender, CountModel]]] = {
     SASRec.name: SASRec,
     GCEGNN.name: GCEGNN,
     LESSR.name: LESSR,
+    TAGNN.name: TAGNN,
+    SGNNHN.name: SGNNHN,
     # neural collaborative filtering (the loo protocol: user, item pairs)
     GMF.name: GMF,
     MLP.name: MLP,
@@ -83,5 +87,5 @@ def build_model(cfg: Config, **options: Any) -> Union[Recommender, CountModel]:
 
 
 __all__ = ["MODELS", "BATCH_LAYOUTS", "Scorer", "Recommender", "softmax_cross_entropy", "GNN", "SRGNN", "GRU4Rec",
-           "NARM", "STAMP", "GRUwATT", "GGNNwATT", "NISER", "GCSAN", "SASRec", "GCEGNN", "LESSR", "NCF", "GMF", "MLP",
+           "NARM", "STAMP", "GRUwATT", "GGNNwATT", "NISER", "GCSAN", "SASRec", "GCEGNN", "LESSR", "TAGNN", "SGNNHN", "NCF", "GMF", "MLP",
            "NeuMF", "CountModel", "POP", "SPOP", "ItemKNN", "SKNN", "SR", "VSKNN", "STAN", "VSTAN", "model_class", "build_model"]

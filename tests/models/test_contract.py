@@ -316,6 +316,10 @@ HOST_GEMMS = {
     "lessr": [f"layers.{i}.{fc}" for i in range(4) for fc in (("fc_self", "fc_neigh") if i % 2 == 0 else
                                                           ("fc_q", "fc_k", "fc_v", "fc_e"))]
              + ["readout.fc_u", "readout.fc_v", "readout.fc_e", "readout.fc_out", "fc_sr"],
+    "tagnn": ["gnn.linear_edge_in", "gnn.linear_edge_out", "linear_one", "linear_two", "linear_three",
+              "linear_transform", "linear_t", "linear_target"],
+    "sgnnhn": ["gnn.linear_edge_in", "gnn.linear_edge_out", "w_q1", "w_k1", "w_q2", "w_k2", "w_g", "w_1", "w_2",
+               "w_3", "w_0", "w_4"],
     "gmf": ["predict_layer"],
     "mlp": ["mlp.0", "mlp.2", "predict_layer"],
     "neumf": ["mlp.0", "mlp.2", "predict_layer"],
@@ -385,6 +389,12 @@ class TestLESSR(TrainedChecks):
                 layer.running_mean.set_value(rng.normal(0, 0.3, layer.running_mean.shape).astype("float32"))
                 layer.running_var.set_value(rng.uniform(0.5, 2.0, layer.running_var.shape).astype("float32"))
         return model
+class TestTAGNN(TrainedChecks):
+    model_name = "tagnn"
+
+
+class TestSGNNHN(TrainedChecks):
+    model_name = "sgnnhn"
 
 
 class TestPOP(CountedChecks):

@@ -1,4 +1,4 @@
-"""The session models (GRU4Rec, NARM, STAMP, GRUwATT, GGNNwATT, NISER+, GC-SAN, SASRec) and ``targets: all``:
+"""The session models (GRU4Rec, NARM, STAMP, GRUwATT, GGNNwATT, NISER+, GC-SAN, SASRec, GCE-GNN, LESSR, TAGNN, SGNN-HN) and ``targets: all``:
 slow references for the GRU's last state and NARM's masked attention, the per-position
 targets of both protocols against the prefix augmentation they stand for, and every model
 learning a deterministic next item through the CLI. (The shared contract checks, including
@@ -273,7 +273,8 @@ def chain_data(tmp_path_factory):
 
 @pytest.mark.parametrize("name,targets", [(name, "last") for name, cls in MODELS.items()  # the session models
                                           if name != "srgnn" and cls.trainable and cls.batch_layout != "pairs"]
-                         + [("gru4rec", "all"), ("gruwatt", "all"), ("ggnnwatt", "all"), ("gcegnn", "all"), ("lessr", "all"), ("sasrec", "all")])
+                         + [("gru4rec", "all"), ("gruwatt", "all"), ("ggnnwatt", "all"), ("gcegnn", "all"), ("lessr", "all"), ("sasrec", "all"),
+                            ("tagnn", "all"), ("sgnnhn", "all")])
 @pytest.mark.slow
 def test_each_model_learns_a_cyclic_chain_through_the_cli(name, targets, chain_data, tmp_path):
     exp = tmp_path / "exp"

@@ -27,8 +27,8 @@ from srgnn_paddle.serving.encoder import pad_histories
 from srgnn_paddle.serving.export import check_exportable
 from srgnn_paddle.synthetic import generate_synthetic
 
-SESSION_MODELS = [name for name, cls in MODELS.items()
-                  if cls.trainable and cls.batch_layout in ("session_graph", "sequence")]
+SESSION_MODELS = [name for name, cls in MODELS.items()  # the servable ones: encoder + item table
+                  if cls.trainable and cls.inner_product and cls.batch_layout in ("session_graph", "sequence")]
 #: session models whose batches carry a graph of their own (GCE-GNN's typed graph): refused
 OWN_GRAPH_MODELS = [name for name, cls in MODELS.items()
                     if cls.trainable and cls.batch_layout not in ("session_graph", "sequence", "pairs")]
@@ -148,7 +148,7 @@ def test_a_session_longer_than_max_length_is_answered_from_its_latest_items(pape
     assert long.items == short.items and long.scores == short.scores
 
 
-@pytest.mark.parametrize("name", ["srgnn", "ggnnwatt", "gru4rec"])
+@pytest.mark.parametrize("name", ["srgnn", "ggnnwatt", "gru4rec", "sgnnhn"])
 def test_a_batch_of_one_item_sessions_has_no_transition_and_is_answered(name, paper_runs, tmp_path):
     out = tmp_path / "export"
     assert cli.main(["export", "--run_dir", str(paper_runs[name]), "--out", str(out)]) == 0
@@ -176,7 +176,7 @@ def test_onnx_runtime_gives_the_same_top_k(name, paper_runs, tmp_path):
     assert [a.items for a in onnx_answers if a.fallback] == [a.items for a in paddle_answers if a.fallback]
 
 
-@pytest.mark.parametrize("name", ["ggnnwatt", "niser", "gcsan"])  # the models that read only the packed graph
+@pytest.mark.parametrize("name", ["ggnnwatt", "niser", "gcsan", "sgnnhn"])  # the models that read only the packed graph
 def test_packed_only_onnx_is_refused_with_the_reason_and_leaves_nothing(name, paper_runs, tmp_path, capsys):
     pytest.importorskip("paddle2onnx", reason="the optional extra 'onnx' is not installed")
     out = tmp_path / "export"
@@ -239,6 +239,15 @@ def test_models_with_a_graph_of_their_own_are_refused_with_the_reason(name, chai
     assert cli.main(["export", "--run_dir", str(run), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "reads a graph of its own" in err[0] and not (tmp_path / "x").exists()
+
+
+def test_tagnn_is_refused_in_one_line_as_its_scores_are_not_inner_products(chain_dir, exp_dir, tmp_path, capsys):
+    """TAGNN gives every candidate item a session vector of its own: no encoder + Faiss search."""
+    run = _train("tagnn", chain_dir, exp_dir / "tagnn", "--protocol", "paper")
+    assert cli.main(["export", "--run_dir", str(run), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "does not score by inner product" in err[0]
+    assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".export*"))
 
 
 def test_a_changed_or_missing_file_is_refused_at_load(paper_runs, tmp_path, capsys):
