@@ -143,6 +143,7 @@ class Units(NamedTuple):
     vectors of their own per row) every parent row is a unit and every slot a pair and a key.
 
     row_unit:    ``[R]`` int64, the unit of each parent row (depths in order).
+    unit_item:   ``[K]`` int64, the item of each unit (first aggregation; ``None`` in a later one).
     pairs:       the :class:`AttentionPairs` of the units (``key`` indexes the keys).
     key_session: ``[Q]`` int64, each key's session.
     key_item:    ``[Q]`` int64, each key's neighbour: its row of the neighbour vectors
@@ -150,6 +151,7 @@ class Units(NamedTuple):
     """
 
     row_unit: np.ndarray
+    unit_item: Optional[np.ndarray]
     pairs: AttentionPairs
     key_session: np.ndarray
     key_item: Optional[np.ndarray]
@@ -165,8 +167,9 @@ def first_aggregation_units(tree: SampledTree, n_sample: int) -> Units:
     weights = np.concatenate(tree.weights[1:]).reshape(-1, n_sample)
     order = np.argsort(children, axis=1, kind="stable")
     children, weights = np.take_along_axis(children, order, 1), np.take_along_axis(weights, order, 1)
-    keys = np.concatenate([session[:, None], own[:, None], children], axis=1)
-    _, first, row_unit = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    keys = np.ascontiguousarray(np.concatenate([session[:, None], own[:, None], children], axis=1))
+    rows = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).reshape(-1)  # each row as one value
+    _, first, row_unit = np.unique(rows, return_index=True, return_inverse=True)  # (np.unique(axis=0): 5x slower)
     children, weights, unit_session = children[first], weights[first], session[first]  # [K, S]
     starts = np.ones(children.shape, dtype=bool)
     starts[:, 1:] = children[:, 1:] != children[:, :-1]  # the first slot of each distinct neighbour
@@ -177,7 +180,7 @@ def first_aggregation_units(tree: SampledTree, n_sample: int) -> Units:
     codes, key = np.unique(unit_session[unit] * span + item, return_inverse=True)
     pairs = AttentionPairs(unit=unit, key=key.reshape(-1), item=item, weight=weights[unit, column], count=count,
                            n_units=len(first))
-    return Units(row_unit.reshape(-1), pairs, key_session=codes // span, key_item=codes % span)
+    return Units(row_unit.reshape(-1), own[first], pairs, key_session=codes // span, key_item=codes % span)
 
 
 def row_units(tree: SampledTree, depth: int, n_sample: int) -> Units:
@@ -187,7 +190,8 @@ def row_units(tree: SampledTree, depth: int, n_sample: int) -> Units:
     index = np.arange(n, dtype=np.int64)
     pairs = AttentionPairs(unit=index // n_sample, key=index, item=index, weight=tree.weights[depth + 1],
                            count=np.ones(n, dtype=np.float32), n_units=n // n_sample)
-    return Units(np.arange(n // n_sample, dtype=np.int64), pairs, key_session=tree.sessions[depth + 1], key_item=None)
+    return Units(np.arange(n // n_sample, dtype=np.int64), None, pairs, key_session=tree.sessions[depth + 1],
+                 key_item=None)
 
 
 class SessionAggregator(nn.Layer):
@@ -238,9 +242,10 @@ class GlobalAggregator(nn.Layer, KernelLayer):
         attention = segment_attention if self.kernels is None else self.kernels.segment_attention
         return attention(base, self.w_1.weight[d], self.q_1.weight, vectors, units.pairs, SLOPE)
 
-    def combine(self, own: paddle.Tensor, summary: paddle.Tensor) -> paddle.Tensor:
-        """``ReLU(W_2 dropout([h_v ; h_N(v)]))``: ``own``, ``summary [R, D]`` -> ``[R, D]``."""
-        return F.relu(self.w_2(self.dropout(paddle.concat([own, summary], axis=-1))))
+    def combine(self, features: paddle.Tensor) -> paddle.Tensor:
+        """``ReLU(W_2 dropout([h_v ; h_N(v)]))``: ``features [R, 2D]`` (``[h_v ; h_N(v)]``
+        of each row) -> ``[R, D]``."""
+        return F.relu(self.w_2(self.dropout(features)))
 
 
 class GCEGNN(SessionModel):
@@ -329,14 +334,16 @@ class GCEGNN(SessionModel):
         (:func:`first_aggregation_units`), the later ones once per row (:func:`row_units`)."""
         units = first_aggregation_units(tree, self.n_sample)
         first = self.global_agg[0]
-        summary = first.attend(vectors, sessions, units)  # [K, D]
+        features = paddle.concat([paddle.gather(vectors, as_tensor(units.unit_item)),
+                                  first.attend(vectors, sessions, units)], axis=1)  # [h_v ; h_N(v)] of each unit: [K, 2D]
         row_unit = np.split(units.row_unit, np.cumsum([len(rows) for rows in tree.rows[:self.hops - 1]]))
-        level = [first.combine(paddle.gather(vectors, as_tensor(tree.rows[h])), paddle.gather(summary, as_tensor(row_unit[h])))
+        level = [first.combine(paddle.gather(features, as_tensor(row_unit[h])))
                  for h in range(self.hops)]  # depth h after the first aggregation: [R_h, D]
         for t in range(1, self.hops):
             aggregate = self.global_agg[t]
-            level = [aggregate.combine(level[h], aggregate.attend(level[h + 1], sessions, row_units(tree, h, self.n_sample)))
-                     for h in range(self.hops - t)]
+            level = [aggregate.combine(paddle.concat(
+                [level[h], aggregate.attend(level[h + 1], sessions, row_units(tree, h, self.n_sample))], axis=1))
+                for h in range(self.hops - t)]
         return level[0]
 
     # ------------------------------------------------------------------ the session

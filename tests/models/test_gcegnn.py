@@ -266,6 +266,7 @@ def test_units_share_the_rows_that_compute_the_same():
     assert pairs.n_units < len(parents) and len(pairs.unit) < children.size  # something is shared
     for row in range(len(parents)):
         k = units.row_unit[row]
+        assert units.unit_item[k] == parents[row]
         mine = pairs.unit == k
         counts = dict(zip(*np.unique(children[row], return_counts=True)))
         assert dict(zip(pairs.item[mine], pairs.count[mine])) == counts
