@@ -3,12 +3,15 @@
 ``kernels: paddle`` is plain Paddle throughout (what GPUs run, and the reference).
 ``kernels: host`` moves the work that Paddle's CPU kernels do slowly into numpy
 (:mod:`srgnn_paddle.kernels.host`): the full-catalogue softmax cross-entropy, the GEMMs
-of the models' :class:`~srgnn_paddle.kernels.linear.Linear` layers, the Adam update and the
-evaluator's rank counting (SGD, ``optimizer: sgd``, is Paddle's with either kernels).
+of the models' :class:`~srgnn_paddle.kernels.linear.Linear` layers, GCE-GNN's attention over
+gathered neighbours (:meth:`Kernels.segment_attention`, :mod:`srgnn_paddle.kernels.attention`),
+the Adam update and the evaluator's rank counting (SGD, ``optimizer: sgd``, is Paddle's with
+either kernels).
 ``kernels: auto`` (the default) is ``host`` on the CPU and ``paddle`` elsewhere.
 
 What reaches the host kernels is explicit: a model builds the dense layers it wants there
-as :class:`~srgnn_paddle.kernels.linear.Linear` (:func:`kernel_linears` lists them); every
+as :class:`~srgnn_paddle.kernels.linear.Linear` (:func:`kernel_linears` lists them), and a
+layer that calls another kernel derives from :class:`~srgnn_paddle.kernels.linear.KernelLayer`; every
 other matmul it writes (``paddle.matmul`` on its own parameters, ``nn.GRU``) is plain
 Paddle with either kernels. A model declares which parameters get row-sparse gradients
 (``Recommender.sparse_parameters``), and the kernels decide the optimiser
@@ -18,8 +21,8 @@ Paddle with either kernels. A model declares which parameters get row-sparse gra
 A run calls :func:`select_kernels` once and uses the kernels in a ``with`` block (host
 kernels cap Paddle's and BLAS's threads inside it only); the trainer hands
 :meth:`Kernels.cross_entropy` to the model's ``calculate_loss`` and runs the model inside
-:meth:`Kernels.attach`, which hands these kernels to the model's ``Linear`` layers (their
-``kernels`` attribute) for the duration of the block. Nothing module-level changes.
+:meth:`Kernels.attach`, which hands these kernels to the model's ``Linear`` layers and
+other ``KernelLayer`` s (their ``kernels`` attribute) for the duration of the block. Nothing module-level changes.
 """
 from __future__ import annotations
 
@@ -34,15 +37,17 @@ import paddle.nn.functional as F
 from srgnn_paddle.config import KERNEL_CHOICES
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.evaluation.metrics import target_ranks
+from srgnn_paddle.kernels.attention import AttentionPairs, segment_attention
 from srgnn_paddle.kernels.host import (
     HostAdam,
     HostPool,
     host_matmul,
+    host_segment_attention,
     host_softmax_cross_entropy,
     host_target_ranks,
     host_view,
 )
-from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.kernels.linear import KernelLayer, Linear
 from srgnn_paddle.models.base import Scorer, softmax_cross_entropy
 from srgnn_paddle.runtime import single_threaded_math
 
@@ -64,6 +69,13 @@ class Kernels:
         """A :class:`~srgnn_paddle.kernels.linear.Linear` layer's ``x [..., K] @ weight [K, M]
         (+ bias [M])`` -> ``[..., M]``."""
         return F.linear(x, weight, bias)
+
+    def segment_attention(self, base: paddle.Tensor, row: paddle.Tensor, q: paddle.Tensor, values: paddle.Tensor,
+                          pairs: AttentionPairs, slope: float) -> paddle.Tensor:
+        """Attention over gathered neighbours, summed per unit (GCE-GNN's global level):
+        ``base [Q, D]``, ``row [D]``, ``q [D, 1]``, ``values [V, D]`` -> ``[K, D]``; see
+        :mod:`srgnn_paddle.kernels.attention`."""
+        return segment_attention(base, row, q, values, pairs, slope)
 
     def target_ranks(self, model: Scorer, batch) -> np.ndarray:
         """``[B]`` int64 full-catalogue rank of each target of ``batch`` (1 = best; ties and
@@ -100,10 +112,11 @@ class Kernels:
 
     @contextlib.contextmanager
     def attach(self, model: Any) -> Iterator[Any]:
-        """Inside the block the :class:`~srgnn_paddle.kernels.linear.Linear` layers of
-        ``model`` compute with these kernels (their ``kernels`` attribute); afterwards they
-        get back what they had. A model without layers (a counted one) passes through."""
-        layers = [layer for _, layer in kernel_linears(model)]
+        """Inside the block the :class:`~srgnn_paddle.kernels.linear.Linear` layers (and the
+        other :class:`~srgnn_paddle.kernels.linear.KernelLayer` s) of ``model`` compute with
+        these kernels (their ``kernels`` attribute); afterwards they get back what they had.
+        A model without layers (a counted one) passes through."""
+        layers = kernel_layers(model)
         before = [layer.kernels for layer in layers]
         for layer in layers:
             layer.kernels = self
@@ -180,6 +193,10 @@ class HostKernels(Kernels):
         out = host_matmul(x, weight)
         return out if bias is None else out + bias
 
+    def segment_attention(self, base, row, q, values, pairs, slope):
+        """:meth:`Kernels.segment_attention` in numpy (:func:`host_segment_attention`)."""
+        return host_segment_attention(base, row, q, values, pairs, slope, self.pool)
+
     def close(self) -> None:
         self.pool.close()
 
@@ -191,6 +208,14 @@ def kernel_linears(model: Any) -> List[Tuple[str, Linear]]:
     if not isinstance(model, nn.Layer):
         return []
     return [(name, layer) for name, layer in model.named_sublayers(include_self=True) if isinstance(layer, Linear)]
+
+
+def kernel_layers(model: Any) -> List[KernelLayer]:
+    """The :class:`~srgnn_paddle.kernels.linear.KernelLayer` s of ``model`` (its ``Linear``
+    layers among them): what :meth:`Kernels.attach` hands the kernels to."""
+    if not isinstance(model, nn.Layer):
+        return []
+    return [layer for _, layer in model.named_sublayers(include_self=True) if isinstance(layer, KernelLayer)]
 
 
 def has_sparse_gradients(model: Any) -> bool:
@@ -220,4 +245,4 @@ def select_kernels(setting: str = "auto", device: Optional[str] = None, threads:
     return Kernels()
 
 
-__all__ = ["KERNELS", "Kernels", "HostKernels", "Linear", "kernel_linears", "has_sparse_gradients", "select_kernels"]
+__all__ = ["KERNELS", "Kernels", "HostKernels", "KernelLayer", "Linear", "kernel_layers", "kernel_linears", "has_sparse_gradients", "select_kernels"]

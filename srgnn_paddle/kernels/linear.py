@@ -18,7 +18,16 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 
-class Linear(nn.Linear):
+class KernelLayer:
+    """A layer that computes with the run's kernels: :meth:`~srgnn_paddle.kernels.Kernels.attach`
+    sets :attr:`kernels` for the duration of its block; ``None`` (outside any block): plain
+    Paddle. :class:`Linear` is one; a model's layer that calls another kernel (such as
+    ``kernels.segment_attention``) derives from it too."""
+
+    kernels: Optional[Any] = None
+
+
+class Linear(nn.Linear, KernelLayer):
     """``nn.Linear(in_features, out_features)`` computed by the kernels in :attr:`kernels`.
 
     Attributes:

@@ -68,7 +68,7 @@ Where this implementation differs from the paper or the official code, and why:
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, NamedTuple, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -79,7 +79,8 @@ from srgnn_paddle.config import Config
 from srgnn_paddle.data.global_graph import TOP_K, build_global_graph
 from srgnn_paddle.data.loaders import Batch
 from srgnn_paddle.data.typed_graph import EDGE_TYPES, TypedGraph, build_typed_graph
-from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.kernels.attention import AttentionPairs, segment_attention
+from srgnn_paddle.kernels.linear import KernelLayer, Linear
 from srgnn_paddle.models.layers import as_tensor, initialise, segment_mean, segment_softmax, segment_sum
 from srgnn_paddle.models.sequence import SessionModel
 
@@ -87,6 +88,110 @@ POSITIONS = 200  #: rows of the reversed position table (the official code's)
 SLOPE = 0.2  #: the LeakyReLU slope of both attentions (the official --alpha)
 DEFAULT_HOPS = 1  #: the official --n_iter default (DIGINETICA: 2)
 SAMPLING_STREAM = 2  #: the model's draws use seed [run seed, epoch, batch, 2] (the loader's use ..., 1)
+
+
+def draw_slots(degree: np.ndarray, n_sample: int, rng: Optional[np.random.Generator] = None) -> np.ndarray:
+    """Which of its neighbours (a column of the global graph's table) each of an item's
+    ``S = n_sample`` slots holds: ``degree [M]`` (each item's filled columns) -> ``[M, S]`` int64.
+
+    ``rng`` given (training): ``S`` distinct columns in random order when ``degree >= S``,
+    else ``S`` draws with replacement (column 0 for an item without neighbours); ``rng``
+    None (evaluation): slot ``k`` holds column ``k mod degree``. The draws are
+    ``rng.random([M, K])`` (the keys of the random order), then ``rng.random([M, S])``."""
+    degree = np.asarray(degree, dtype=np.int64)
+    column = np.arange(n_sample, dtype=np.int64)[None, :]
+    if rng is None:
+        return column % np.maximum(degree, 1)[:, None]
+    keys = rng.random((len(degree), TOP_K), dtype=np.float32)
+    keys[np.arange(TOP_K)[None, :] >= degree[:, None]] = 2.0  # empty columns last
+    subset = np.argsort(keys, axis=1, kind="stable")[:, :n_sample]  # S distinct neighbours
+    uniform = rng.random((len(degree), n_sample), dtype=np.float32)
+    drawn = np.floor(uniform * degree.astype(np.float32)[:, None]).astype(np.int64)
+    drawn = np.minimum(drawn, np.maximum(degree - 1, 0)[:, None])  # S draws with replacement
+    return np.where((degree >= n_sample)[:, None], subset, drawn)
+
+
+class SampledTree(NamedTuple):
+    """The sampled neighbourhood of a batch's ``n`` nodes to ``H`` hops, as numpy arrays:
+    ``R_d = n S^d`` rows at depth ``d`` (depth 0: the nodes; row ``r`` of depth ``d + 1`` is
+    slot ``r mod S`` of row ``r // S`` of depth ``d``).
+
+    items:    ``[U]`` int64, the distinct items of the tree (the nodes' included).
+    rows:     per depth ``d``: ``[R_d]`` int64, the item of each row as an index into ``items``.
+    weights:  per depth ``d``: ``[R_d]`` float32, the weight of the edge from the row's parent
+              (0: the slot of an item without neighbours); empty at depth 0.
+    sessions: per depth ``d``: ``[R_d]`` int64, the session of each row (its node's).
+    """
+
+    items: np.ndarray
+    rows: Tuple[np.ndarray, ...]
+    weights: Tuple[np.ndarray, ...]
+    sessions: Tuple[np.ndarray, ...]
+
+
+class Units(NamedTuple):
+    """The distinct computations of one global aggregation over a :class:`SampledTree`.
+
+    The result of an aggregation for a parent row depends only on the row's session, its
+    own vector and the multiset of its slots' neighbour vectors (the attention is a softmax
+    over the slots, whatever their order). In the first aggregation the neighbour vectors are
+    item embeddings, so rows that agree on their session, item and the multiset of their
+    slots' items share one *unit*, and each unit attends over its distinct neighbours once,
+    each counted as often as it was drawn (the ``P`` *pairs*, :class:`AttentionPairs`, whose
+    ``item`` indexes the tree's ``items``); the product with ``W_1`` depends only on the
+    (session, neighbour) of a pair: the ``Q`` *keys*. In a later aggregation (neighbour
+    vectors of their own per row) every parent row is a unit and every slot a pair and a key.
+
+    row_unit:    ``[R]`` int64, the unit of each parent row (depths in order).
+    unit_item:   ``[K]`` int64, the item of each unit (first aggregation; ``None`` in a later one).
+    pairs:       the :class:`AttentionPairs` of the units (``key`` indexes the keys).
+    key_session: ``[Q]`` int64, each key's session.
+    key_item:    ``[Q]`` int64, each key's neighbour: its row of the neighbour vectors
+                 (``None``: key ``k`` is row ``k``).
+    """
+
+    row_unit: np.ndarray
+    unit_item: Optional[np.ndarray]
+    pairs: AttentionPairs
+    key_session: np.ndarray
+    key_item: Optional[np.ndarray]
+
+
+def first_aggregation_units(tree: SampledTree, n_sample: int) -> Units:
+    """The :class:`Units` of ``tree``'s first aggregation (parent rows: depths ``0..H-1``,
+    neighbour vectors: the embeddings of ``tree.items``)."""
+    hops = len(tree.rows) - 1
+    own = np.concatenate(tree.rows[:hops])  # [R] parent rows, depths in order
+    session = np.concatenate(tree.sessions[:hops])
+    children = np.concatenate(tree.rows[1:]).reshape(-1, n_sample)  # [R, S]
+    weights = np.concatenate(tree.weights[1:]).reshape(-1, n_sample)
+    order = np.argsort(children, axis=1, kind="stable")
+    children, weights = np.take_along_axis(children, order, 1), np.take_along_axis(weights, order, 1)
+    keys = np.ascontiguousarray(np.concatenate([session[:, None], own[:, None], children], axis=1))
+    rows = keys.view(np.dtype((np.void, keys.itemsize * keys.shape[1]))).reshape(-1)  # each row as one value
+    _, first, row_unit = np.unique(rows, return_index=True, return_inverse=True)  # (np.unique(axis=0): 5x slower)
+    children, weights, unit_session = children[first], weights[first], session[first]  # [K, S]
+    starts = np.ones(children.shape, dtype=bool)
+    starts[:, 1:] = children[:, 1:] != children[:, :-1]  # the first slot of each distinct neighbour
+    unit, column = np.nonzero(starts)  # row-major: units in order
+    count = np.diff(np.append(unit * n_sample + column, children.size)).astype(np.float32)  # run lengths
+    item = children[unit, column]
+    span = len(tree.items)
+    codes, key = np.unique(unit_session[unit] * span + item, return_inverse=True)
+    pairs = AttentionPairs(unit=unit, key=key.reshape(-1), item=item, weight=weights[unit, column], count=count,
+                           n_units=len(first))
+    return Units(row_unit.reshape(-1), own[first], pairs, key_session=codes // span, key_item=codes % span)
+
+
+def row_units(tree: SampledTree, depth: int, n_sample: int) -> Units:
+    """The :class:`Units` of a later aggregation at ``depth`` (``< H``): every row of the
+    depth a unit, every row of ``depth + 1`` (its neighbour vectors, in order) a pair and a key."""
+    n = len(tree.rows[depth + 1])
+    index = np.arange(n, dtype=np.int64)
+    pairs = AttentionPairs(unit=index // n_sample, key=index, item=index, weight=tree.weights[depth + 1],
+                           count=np.ones(n, dtype=np.float32), n_units=n // n_sample)
+    return Units(np.arange(n // n_sample, dtype=np.int64), None, pairs, key_session=tree.sessions[depth + 1],
+                 key_item=None)
 
 
 class SessionAggregator(nn.Layer):
@@ -108,26 +213,39 @@ class SessionAggregator(nn.Layer):
         return segment_sum(alpha.unsqueeze(-1) * neighbours, rows, hidden.shape[0])
 
 
-class GlobalAggregator(nn.Layer):
+class GlobalAggregator(nn.Layer, KernelLayer):
     """One global-level aggregation: session-aware attention over sampled neighbours
-    (``w_1``, ``q_1``), then ``ReLU(W_2 dropout([h_v ; h_N(v)]))`` (``w_2``)."""
+    (``w_1``, ``q_1``), then ``ReLU(W_2 dropout([h_v ; h_N(v)]))`` (``w_2``): :meth:`attend`
+    computes ``h_N`` once per unit (:class:`Units`), :meth:`combine` the rest per row. The
+    attention runs on the kernels' ``segment_attention`` (:attr:`kernels`, see
+    :mod:`srgnn_paddle.kernels.attention`)."""
 
     def __init__(self, d: int, dropout: float) -> None:
         super().__init__()
         self.w_1 = Linear(d + 1, d, bias_attr=False)
-        self.q_1 = Linear(d, 1, bias_attr=False)
+        self.q_1 = nn.Linear(d, 1, bias_attr=False)  # its weight is the kernel's q
         self.w_2 = Linear(2 * d, d, bias_attr=False)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, own: paddle.Tensor, neighbours: paddle.Tensor, weights: paddle.Tensor,
-                session: paddle.Tensor) -> paddle.Tensor:
-        """``own [n, R, D]``, their neighbours ``[n, R, S, D]`` with edge weights
-        ``[n, R, S]``, the session vector of each node ``[n, 1, D]`` -> ``[n, R, D]``."""
-        features = paddle.concat([session.unsqueeze(-2) * neighbours, weights.unsqueeze(-1)], axis=-1)  # [n,R,S,D+1]
-        pi = self.q_1(F.leaky_relu(self.w_1(features), SLOPE)).squeeze(-1)  # [n, R, S]
-        alpha = F.softmax(pi, axis=-1).unsqueeze(-1)
-        summary = paddle.sum(alpha * neighbours, axis=-2)  # [n, R, D]; 0 for an item without neighbours
-        return F.relu(self.w_2(self.dropout(paddle.concat([own, summary], axis=-1))))
+    def attend(self, vectors: paddle.Tensor, sessions: paddle.Tensor, units: Units) -> paddle.Tensor:
+        """``h_N`` of each unit: ``vectors [V, D]`` the neighbour vectors (``units.key_item``
+        and ``units.pairs.item`` index them), ``sessions [B, D]`` the session vectors -> ``[K, D]``
+        (0 for an item without neighbours: its slots hold the padding item, whose vector is 0).
+
+        The weight enters ``W_1`` linearly, ``W_1 [s * h_j ; w] = W_1 [s * h_j ; 0] + w W_1[D]``
+        (``W_1[D]`` the weight's row of the layer), so the product with ``W_1`` runs once per
+        key and the weight is added per pair."""
+        d = vectors.shape[1]
+        neighbours = vectors if units.key_item is None else paddle.gather(vectors, as_tensor(units.key_item))
+        keyed = paddle.gather(sessions, as_tensor(units.key_session)) * neighbours  # s * h_j: [Q, D]
+        base = self.w_1(paddle.concat([keyed, paddle.zeros([keyed.shape[0], 1], dtype=keyed.dtype)], axis=1))  # [Q, D]
+        attention = segment_attention if self.kernels is None else self.kernels.segment_attention
+        return attention(base, self.w_1.weight[d], self.q_1.weight, vectors, units.pairs, SLOPE)
+
+    def combine(self, features: paddle.Tensor) -> paddle.Tensor:
+        """``ReLU(W_2 dropout([h_v ; h_N(v)]))``: ``features [R, 2D]`` (``[h_v ; h_N(v)]``
+        of each row) -> ``[R, D]``."""
+        return F.relu(self.w_2(self.dropout(features)))
 
 
 class GCEGNN(SessionModel):
@@ -169,6 +287,12 @@ class GCEGNN(SessionModel):
         self.global_neighbors.set_value(graph.neighbors)
         self.global_weights.set_value(graph.weights)
 
+    def neighbour_table(self, items: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """The global graph's rows of ``items [M]`` (int64): ``([M, K] int64, [M, K] float32)``,
+        neighbours heaviest first, 0 / 0 in empty columns."""
+        index = paddle.to_tensor(np.asarray(items, dtype=np.int64))
+        return (paddle.gather(self.global_neighbors, index).numpy(), paddle.gather(self.global_weights, index).numpy())
+
     def sample_neighbors(self, items: paddle.Tensor,
                          rng: Optional[np.random.Generator] = None) -> Tuple[paddle.Tensor, paddle.Tensor]:
         """``S`` global neighbours of each item and their edge weights: ``items [M]`` int64 ->
@@ -176,43 +300,51 @@ class GCEGNN(SessionModel):
 
         ``rng`` given (training): a random subset of ``S`` of an item's neighbours when it has
         at least ``S``, else ``S`` draws with replacement. ``rng`` None (evaluation): slot
-        ``k`` holds neighbour ``k mod degree``: the top ``S``, or all of them repeated in order.
+        ``k`` holds neighbour ``k mod degree``: the top ``S``, or all of them repeated in order
+        (:func:`draw_slots`).
         """
-        table = paddle.gather(self.global_neighbors, items)  # [M, K], heaviest first
-        weights = paddle.gather(self.global_weights, items)
-        degree = paddle.sum((weights > 0).astype("int64"), axis=1, keepdim=True)  # [M, 1]
-        size = [items.shape[0], self.n_sample]
-        slot = paddle.arange(self.n_sample, dtype="int64").unsqueeze(0).expand(size)
-        if rng is None:
-            slots = slot % degree.clip(min=1)
-        else:
-            column = paddle.arange(TOP_K, dtype="int64").unsqueeze(0).expand([size[0], TOP_K])
-            keys = paddle.to_tensor(rng.random((size[0], TOP_K), dtype=np.float32))
-            keys = paddle.where(column < degree, keys, paddle.full_like(keys, 2.0))  # empty slots last
-            subset = paddle.argsort(keys, axis=1)[:, :self.n_sample]  # S distinct neighbours
-            uniform = paddle.to_tensor(rng.random(size, dtype=np.float32))
-            drawn = paddle.floor(uniform * degree.astype("float32")).astype("int64")
-            drawn = paddle.minimum(drawn, (degree - 1).clip(min=0).expand(size))  # S draws with replacement
-            slots = paddle.where((degree >= self.n_sample).expand(size), subset, drawn)
-        return paddle.take_along_axis(table, slots, axis=1), paddle.take_along_axis(weights, slots, axis=1)
+        ids, weights = self._sample(np.asarray(items.numpy() if isinstance(items, paddle.Tensor) else items), rng)
+        return paddle.to_tensor(ids), paddle.to_tensor(weights)
 
-    def global_vectors(self, items: paddle.Tensor, session: paddle.Tensor,
-                       rng: Optional[np.random.Generator] = None) -> paddle.Tensor:
-        """``h^g``: the global-level vectors of ``items [n]`` (int64) in their sessions
-        (``session [n, D]``, the session vector of each) -> ``[n, D]``."""
-        n, d, s = items.shape[0], self.embedding_dim, self.n_sample
-        ids: List[paddle.Tensor] = [items]  # depth h: [n * S^h]
-        weights: List[paddle.Tensor] = []  # edges from depth h to h + 1: [n, S^h, S]
-        for hop in range(self.hops):
-            neighbours, weight = self.sample_neighbors(ids[-1], rng)
-            ids.append(neighbours.reshape([-1]))
-            weights.append(weight.reshape([n, s ** hop, s]))
-        vectors = [self.item_emb(i).reshape([n, s ** h, d]) for h, i in enumerate(ids)]
-        session = session.unsqueeze(1)  # [n, 1, D]
-        for t, aggregate in enumerate(self.global_agg):
-            vectors = [aggregate(vectors[h], vectors[h + 1].reshape([n, s ** h, s, d]), weights[h], session)
-                       for h in range(self.hops - t)]
-        return vectors[0].reshape([n, d])
+    def _sample(self, items: np.ndarray, rng: Optional[np.random.Generator]) -> Tuple[np.ndarray, np.ndarray]:
+        table, weights = self.neighbour_table(items)
+        slots = draw_slots((weights > 0).sum(axis=1), self.n_sample, rng)
+        return np.take_along_axis(table, slots, 1), np.take_along_axis(weights, slots, 1)
+
+    def sample_tree(self, node_items: np.ndarray, node_session: np.ndarray,
+                    rng: Optional[np.random.Generator] = None) -> SampledTree:
+        """The :class:`SampledTree` of nodes ``node_items [n]`` (their sessions
+        ``node_session [n]``) to ``hops`` hops, drawn as :meth:`sample_neighbors` (depth by depth)."""
+        ids, weights, sessions = [np.asarray(node_items, np.int64)], [np.zeros(0, np.float32)], [np.asarray(node_session, np.int64)]
+        for _ in range(self.hops):
+            neighbours, weight = self._sample(ids[-1], rng)
+            ids.append(neighbours.reshape(-1))
+            weights.append(weight.reshape(-1))
+            sessions.append(np.repeat(sessions[-1], self.n_sample))
+        items, inverse = np.unique(np.concatenate(ids), return_inverse=True)
+        rows = np.split(inverse.reshape(-1), np.cumsum([len(i) for i in ids])[:-1])
+        return SampledTree(items, tuple(rows), tuple(weights), tuple(sessions))
+
+    def global_vectors(self, tree: SampledTree, vectors: paddle.Tensor, sessions: paddle.Tensor) -> paddle.Tensor:
+        """``h^g`` of the tree's nodes: ``vectors [U, D]`` the embeddings of ``tree.items``,
+        ``sessions [B, D]`` the session vectors -> ``[n, D]``.
+
+        Aggregation ``t`` updates depths ``0..H-1-t`` from the depth below it; the first one
+        (neighbour vectors: item embeddings) attends once per distinct computation
+        (:func:`first_aggregation_units`), the later ones once per row (:func:`row_units`)."""
+        units = first_aggregation_units(tree, self.n_sample)
+        first = self.global_agg[0]
+        features = paddle.concat([paddle.gather(vectors, as_tensor(units.unit_item)),
+                                  first.attend(vectors, sessions, units)], axis=1)  # [h_v ; h_N(v)] of each unit: [K, 2D]
+        row_unit = np.split(units.row_unit, np.cumsum([len(rows) for rows in tree.rows[:self.hops - 1]]))
+        level = [first.combine(paddle.gather(features, as_tensor(row_unit[h])))
+                 for h in range(self.hops)]  # depth h after the first aggregation: [R_h, D]
+        for t in range(1, self.hops):
+            aggregate = self.global_agg[t]
+            level = [aggregate.combine(paddle.concat(
+                [level[h], aggregate.attend(level[h + 1], sessions, row_units(tree, h, self.n_sample))], axis=1))
+                for h in range(self.hops - t)]
+        return level[0]
 
     # ------------------------------------------------------------------ the session
     def encode(self, batch: Batch) -> paddle.Tensor:
@@ -227,12 +359,14 @@ class GCEGNN(SessionModel):
         """Session vectors ``[B, D]`` of a :class:`~srgnn_paddle.data.typed_graph.TypedGraph`
         (numpy arrays); ``rng``: the neighbour draws (None: evaluation's deterministic ones)."""
         n_sessions = int(graph.pos_session[-1]) + 1
-        node_items, node_session, rows, cols, types, pos_node, pos_session, pos_reversed = (
-            as_tensor(x) for x in graph)
-        h = self.item_emb(node_items)  # [n, D]
+        tree = self.sample_tree(graph.node_items, graph.node_session, rng)
+        rows, cols, types, pos_node, pos_session, pos_reversed = (
+            as_tensor(x) for x in graph[2:])
+        vectors = self.item_emb(as_tensor(tree.items))  # [U, D]: every item of the batch, looked up once
+        h = paddle.gather(vectors, as_tensor(tree.rows[0]))  # the nodes: [n, D]
         session = segment_mean(paddle.gather(h, pos_node), pos_session, n_sessions)  # s: [B, D]
         local = self.session_agg(h, rows, cols, types)  # h^s [n, D]
-        global_ = self.global_vectors(node_items, paddle.gather(session, node_session), rng)  # h^g [n, D]
+        global_ = self.global_vectors(tree, vectors, session)  # h^g [n, D]
         hidden = paddle.gather(self.dropout_local(local) + self.dropout_global(global_), pos_node)  # h'_vi [P, D]
         positions = self.pos_emb(pos_reversed.clip(max=POSITIONS - 1))  # [P, D]
         z = paddle.tanh(self.w_3(paddle.concat([hidden, positions], axis=1)))  # [P, D]

@@ -311,8 +311,7 @@ HOST_GEMMS = {
               "linear_transform"],
     "gcsan": ["gnn.linear_edge_in", "gnn.linear_edge_out"] + [f"blocks.0.{name}" for name in ATTENTION_GEMMS],
     "sasrec": [f"blocks.{k}.{name}" for k in (0, 1) for name in ATTENTION_GEMMS],  # the paper's 2 blocks
-    "gcegnn": ["session_agg.attention", "global_agg.0.w_1", "global_agg.0.q_1", "global_agg.0.w_2", "w_3", "w_4",
-               "w_5", "q_2"],
+    "gcegnn": ["session_agg.attention", "global_agg.0.w_1", "global_agg.0.w_2", "w_3", "w_4", "w_5", "q_2"],
     "lessr": [f"layers.{i}.{fc}" for i in range(4) for fc in (("fc_self", "fc_neigh") if i % 2 == 0 else
                                                           ("fc_q", "fc_k", "fc_v", "fc_e"))]
              + ["readout.fc_u", "readout.fc_v", "readout.fc_e", "readout.fc_out", "fc_sr"],

@@ -12,17 +12,21 @@ import json
 import numpy as np
 import pandas as pd
 import paddle
+import paddle.nn.functional as F
 import pytest
 
 from srgnn_paddle import cli
 from srgnn_paddle.config import Config
 from srgnn_paddle.data import Batch, SessionDataset, augment_prefixes
-from srgnn_paddle.data.global_graph import build_global_graph
+from srgnn_paddle.data.global_graph import TOP_K, build_global_graph
 from srgnn_paddle.data.sessions import write_session_pickles
 from srgnn_paddle.data.typed_graph import IN, IN_OUT, OUT, SELF, build_typed_graph
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.models import GCEGNN, build_model
-from srgnn_paddle.models.gcegnn import POSITIONS
+from srgnn_paddle.kernels import HostKernels, select_kernels
+from srgnn_paddle.models.base import softmax_cross_entropy
+from srgnn_paddle.models.gcegnn import POSITIONS, SAMPLING_STREAM, first_aggregation_units
+from srgnn_paddle.models.layers import segment_mean, segment_sum
 from srgnn_paddle.protocols import get_protocol
 from srgnn_paddle.runs import load_model, load_run
 from srgnn_paddle.serving.export import check_exportable
@@ -113,6 +117,176 @@ def slow_encode(model: GCEGNN, sessions) -> np.ndarray:
         gamma = _sigmoid(z @ p["w_4.weight"] + p["w_4.bias"] + h.mean(axis=0) @ p["w_5.weight"]) @ p["q_2.weight"]
         out.append((gamma * h).sum(axis=0))
     return np.array(out)
+
+
+# ---------------------------------------------------------------------------- the tree's reference
+def reference_sample(model: GCEGNN, items, rng):
+    """The neighbour draws as the first implementation made them (Paddle ops, per row)."""
+    table = paddle.gather(model.global_neighbors, items)
+    weights = paddle.gather(model.global_weights, items)
+    degree = paddle.sum((weights > 0).astype("int64"), axis=1, keepdim=True)
+    size = [items.shape[0], model.n_sample]
+    slot = paddle.arange(model.n_sample, dtype="int64").unsqueeze(0).expand(size)
+    if rng is None:
+        slots = slot % degree.clip(min=1)
+    else:
+        column = paddle.arange(TOP_K, dtype="int64").unsqueeze(0).expand([size[0], TOP_K])
+        keys = paddle.to_tensor(rng.random((size[0], TOP_K), dtype=np.float32))
+        keys = paddle.where(column < degree, keys, paddle.full_like(keys, 2.0))
+        subset = paddle.argsort(keys, axis=1)[:, :model.n_sample]
+        uniform = paddle.to_tensor(rng.random(size, dtype=np.float32))
+        drawn = paddle.floor(uniform * degree.astype("float32")).astype("int64")
+        drawn = paddle.minimum(drawn, (degree - 1).clip(min=0).expand(size))
+        slots = paddle.where((degree >= model.n_sample).expand(size), subset, drawn)
+    return paddle.take_along_axis(table, slots, axis=1), paddle.take_along_axis(weights, slots, axis=1)
+
+
+def reference_encode(model: GCEGNN, graph, rng=None) -> paddle.Tensor:
+    """GCE-GNN's session vectors as the first implementation computed them, in plain Paddle:
+    the whole sampled tree of every node (``[n, S, S, D]`` for two hops), every slot attended
+    to, each embedding looked up per slot. The same dropout calls, in the same order, as the
+    model's (so that seeded runs draw the same masks)."""
+    n_sessions = int(graph.pos_session[-1]) + 1
+    node_items, node_session, rows, cols, types, pos_node, pos_session, pos_reversed = (
+        paddle.to_tensor(x) for x in graph)
+    h = model.item_emb(node_items)
+    session = segment_mean(paddle.gather(h, pos_node), pos_session, n_sessions)
+    local = model.session_agg(h, rows, cols, types)
+    n, d, s = node_items.shape[0], model.embedding_dim, model.n_sample
+    ids, weights = [node_items], []
+    for hop in range(model.hops):
+        neighbours, weight = reference_sample(model, ids[-1], rng)
+        ids.append(neighbours.reshape([-1]))
+        weights.append(weight.reshape([n, s ** hop, s]))
+    vectors = [model.item_emb(i).reshape([n, s ** k, d]) for k, i in enumerate(ids)]
+    node_vector = paddle.gather(session, node_session).unsqueeze(1)  # [n, 1, D]
+
+    def aggregate(agg, own, neighbours, weight):
+        features = paddle.concat([node_vector.unsqueeze(-2) * neighbours, weight.unsqueeze(-1)], axis=-1)
+        pi = agg.q_1(F.leaky_relu(agg.w_1(features), 0.2)).squeeze(-1)
+        summary = paddle.sum(F.softmax(pi, axis=-1).unsqueeze(-1) * neighbours, axis=-2)
+        return F.relu(agg.w_2(agg.dropout(paddle.concat([own, summary], axis=-1))))
+
+    for t, agg in enumerate(model.global_agg):
+        vectors = [aggregate(agg, vectors[k], vectors[k + 1].reshape([n, s ** k, s, d]), weights[k])
+                   for k in range(model.hops - t)]
+    global_ = vectors[0].reshape([n, d])
+    hidden = paddle.gather(model.dropout_local(local) + model.dropout_global(global_), pos_node)
+    positions = model.pos_emb(pos_reversed.clip(max=POSITIONS - 1))
+    z = paddle.tanh(model.w_3(paddle.concat([hidden, positions], axis=1)))
+    mean = segment_mean(hidden, pos_session, n_sessions)
+    gamma = model.q_2(F.sigmoid(model.w_4(z) + paddle.gather(model.w_5(mean), pos_session)))
+    return segment_sum(gamma * hidden, pos_session, n_sessions)
+
+
+def _loss_and_grads(model, encode, batch, seed):
+    """The softmax loss of ``encode(batch)`` and every parameter's gradient, the dropouts
+    drawn from ``paddle.seed(seed)``."""
+    paddle.seed(seed)
+    model.clear_gradients()
+    loss = softmax_cross_entropy(encode(batch), model.item_embeddings(), paddle.to_tensor(batch.target).reshape([-1]),
+                                 True)
+    loss.backward()
+    grads = {name: p.grad.numpy().copy() for name, p in model.named_parameters() if p.grad is not None}
+    model.clear_gradients()
+    return float(loss), grads
+
+
+def _random_model(hops, n_sample, dropout, seed=3):
+    """A model over 200 items whose global graph has items with 12 neighbours and with fewer."""
+    rng = np.random.default_rng(seed)
+    sessions = [list(rng.integers(1, 200, int(rng.integers(2, 9)))) for _ in range(300)]
+    sessions += [[150 + k, 151 + k] for k in range(40)]  # items 150..190: few neighbours
+    paddle.seed(5)
+    cfg = Config(model="gcegnn", n_items=200, embedding_dim=D, num_layers=hops, n_sample=n_sample,
+                 dropout_gcn=dropout, dropout_local=dropout / 2, dropout_global=dropout, init="uniform")
+    model = build_model(cfg)
+    model.fit_sessions(SessionDataset(*augment_prefixes(sessions), 200).sessions())
+    history = [list(rng.integers(1, 200, int(rng.integers(1, 7)))) for _ in range(20)]
+    history += [[150, 151, 150], [160], [5, 5, 5], [170, 3, 170, 171]]
+    return model, history
+
+
+@pytest.mark.parametrize("kernels", ["paddle", "host"])
+@pytest.mark.parametrize("hops,n_sample,dropout", [(2, 12, 0.3), (2, 4, 0.0), (1, 12, 0.2), (3, 3, 0.2)])
+def test_training_loss_and_gradients_are_the_first_implementations(kernels, hops, n_sample, dropout):
+    """The deduplicated aggregation (and the host kernel) against the whole tree computed slot
+    by slot: the same loss and gradients for a seeded training step, dropouts on."""
+    model, history = _random_model(hops, n_sample, dropout)
+    model.train()
+    batch = _batch(history, seed=(4, 2, 7))
+    expected_loss, expected = _loss_and_grads(
+        model, lambda b: reference_encode(model, b.graph, np.random.default_rng([*b.seed, SAMPLING_STREAM])), batch, 9)
+    with select_kernels(kernels) as chosen, chosen.attach(model):
+        loss, grads = _loss_and_grads(model, model.encode, batch, 9)
+    assert loss == pytest.approx(expected_loss, rel=1e-5)
+    assert grads.keys() == expected.keys()
+    for name, grad in expected.items():  # the attention's gradients are small: a tolerance to each one's scale
+        np.testing.assert_allclose(grads[name], grad, rtol=2e-4, atol=1e-5 * np.abs(grad).max(), err_msg=name)
+
+
+@pytest.mark.parametrize("kernels", ["paddle", "host"])
+def test_evaluation_vectors_are_the_first_implementations(kernels):
+    model, history = _random_model(2, 12, 0.5)
+    model.eval()
+    batch = _batch(history)
+    with paddle.no_grad(), select_kernels(kernels) as chosen, chosen.attach(model):
+        np.testing.assert_allclose(model.encode(batch).numpy(), reference_encode(model, batch.graph).numpy(),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_the_global_attention_runs_on_the_kernels_of_the_run():
+    model, history = _random_model(2, 12, 0.0)
+    calls = []
+
+    class Recording(HostKernels):
+        def segment_attention(self, base, row, q, values, pairs, slope):
+            calls.append(len(pairs.unit))
+            return super().segment_attention(base, row, q, values, pairs, slope)
+
+    with Recording(1) as kernels, kernels.attach(model):
+        assert all(aggregate.kernels is kernels for aggregate in model.global_agg)
+        model.calculate_loss(_batch(history), kernels.cross_entropy)
+    assert len(calls) == 2  # one per aggregation
+    assert all(aggregate.kernels is None for aggregate in model.global_agg)
+
+
+def test_units_share_the_rows_that_compute_the_same():
+    """Rows with the same session, item and multiset of neighbours are one unit; each unit's
+    pairs are its distinct neighbours, counted as drawn, with their edge weights."""
+    model, history = _random_model(2, 12, 0.0)
+    graph = _batch(history).graph
+    tree = model.sample_tree(graph.node_items, graph.node_session, np.random.default_rng(1))
+    units = first_aggregation_units(tree, 12)
+    parents = np.concatenate(tree.rows[:2])
+    sessions = np.concatenate(tree.sessions[:2])
+    children = np.concatenate(tree.rows[1:]).reshape(-1, 12)
+    weights = np.concatenate(tree.weights[1:]).reshape(-1, 12)
+    pairs = units.pairs
+    assert pairs.n_units < len(parents) and len(pairs.unit) < children.size  # something is shared
+    for row in range(len(parents)):
+        k = units.row_unit[row]
+        assert units.unit_item[k] == parents[row]
+        mine = pairs.unit == k
+        counts = dict(zip(*np.unique(children[row], return_counts=True)))
+        assert dict(zip(pairs.item[mine], pairs.count[mine])) == counts
+        weight_of = dict(zip(children[row], weights[row]))
+        assert all(weight_of[i] == w for i, w in zip(pairs.item[mine], pairs.weight[mine]))
+        assert (units.key_session[pairs.key[mine]] == sessions[row]).all()
+        np.testing.assert_array_equal(units.key_item[pairs.key[mine]], pairs.item[mine])
+    np.testing.assert_array_equal(tree.items[tree.rows[0]], graph.node_items)
+    assert len(np.unique(units.key_session * 1000 + units.key_item)) == len(units.key_item)
+
+
+def test_the_new_draws_are_the_first_implementations():
+    model, history = _random_model(2, 5, 0.0)
+    items = paddle.to_tensor(np.arange(200))
+    for rng in (None, 1, 2):
+        fresh = (lambda: None) if rng is None else (lambda: np.random.default_rng(rng))
+        ids, weights = model.sample_neighbors(items, fresh())
+        expected_ids, expected_weights = reference_sample(model, items, fresh())
+        np.testing.assert_array_equal(np.sort(ids.numpy(), 1), np.sort(expected_ids.numpy(), 1))
+        np.testing.assert_array_equal(np.sort(weights.numpy(), 1), np.sort(expected_weights.numpy(), 1))
 
 
 @pytest.mark.parametrize("hops,n_sample", [(1, 0), (2, 0), (2, 3), (1, 5)])

@@ -16,6 +16,7 @@ import pytest
 
 from srgnn_paddle import cli
 from srgnn_paddle.kernels import HostKernels, Kernels, kernel_linears, select_kernels
+from srgnn_paddle.kernels.attention import AttentionPairs, segment_attention
 from srgnn_paddle.kernels.host import HostAdam
 from srgnn_paddle.models import SRGNN
 from srgnn_paddle.errors import SrgnnError
@@ -137,6 +138,53 @@ def test_attach_hands_the_kernels_to_the_models_linear_layers_and_takes_them_bac
     assert all(layer.kernels is None for layer in linears)
     assert not any("forward" in vars(layer) for layer in model.sublayers(include_self=True))
     np.testing.assert_allclose(host, plain, rtol=1e-5, atol=1e-6)
+
+
+def _attention_case(seed=0, d=7):
+    """Random inputs of a segment attention: 9 units over 40 pairs, some counted more than once."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 8, 9)
+    unit = np.repeat(np.arange(9), sizes)
+    pairs = AttentionPairs(unit=unit, key=rng.integers(0, 12, len(unit)), item=rng.integers(0, 15, len(unit)),
+                           weight=rng.integers(0, 5, len(unit)).astype(np.float32),
+                           count=rng.integers(1, 4, len(unit)).astype(np.float32), n_units=9)
+    tensors = [paddle.to_tensor(rng.standard_normal(shape).astype(np.float32)) for shape in ([12, d], [d], [d, 1], [15, d])]
+    return tensors, pairs
+
+
+def test_segment_attention_is_a_softmax_per_unit_and_the_host_kernel_is_the_same():
+    """The plain kernel against a loop over the units, then the host kernel (one and two
+    threads) against the plain one: outputs and the gradients of all four inputs."""
+    (base, row, q, values), pairs = _attention_case()
+    out = segment_attention(base, row, q, values, pairs, 0.2).numpy()
+    b, r, qv, v = (t.numpy().astype(np.float64) for t in (base, row, q, values))
+    for k in range(pairs.n_units):
+        mine = np.flatnonzero(pairs.unit == k)
+        x = b[pairs.key[mine]] + pairs.weight[mine, None] * r
+        e = np.where(x > 0, x, 0.2 * x) @ qv[:, 0]
+        alpha = pairs.count[mine] * np.exp(e - e.max())
+        np.testing.assert_allclose(out[k], (alpha / alpha.sum()) @ v[pairs.item[mine]], rtol=1e-5, atol=1e-6)
+    upstream = paddle.to_tensor(np.random.default_rng(1).standard_normal(out.shape).astype(np.float32))
+
+    def grads(fn):
+        tensors, _ = _attention_case()
+        for t in tensors:
+            t.stop_gradient = False
+        result = fn(*tensors, pairs, 0.2)
+        (result * upstream).sum().backward()
+        return [result.numpy()] + [t.grad.numpy() for t in tensors]
+
+    expected = grads(segment_attention)
+    for threads in (1, 2):
+        with HostKernels(threads) as kernels:
+            host = grads(kernels.segment_attention)
+        for got, want, name in zip(host, expected, ("out", "base", "row", "q", "values")):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=name)
+    (base, row, q, values), _ = _attention_case()
+    values.stop_gradient = False  # only some inputs need a gradient
+    with HostKernels(1) as kernels:
+        kernels.segment_attention(base, row, q, values, pairs, 0.2).sum().backward()
+    assert values.grad is not None and base.grad is None
 
 
 def test_clearing_gradients_is_the_kernels_policy():
