@@ -44,12 +44,18 @@ def load_published(path: Union[str, Path] = PUBLISHED_FILE) -> Dict[Tuple[str, s
     carry for that dataset), ``source`` (paper and table), ``metrics`` (SR-GNN's figures,
     the notebook's model), ``models`` (``--model`` name -> (label, metrics), in the paper's
     order), ``sources`` (``--model`` name -> its figure's source) and ``unchecked`` (the
-    ``--model`` names whose figures were taken as quoted, not checked against the paper)."""
+    ``--model`` names whose figures were taken as quoted, not checked against the paper).
+    Every model must say ``checked: true`` or ``checked: false``."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         entries: Dict[Tuple[str, str], Dict[str, Any]] = {}
         for e in data["entries"]:
+            for name, m in e["models"].items():
+                if not isinstance(m.get("checked"), bool):
+                    raise SrgnnError(f"{path}: entry ({e['protocol']}, {e['dataset']}), model {name}: 'checked' "
+                                     f"must be true or false (whether the figure was read off its source); "
+                                     f"add it to the model's row")
             models = {str(name): (str(m["label"]), {str(k): float(v) for k, v in m["metrics"].items()})
                       for name, m in e["models"].items()}
             entries[(str(e["protocol"]), str(e["dataset"]))] = {
@@ -58,7 +64,7 @@ def load_published(path: Union[str, Path] = PUBLISHED_FILE) -> Dict[Tuple[str, s
                 "metrics": dict(models["srgnn"][1]) if "srgnn" in models else {},
                 "models": models,
                 "sources": {str(name): str(m.get("source", e["source"])) for name, m in e["models"].items()},
-                "unchecked": tuple(str(name) for name, m in e["models"].items() if m.get("checked", True) is False),
+                "unchecked": tuple(str(name) for name, m in e["models"].items() if m["checked"] is False),
             }
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SrgnnError(f"{path}: not a registry of published figures ({type(exc).__name__}: {exc}); "
@@ -69,7 +75,8 @@ def load_published(path: Union[str, Path] = PUBLISHED_FILE) -> Dict[Tuple[str, s
 #: Published test numbers, keyed by (protocol, dataset) (:func:`load_published`): the
 #: notebook's MovieLens-20M test row (``docs/notebooks.md``); SR-GNN and the baselines it
 #: quotes on DIGINETICA / YOOCHOOSE (the SR-GNN paper's Table 2, ``docs/paper.md``);
-#: SR-GNN and GCE-GNN on Tmall, Nowplaying and DIGINETICA (the GCE-GNN paper's Table 3).
+#: SR-GNN and GCE-GNN on Tmall, Nowplaying and DIGINETICA (the GCE-GNN paper's Table 3);
+#: NISER+, TAGNN, SGNN-HN and LESSR on DIGINETICA (their papers; docs/benchmark.md).
 PUBLISHED: Dict[Tuple[str, str], Dict[str, Any]] = load_published()
 
 #: The report's columns before and after the metric columns (``test_<m>``,

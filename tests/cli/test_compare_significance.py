@@ -205,6 +205,25 @@ def test_compare_figure_per_dataset_folder(exp, tmp_path, capsys):
     assert "vs best" not in out.split("### ring2_paper")[1].split("###")[0]
 
 
+def test_the_published_registry_refuses_a_row_without_checked(tmp_path):
+    from srgnn_paddle.errors import SrgnnError
+    from srgnn_paddle.report import PUBLISHED, PUBLISHED_FILE, load_published
+
+    text = PUBLISHED_FILE.read_text(encoding="utf-8")
+    row = "tagnn: {label: TAGNN, metrics: {P@20: 51.31, MRR@20: 18.03}, source: *tagnn, checked: true}"
+    assert row in text
+    for broken, value in ((row.replace(", checked: true", ""), "missing"),
+                          (row.replace("checked: true", "checked: 'yes'"), "a string")):
+        path = tmp_path / f"{value.replace(' ', '_')}.yaml"
+        path.write_text(text.replace(row, broken), encoding="utf-8")
+        with pytest.raises(SrgnnError) as err:
+            load_published(path)
+        message = str(err.value)
+        assert "\n" not in message and str(path) in message
+        assert "entry (paper, diginetica), model tagnn: 'checked' must be true or false" in message
+    assert load_published(PUBLISHED_FILE) == PUBLISHED
+
+
 def test_the_published_registry_and_docs_benchmark_list_the_same_figures():
     from srgnn_paddle.report import PUBLISHED
 

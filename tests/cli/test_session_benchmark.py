@@ -145,3 +145,18 @@ def test_bad_arguments_are_one_error(setting, capsys):
     assert "unknown key 'embeding_dim'" in capsys.readouterr().err
     assert session_benchmark.main(["--data_root", "/nonexistent", "--datasets", "tmall", "--dry_run"]) == 2
     assert "dataset tmall: /nonexistent/tmall holds no all_train_seq.txt" in capsys.readouterr().err
+
+
+def test_gcegnn_runs_each_dataset_with_the_official_branch_of_main():
+    """GCE-GNN's official main.py sets hops and two dropouts per dataset: the benchmark's
+    configuration for each dataset is its own file with that branch's values."""
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    official = {"diginetica": (2, 0.2, 0.0), "tmall": (1, 0.6, 0.5), "nowplaying": (1, 0.0, 0.0)}
+    for name, (hops, dropout_gcn, dropout_local) in official.items():
+        spec = session_benchmark.DATASETS[name]
+        file, cfg = session_benchmark.resolve_config("gcegnn", spec, configs, {}, refit=False, seed=None)
+        assert file == ("paper_gcegnn.yaml" if name == "diginetica" else f"paper_gcegnn_{name}.yaml")
+        assert (cfg.dataset, cfg.num_layers, cfg.dropout_gcn, cfg.dropout_local) == (name, hops, dropout_gcn,
+                                                                                     dropout_local)
+        assert (cfg.embedding_dim, cfg.batch_size, cfg.lr, cfg.weight_decay, cfg.n_sample, cfg.dropout_global,
+                cfg.epochs, cfg.patience) == (100, 100, 0.001, 1e-5, 12, 0.5, 20, 3)
