@@ -31,9 +31,9 @@ setup(
         "cpu": ["paddlepaddle>=2.6", "faiss-cpu"],
         "gpu": ["paddlepaddle-gpu>=2.6", "numpy<2", "faiss-gpu"],
         "vdl": ["visualdl"],
-        "serve": ["uvicorn[standard]", "httpx"],  # srgnn-paddle serve (uvloop + httptools; httpx: its tests and bench_serve.py)
+        "serve": ["fastapi", "uvicorn[standard]", "httpx"],  # srgnn-paddle serve (uvloop + httptools; httpx: its tests and bench_serve.py)
         "onnx": ["paddle2onnx", "onnxruntime"],  # srgnn-paddle export --format onnx
-        "test": ["pytest", "nbclient", "ipykernel", "nbformat", "uvicorn", "httpx", "onnxruntime", "paddle2onnx"],
+        "test": ["pytest", "nbclient", "ipykernel", "nbformat", "fastapi", "uvicorn", "httpx", "onnxruntime", "paddle2onnx"],
     },
     entry_points={"console_scripts": ["srgnn-paddle=srgnn_paddle.cli:main"]},
 )

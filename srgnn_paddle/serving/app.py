@@ -1,6 +1,6 @@
-"""The HTTP service (``srgnn-paddle serve``): a plain ASGI application on uvicorn (the
-optional extra ``serve``; uvloop and httptools, which ``uvicorn[standard]`` brings, when
-installed, else asyncio and h11).
+"""The HTTP service (``srgnn-paddle serve``): a FastAPI application on uvicorn (the optional
+extra ``serve``; uvloop and httptools, which ``uvicorn[standard]`` brings, when installed,
+else asyncio and h11).
 
 Endpoints (JSON in and out; errors are ``{"error": "<one line>"}`` with a 4xx status):
 
@@ -9,7 +9,15 @@ Endpoints (JSON in and out; errors are ``{"error": "<one line>"}`` with a 4xx st
 * ``POST /recommend/batch`` ``[{"session": ..., "k": ...}, ...]`` -> a list of those answers;
 * ``GET /health``, ``GET /metadata`` (the model, sizes, limits), ``GET /stats`` (requests
   served and the mean seconds of each stage of a request: parse, queue, graph, encoder,
-  search, serialise).
+  search, serialise); ``GET /docs`` and ``GET /openapi.json`` describe them.
+
+FastAPI (Starlette) gives the routing, the 404 / 405 answers, the lifespan and the
+OpenAPI page; the endpoints themselves are plain ASGI callables (:class:`Service`), and the
+bearer-token check is a plain ASGI middleware: the body is read against its limit, parsed
+with :func:`json.loads` and each field checked by :func:`check_request`, with no request
+model or dependency solving on the request path (a profile of a version with pydantic
+models and an HTTP middleware under 32 clients spent about a third of the server's CPU
+there).
 
 Requests that arrive together are micro-batched (:class:`MicroBatcher`): one predictor
 call and one Faiss search for every session waiting, up to ``max_batch`` sessions, the
@@ -22,6 +30,7 @@ import asyncio
 import hmac
 import json
 import time
+from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -31,8 +40,6 @@ from srgnn_paddle.serving.settings import ServiceSettings
 
 #: every stage of a request whose seconds ``/stats`` reports
 REQUEST_STAGES = ("parse", "queue", *STAGES, "serialise")
-
-
 
 
 class RequestError(Exception):
@@ -159,14 +166,6 @@ class MicroBatcher:
         return answers
 
 
-def _check_token(settings: ServiceSettings, header: Optional[str]) -> None:
-    if settings.token is None:
-        return
-    expected = f"Bearer {settings.token}"
-    if header is None or not hmac.compare_digest(header.encode(), expected.encode()):
-        raise RequestError(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>'")
-
-
 def check_request(payload: Any, settings: ServiceSettings, max_k: int, where: str = "body") -> Tuple[List[Any], int]:
     """``(session, k)`` of one request object, or RequestError 422 naming the field."""
     if not isinstance(payload, dict):
@@ -198,19 +197,19 @@ def check_request(payload: Any, settings: ServiceSettings, max_k: int, where: st
     return session, k
 
 
-ROUTES = {"/recommend": ("POST",), "/recommend/batch": ("POST",), "/health": ("GET", "HEAD"),
-          "/metadata": ("GET", "HEAD"), "/stats": ("GET", "HEAD")}
+#: path -> (methods, the Service method answering it, a line for the OpenAPI page)
+ROUTES = {
+    "/recommend": (("POST",), "recommend", "the top-k items of one session"),
+    "/recommend/batch": (("POST",), "recommend_batch", "the top-k items of each session of a list"),
+    "/health": (("GET", "HEAD"), "health", "liveness: the model and its item count"),
+    "/metadata": (("GET", "HEAD"), "metadata", "the export's manifest, the limits and the batching"),
+    "/stats": (("GET", "HEAD"), "stats_endpoint", "requests served and the mean milliseconds of each stage"),
+}
 
 
-class ServiceApp:
-    """The service as a plain ASGI application (uvicorn runs it; see the module docstring).
-
-    No web framework on the request path: the token is checked, the route looked up, the
-    body read against its limit and parsed with :func:`json.loads`, each field checked by
-    :func:`check_request`; a profile of the FastAPI version under 32 clients spent about a
-    third of the server's CPU in its middleware and routing. The micro-batcher starts with
-    the ASGI lifespan (or at the first request, for a server without one).
-    """
+class Service:
+    """The service's state (the recommender, its micro-batcher, the counters) and its
+    endpoints as plain ASGI callables (:func:`create_app` routes them)."""
 
     def __init__(self, recommender: SessionRecommender, settings: Optional[ServiceSettings] = None) -> None:
         self.recommender = recommender
@@ -219,60 +218,59 @@ class ServiceApp:
         self.stats = Stats()
         self.batcher = MicroBatcher(recommender, self.settings, self.stats)
 
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-        elif scope["type"] == "http":
-            await self._http(scope, receive, send)
-
-    async def _lifespan(self, receive, send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await self.batcher.start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.batcher.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    async def _http(self, scope, receive, send) -> None:
-        started = time.perf_counter()
-        method, path = scope["method"], scope["path"]
-        headers = {}
-        for name, value in scope["headers"]:
-            if name in (b"authorization", b"content-length"):
-                headers[name] = value.decode("latin-1")
+    @asynccontextmanager
+    async def lifespan(self, app):
+        """Starts the micro-batcher with the server and stops it with the server."""
+        await self.batcher.start()
         try:
-            _check_token(self.settings, headers.get(b"authorization"))
-            allowed = ROUTES.get(path)
-            if allowed is None:
-                raise RequestError(404, f"no such endpoint {path}; see GET /metadata")
-            if method not in allowed:
-                raise RequestError(405, f"{method} is not allowed on {path}")
-            if method == "POST":
-                payload = await self._read_json(receive, headers.get(b"content-length"))
-                if payload is None:
-                    return  # the client went away
-                results, parsed = await self._recommend(payload, path == "/recommend/batch")
-                answered = time.perf_counter()
-                await _send_json(send, results)
-                self.stats.requests += 1
-                self.stats.seconds["parse"] += parsed - started
-                self.stats.seconds["serialise"] += time.perf_counter() - answered
-                return
-            body = {"/health": self._health, "/metadata": self._metadata, "/stats": self.stats.to_dict}[path]()
-            await _send_json(send, body, head=method == "HEAD")
+            yield
+        finally:
+            await self.batcher.stop()
+
+    async def recommend(self, scope, receive, send) -> None:
+        await self._post(scope, receive, send, batch=False)
+
+    async def recommend_batch(self, scope, receive, send) -> None:
+        await self._post(scope, receive, send, batch=True)
+
+    async def health(self, scope, receive, send) -> None:
+        await _send_json(send, {"status": "ok", "model": self.recommender.manifest["model"],
+                                "n_items": self.recommender.n_items}, head=scope["method"] == "HEAD")
+
+    async def metadata(self, scope, receive, send) -> None:
+        s = self.settings
+        limits = {"max_k": self.max_k, "max_session_length": s.max_session_length,
+                  "max_body_bytes": s.max_body_bytes, "max_batch_requests": s.max_batch_requests}
+        batching = {"enabled": s.batching, "max_batch": s.max_batch, "max_wait_ms": s.max_wait_ms,
+                    "queue_size": s.queue_size}
+        body = {**self.recommender.metadata(), "limits": limits, "batching": batching,
+                "endpoints": [f"{methods[0]} {route}" for route, (methods, _, _) in ROUTES.items()]}
+        await _send_json(send, body, head=scope["method"] == "HEAD")
+
+    async def stats_endpoint(self, scope, receive, send) -> None:
+        await _send_json(send, self.stats.to_dict(), head=scope["method"] == "HEAD")
+
+    async def _post(self, scope, receive, send, batch: bool) -> None:
+        started = time.perf_counter()
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value.decode("latin-1")
+        try:
+            payload = await self._read_json(receive, length)
+            if payload is None:
+                return  # the client went away
+            results, parsed = await self._recommend(payload, batch)
+            answered = time.perf_counter()
+            await _send_json(send, results)
+            self.stats.requests += 1
+            self.stats.seconds["parse"] += parsed - started
+            self.stats.seconds["serialise"] += time.perf_counter() - answered
         except RequestError as exc:
-            headers_out = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
-            if exc.status == 503:
-                headers_out = [(b"retry-after", b"1")]
-            if exc.status == 405:
-                headers_out = [(b"allow", ", ".join(ROUTES[path]).encode())]
-            await _send_json(send, {"error": exc.message}, exc.status, headers_out)
+            await _send_json(send, {"error": exc.message}, exc.status,
+                             [(b"retry-after", b"1")] if exc.status == 503 else None)
         except Exception as exc:  # noqa: BLE001  (a failure of ours, not the client's: one line, the service goes on)
-            reason = str(exc).splitlines()[0] if str(exc) else ""
-            await _send_json(send, {"error": f"internal error: {type(exc).__name__}: {reason}"}, 500)
+            await _send_json(send, {"error": f"internal error: {type(exc).__name__}: {_first_line(exc)}"}, 500)
 
     async def _read_json(self, receive, length: Optional[str]) -> Any:
         """The parsed body (RequestError 413 over the limit, 400 when not JSON); None when the
@@ -295,8 +293,7 @@ class ServiceApp:
         try:
             return json.loads(chunks[0] if len(chunks) == 1 else b"".join(chunks), parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise RequestError(400, f"malformed JSON: {reason}") from None
+            raise RequestError(400, f"malformed JSON: {_first_line(exc)}") from None
 
     async def _recommend(self, payload: Any, batch: bool) -> Tuple[Any, float]:
         """The answer of a parsed body and when its check ended."""
@@ -314,17 +311,23 @@ class ServiceApp:
         results = await self.batcher.submit([s for s, _ in checked], [k for _, k in checked])
         return (results if batch else results[0]), parsed
 
-    def _health(self) -> Dict[str, Any]:
-        return {"status": "ok", "model": self.recommender.manifest["model"], "n_items": self.recommender.n_items}
 
-    def _metadata(self) -> Dict[str, Any]:
-        s = self.settings
-        limits = {"max_k": self.max_k, "max_session_length": s.max_session_length,
-                  "max_body_bytes": s.max_body_bytes, "max_batch_requests": s.max_batch_requests}
-        batching = {"enabled": s.batching, "max_batch": s.max_batch, "max_wait_ms": s.max_wait_ms,
-                    "queue_size": s.queue_size}
-        return {**self.recommender.metadata(), "limits": limits, "batching": batching,
-                "endpoints": [f"{methods[0]} {route}" for route, methods in ROUTES.items()]}
+class BearerToken:
+    """Plain ASGI middleware: every HTTP request without ``Authorization: Bearer <token>``
+    is answered 401 before routing."""
+
+    def __init__(self, app, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            header = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
+            if not hmac.compare_digest(header, self.expected):
+                await _send_json(send, {"error": "missing or wrong bearer token: send 'Authorization: Bearer <token>'"},
+                                 401, [(b"www-authenticate", b"Bearer")])
+                return
+        await self.app(scope, receive, send)
 
 
 async def _send_json(send, body: Any, status: int = 200, headers: Optional[List[Tuple[bytes, bytes]]] = None,
@@ -336,9 +339,82 @@ async def _send_json(send, body: Any, status: int = 200, headers: Optional[List[
     await send({"type": "http.response.body", "body": b"" if head else data})
 
 
-def create_app(recommender: SessionRecommender, settings: Optional[ServiceSettings] = None) -> ServiceApp:
-    """The ASGI application serving ``recommender`` (see :class:`ServiceApp`)."""
-    return ServiceApp(recommender, settings)
+def create_app(recommender: SessionRecommender, settings: Optional[ServiceSettings] = None):
+    """The FastAPI application serving ``recommender`` (see the module docstring); its
+    :class:`Service` is ``app.state.service``."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+    from starlette.routing import Route
+
+    service = Service(recommender, settings)
+    app = FastAPI(title="srgnn-paddle", summary=f"top-k items for sessions ({recommender.manifest['model']})",
+                  lifespan=service.lifespan, redoc_url=None)
+    for path, (methods, name, _) in ROUTES.items():
+        app.router.routes.append(Route(path, _AsgiEndpoint(getattr(service, name)), methods=list(methods), name=name))
+
+    async def http_error(request, exc: HTTPException):  # Starlette's 404 / 405, in the service's own form
+        if exc.status_code == 404:
+            message = f"no such endpoint {request.url.path}; see GET /metadata or /docs"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return JSONResponse({"error": message}, exc.status_code, headers=exc.headers)
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.openapi = lambda: _openapi(app)
+    if service.settings.token is not None:
+        app.add_middleware(BearerToken, token=service.settings.token)
+    app.state.service = service
+    return app
+
+
+class _AsgiEndpoint:
+    """A :class:`Service` method as an ASGI application (Starlette routes a plain function
+    or method through its request / response wrapper; a callable object it calls as ASGI)."""
+
+    def __init__(self, handler) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.handler(scope, receive, send)
+
+
+def _openapi(app) -> Dict[str, Any]:
+    """The OpenAPI description of :data:`ROUTES` (the endpoints are plain ASGI, so FastAPI
+    cannot derive it from their signatures)."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    request = {"type": "object", "required": ["session"], "additionalProperties": False,
+               "properties": {"session": {"type": "array", "minItems": 1,
+                                          "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]}},
+                              "k": {"type": "integer", "minimum": 1, "default": 20}}}
+    answer = {"type": "object", "properties": {"items": {"type": "array", "items": {}},
+                                               "scores": {"type": "array", "items": {"type": "number"}},
+                                               "unknown": {"type": "array", "items": {}},
+                                               "fallback": {"type": "boolean"}}}
+    error = {"description": "bad input, one line", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"error": {"type": "string"}}}}}}
+    bodies = {"/recommend": (request, answer),
+              "/recommend/batch": ({"type": "array", "items": request}, {"type": "array", "items": answer})}
+    paths: Dict[str, Any] = {}
+    for path, (methods, _, summary) in ROUTES.items():
+        operation: Dict[str, Any] = {"summary": summary, "responses": {"200": {"description": "OK"}}}
+        if path in bodies:
+            body, out = bodies[path]
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+            operation["responses"]["200"]["content"] = {"application/json": {"schema": out}}
+            operation["responses"].update({"400": error, "413": error, "422": error})
+        paths[path] = {methods[0].lower(): operation}
+    app.openapi_schema = {"openapi": "3.1.0", "info": {"title": app.title, "version": app.version,
+                                                      "summary": app.summary}, "paths": paths}
+    return app.openapi_schema
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _refuse_constant(name: str) -> float:

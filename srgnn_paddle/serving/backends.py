@@ -15,7 +15,7 @@ from srgnn_paddle import compat
 from srgnn_paddle.errors import SrgnnError
 
 #: extra -> (pip name, modules it needs); the one-line error of :func:`require_extra` names it
-EXTRAS = {"serve": ["uvicorn", "httpx"], "onnx": ["paddle2onnx", "onnxruntime"]}
+EXTRAS = {"serve": ["fastapi", "uvicorn", "httpx"], "onnx": ["paddle2onnx", "onnxruntime"]}
 
 
 def require_extra(extra: str, what: str, modules: List[str] | None = None) -> None:

@@ -41,7 +41,7 @@ def add_serve(sub: argparse._SubParsersAction):
 
     d = ServiceSettings()
     p = sub.add_parser("serve", help="an HTTP JSON service over an export folder (needs srgnn-paddle[serve])",
-                       description="Serve an export folder over HTTP (uvicorn): POST /recommend, "
+                       description="Serve an export folder over HTTP (FastAPI on uvicorn): POST /recommend, "
                                    "POST /recommend/batch, GET /health, GET /metadata, GET /stats. Concurrent "
                                    "requests are micro-batched into one predictor call.")
     p.add_argument("--export_dir", required=True, help="a folder written by 'export'")
@@ -72,7 +72,7 @@ def add_serve(sub: argparse._SubParsersAction):
 def _cmd_serve(args: argparse.Namespace) -> int:
     from srgnn_paddle.serving.backends import require_extra
 
-    require_extra("serve", "srgnn-paddle serve", ["uvicorn"])
+    require_extra("serve", "srgnn-paddle serve", ["fastapi", "uvicorn"])
     from srgnn_paddle.serving.app import ServiceSettings, serve
 
     for name in ("port", "threads", "max_batch", "queue_size", "max_k", "max_session_length", "max_body_bytes",

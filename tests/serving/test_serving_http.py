@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.cli, pytest.mark.slow]
 
 httpx = pytest.importorskip("httpx", reason="the serve extra is not installed: pip install srgnn-paddle[serve]")
 pytest.importorskip("uvicorn", reason="the serve extra is not installed: pip install srgnn-paddle[serve]")
+pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install srgnn-paddle[serve]")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LIMITS = ["--max_k", "30", "--max_session_length", "40", "--max_body_bytes", "4000", "--max_batch_requests", "8"]
@@ -224,8 +225,10 @@ def test_a_tampered_export_is_refused_at_start_and_a_public_host_warned(export_d
 
 
 def test_the_asgi_app_answers_in_process_without_a_lifespan(export_dir):
-    """create_app's application under a server that sends no lifespan (httpx's ASGI
-    transport): the micro-batcher starts at the first request; HEAD, 405's Allow header."""
+    """create_app's FastAPI application under a server that sends no lifespan (httpx's ASGI
+    transport): the micro-batcher starts at the first request; HEAD, 404 and 405 (with its
+    Allow header) in the service's JSON form, the token checked before routing, the OpenAPI
+    description of every endpoint."""
     import asyncio
 
     from srgnn_paddle.serving.app import ServiceSettings, create_app, event_loop_and_parser
@@ -242,15 +245,24 @@ def test_the_asgi_app_answers_in_process_without_a_lifespan(export_dir):
             head = await client.head("/health", headers=auth)
             wrong = await client.delete("/recommend", headers=auth)
             unauthorised = await client.post("/recommend", json={"session": [3]})
-            await app.batcher.stop()
-            return answers, head, wrong, unauthorised
+            unauthorised_404 = await client.get("/nowhere")
+            missing = await client.get("/nowhere", headers=auth)
+            openapi = await client.get("/openapi.json", headers=auth)
+            await service.batcher.stop()
+            return answers, head, wrong, unauthorised, unauthorised_404, missing, openapi
 
-    answers, head, wrong, unauthorised = asyncio.run(run())
+    service = app.state.service
+    answers, head, wrong, unauthorised, unauthorised_404, missing, openapi = asyncio.run(run())
     assert all(a.status_code == 200 and a.json()["items"] == want.items for a in answers)
     assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 0
     assert wrong.status_code == 405 and wrong.headers["allow"] == "POST" and "DELETE is not allowed" in wrong.json()["error"]
     assert unauthorised.status_code == 401 and unauthorised.headers["www-authenticate"] == "Bearer"
-    assert app.stats.requests == 8 and app.stats.batches <= 8
+    assert unauthorised_404.status_code == 401
+    assert missing.status_code == 404 and missing.json() == {"error": "no such endpoint /nowhere; see GET /metadata or /docs"}
+    paths = openapi.json()["paths"]
+    assert set(paths) == {"/recommend", "/recommend/batch", "/health", "/metadata", "/stats"}
+    assert paths["/recommend"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] == ["session"]
+    assert service.stats.requests == 8 and service.stats.batches <= 8
     assert set(event_loop_and_parser()) <= {"uvloop", "asyncio", "httptools", "h11"}
 
 
