@@ -6,7 +6,8 @@
 of the models' :class:`~srgnn_paddle.kernels.linear.Linear` layers, GCE-GNN's attention over
 gathered neighbours (:meth:`Kernels.segment_attention`, :mod:`srgnn_paddle.kernels.attention`),
 TAGNN's target attention over the catalogue (:meth:`Kernels.target_scores`,
-:mod:`srgnn_paddle.kernels.target_attention`),
+:mod:`srgnn_paddle.kernels.target_attention`), the L2 normalisation of an item table
+(:meth:`Kernels.normalize_rows`),
 the Adam update and the evaluator's rank counting (SGD, ``optimizer: sgd``, is Paddle's with
 either kernels).
 ``kernels: auto`` (the default) is ``host`` on the CPU and ``paddle`` elsewhere.
@@ -45,6 +46,7 @@ from srgnn_paddle.kernels.host import (
     HostPool,
     HostScratch,
     host_matmul,
+    host_normalize_rows,
     host_segment_attention,
     host_softmax_cross_entropy,
     host_target_scores,
@@ -81,6 +83,10 @@ class Kernels:
         ``base [Q, D]``, ``row [D]``, ``q [D, 1]``, ``values [V, D]`` -> ``[K, D]``; see
         :mod:`srgnn_paddle.kernels.attention`."""
         return segment_attention(base, row, q, values, pairs, slope)
+
+    def normalize_rows(self, x: paddle.Tensor) -> paddle.Tensor:
+        """Every row of ``x [R, D]`` divided by its L2 norm (``F.normalize(x, axis=-1)``)."""
+        return F.normalize(x, axis=-1)
 
     def target_scores(self, base: paddle.Tensor, keys: paddle.Tensor, values: paddle.Tensor, session: paddle.Tensor,
                       count: paddle.Tensor, items: paddle.Tensor, budget: int) -> paddle.Tensor:
@@ -210,6 +216,10 @@ class HostKernels(Kernels):
     def segment_attention(self, base, row, q, values, pairs, slope):
         """:meth:`Kernels.segment_attention` in numpy (:func:`host_segment_attention`)."""
         return host_segment_attention(base, row, q, values, pairs, slope, self.pool)
+
+    def normalize_rows(self, x):
+        """:meth:`Kernels.normalize_rows` in numpy (:func:`host_normalize_rows`)."""
+        return host_normalize_rows(x, self.pool)
 
     def target_scores(self, base, keys, values, session, count, items, budget):
         """:meth:`Kernels.target_scores` in numpy (:func:`host_target_scores`)."""

@@ -55,9 +55,8 @@ Where this implementation differs from the official code (CRIPAC-DIG/TAGNN) and 
 
 Host kernels (``kernels: host``): the ``Linear`` layers (the cell's ``linear_edge_in`` /
 ``linear_edge_out``, ``linear_one``, ``linear_two``, ``linear_three``,
-``linear_transform``, ``linear_t``, ``linear_target``) and the scores
-(:class:`TargetScores`, numpy's BLAS in cache-sized blocks of items: most of a step); the
-cell's gate GEMMs are plain Paddle with either kernels.
+``linear_transform``, ``linear_t``, ``linear_target``), the cell's gate GEMMs and the
+scores (:class:`TargetScores`, numpy's BLAS in cache-sized blocks of items: most of a step).
 """
 from __future__ import annotations
 

@@ -401,6 +401,50 @@ def test_sgnnhn_scores_are_the_scaled_cosine():
     np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_host_normalize_rows_is_paddles(threads):
+    """The numpy row normalisation (chunks of rows over the threads) against
+    ``F.normalize``: the same rows and gradients, a zero row and a row shorter than ``eps``
+    included."""
+    from srgnn_paddle.kernels.host import HostPool, host_normalize_rows
+
+    rng = np.random.default_rng(threads)
+    table = rng.normal(size=(2600, D)).astype("float32")  # more rows than one chunk
+    table[0], table[5] = 0.0, 1e-14
+    weights = paddle.to_tensor(rng.normal(size=table.shape).astype("float32"))
+    pool = HostPool(threads)
+    results = []
+    for host in (False, True):
+        x = paddle.to_tensor(table, stop_gradient=False)
+        out = host_normalize_rows(x, pool) if host else paddle.nn.functional.normalize(x, axis=-1)
+        (out * weights).sum().backward()
+        results.append((out.numpy(), x.grad.numpy()))
+    pool.close()
+    for plain, fast, what in zip(*results, ["rows", "gradient"]):
+        np.testing.assert_allclose(fast, plain, rtol=1e-5, atol=1e-5, err_msg=what)
+
+
+def test_sgnnhn_host_kernels_give_the_plain_loss_and_gradients():
+    """SGNN-HN's loss and every parameter's gradient with the host kernels (the GEMMs, the
+    cell's gates, the table's normalisation, the softmax in numpy) against plain Paddle."""
+    from srgnn_paddle.kernels import HostKernels, Kernels
+
+    data = _batch(SESSIONS)
+    grads = []
+    for kernels in (Kernels(), HostKernels(2)):
+        model = _model("sgnnhn", num_layers=2, score_padding=False)
+        model.train()
+        with kernels, kernels.attach(model):
+            assert model.normalize_items.kernels is kernels and model.gnn.kernels is kernels
+            loss = model.calculate_loss(data, kernels.cross_entropy)
+            loss.backward()
+        grads.append((float(loss), {n: p.grad.numpy() for n, p in model.named_parameters() if p.grad is not None}))
+    assert grads[1][0] == pytest.approx(grads[0][0], rel=1e-5)
+    assert grads[1][1].keys() == grads[0][1].keys()
+    for name, grad in grads[0][1].items():
+        np.testing.assert_allclose(grads[1][1][name], grad, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
 # ---------------------------------------------------------------------------- the paper configs
 def test_the_paper_configs_load_and_build_the_published_models():
     tagnn = load_config(CONFIGS / "paper_tagnn.yaml")
