@@ -74,9 +74,8 @@ class GNN(paddle.nn.Layer, KernelLayer):
         h_in = self.linear_edge_in(hidden)
         h_out = self.linear_edge_out(hidden)
         if isinstance(A, PackedAdjacency):
-            messages = A.propagate(paddle.concat([h_in, h_out], axis=0))  # [2n, D]
-            n = hidden.shape[0]
-            inputs = paddle.concat([messages[:n] + self.b_iah, messages[n:] + self.b_ioh], axis=1)  # [n, 2D]
+            incoming, outgoing = paddle.split(A.propagate(paddle.concat([h_in, h_out], axis=0)), 2)  # [n, D] each
+            inputs = paddle.concat([incoming + self.b_iah, outgoing + self.b_ioh], axis=1)  # [n, 2D]
         else:
             length = A.shape[1]
             input_in = paddle.matmul(A[:, :, :length], h_in) + self.b_iah
