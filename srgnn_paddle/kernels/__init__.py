@@ -7,7 +7,8 @@ of the models' :class:`~srgnn_paddle.kernels.linear.Linear` layers, GCE-GNN's at
 gathered neighbours (:meth:`Kernels.segment_attention`, :mod:`srgnn_paddle.kernels.attention`),
 TAGNN's target attention over the catalogue (:meth:`Kernels.target_scores`,
 :mod:`srgnn_paddle.kernels.target_attention`), the L2 normalisation of an item table
-(:meth:`Kernels.normalize_rows`),
+(:meth:`Kernels.normalize_rows`), the softmax cross-entropy of given scores
+(:meth:`Kernels.scores_cross_entropy`),
 the Adam update and the evaluator's rank counting (SGD, ``optimizer: sgd``, is Paddle's with
 either kernels).
 ``kernels: auto`` (the default) is ``host`` on the CPU and ``paddle`` elsewhere.
@@ -47,6 +48,7 @@ from srgnn_paddle.kernels.host import (
     HostScratch,
     host_matmul,
     host_normalize_rows,
+    host_scores_cross_entropy,
     host_segment_attention,
     host_softmax_cross_entropy,
     host_target_scores,
@@ -55,7 +57,7 @@ from srgnn_paddle.kernels.host import (
 )
 from srgnn_paddle.kernels.linear import KernelLayer, Linear
 from srgnn_paddle.kernels.target_attention import target_scores
-from srgnn_paddle.models.base import Scorer, softmax_cross_entropy
+from srgnn_paddle.models.base import Scorer, scores_cross_entropy, softmax_cross_entropy
 from srgnn_paddle.runtime import single_threaded_math
 
 KERNELS = KERNEL_CHOICES  # auto | paddle | host
@@ -83,6 +85,12 @@ class Kernels:
         ``base [Q, D]``, ``row [D]``, ``q [D, 1]``, ``values [V, D]`` -> ``[K, D]``; see
         :mod:`srgnn_paddle.kernels.attention`."""
         return segment_attention(base, row, q, values, pairs, slope)
+
+    def scores_cross_entropy(self, scores: paddle.Tensor, target: paddle.Tensor,
+                             mask_padding: bool = False) -> paddle.Tensor:
+        """The softmax cross-entropy of given scores (a model that does not score by inner
+        product, TAGNN): ``scores [B, N]``, ``target [B]`` int64 -> scalar mean loss."""
+        return scores_cross_entropy(scores, target, mask_padding)
 
     def normalize_rows(self, x: paddle.Tensor) -> paddle.Tensor:
         """Every row of ``x [R, D]`` divided by its L2 norm (``F.normalize(x, axis=-1)``)."""
@@ -216,6 +224,10 @@ class HostKernels(Kernels):
     def segment_attention(self, base, row, q, values, pairs, slope):
         """:meth:`Kernels.segment_attention` in numpy (:func:`host_segment_attention`)."""
         return host_segment_attention(base, row, q, values, pairs, slope, self.pool)
+
+    def scores_cross_entropy(self, scores, target, mask_padding=False):
+        """:meth:`Kernels.scores_cross_entropy` in numpy (:func:`host_scores_cross_entropy`)."""
+        return host_scores_cross_entropy(scores, target, mask_padding, self.pool)
 
     def normalize_rows(self, x):
         """:meth:`Kernels.normalize_rows` in numpy (:func:`host_normalize_rows`)."""

@@ -353,6 +353,62 @@ def host_segment_attention(base: paddle.Tensor, row: paddle.Tensor, q: paddle.Te
     return _NumpySegmentAttention.apply(base, row, q, values, pairs, slope, pool)
 
 
+# ---------------------------------------------------------------------------- softmax of given scores
+class _NumpyScoresCrossEntropy(PyLayer):
+    """Mean cross-entropy of ``softmax(scores)`` in numpy, rows split over the pool's
+    threads; the exponentials stay for the backward, which turns them in place into
+    ``(softmax - onehot(target)) / B``. With ``mask_padding`` column 0 counts as ``-1e9``
+    (its probability 0, its gradient 0)."""
+
+    @staticmethod
+    def forward(ctx, scores, target: np.ndarray, mask_padding: bool, pool: HostPool):
+        s = host_view(scores)
+        rows = np.arange(len(target))
+        exps = np.empty_like(s)
+        first = 1 if mask_padding else 0
+        top, total = np.empty(len(target), np.float32), np.empty(len(target), np.float32)
+
+        def part(lo: int, hi: int) -> None:
+            top[lo:hi] = s[lo:hi, first:].max(axis=1)
+            np.subtract(s[lo:hi], top[lo:hi, None], out=exps[lo:hi])
+            np.exp(exps[lo:hi], out=exps[lo:hi])
+            if mask_padding:
+                exps[lo:hi, 0] = 0.0
+            total[lo:hi] = exps[lo:hi].sum(axis=1)
+
+        _split_rows(pool, len(target), part)
+        loss = np.mean(np.log(total) + top - s[rows, target])
+        ctx.saved = (exps, total, target, pool)
+        return paddle.to_tensor(np.float32(loss))
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        exps, total, target, pool = ctx.saved
+        ctx.saved = None
+        scale = np.float32(float(grad_loss) / len(target))
+
+        def part(lo: int, hi: int) -> None:
+            exps[lo:hi] *= (scale / total[lo:hi])[:, None]
+
+        _split_rows(pool, len(target), part)
+        exps[np.arange(len(target)), target] -= scale
+        return from_host(exps)
+
+
+def _split_rows(pool: HostPool, n: int, fn: Callable[[int, int], Any]) -> None:
+    """``fn(lo, hi)`` over ``range(n)``, one piece per thread of ``pool``."""
+    bounds = split_bounds(n, pool.threads)
+    pool.map(lambda k: fn(bounds[k], bounds[k + 1]), len(bounds) - 1)
+
+
+def host_scores_cross_entropy(scores: paddle.Tensor, target: paddle.Tensor, mask_padding: bool,
+                              pool: HostPool) -> paddle.Tensor:
+    """:func:`srgnn_paddle.models.base.scores_cross_entropy` in numpy on the host (CPU
+    float32 ``scores [B, N]``, ``target [B]`` int64) -> the scalar loss."""
+    return _NumpyScoresCrossEntropy.apply(scores, target.numpy().reshape(-1).astype(np.int64), bool(mask_padding),
+                                          pool)
+
+
 # ---------------------------------------------------------------------------- row normalisation
 class _NumpyNormalizeRows(PyLayer):
     """``x / max(||x||, eps)`` row by row (``F.normalize(x, axis=-1)``) in numpy, in chunks of

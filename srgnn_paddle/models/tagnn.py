@@ -65,7 +65,6 @@ from typing import Any, Optional, Tuple
 import numpy as np
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.graph import build_packed_graph
@@ -73,7 +72,7 @@ from srgnn_paddle.data.loaders import Batch
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.kernels.linear import KernelLayer, Linear
 from srgnn_paddle.kernels.target_attention import target_chunk, target_scores
-from srgnn_paddle.models.base import CrossEntropy, mask_padding_column
+from srgnn_paddle.models.base import CrossEntropy, mask_padding_column, scores_cross_entropy
 from srgnn_paddle.models.layers import PackedAdjacency, PackedHistory, as_tensor, initialise, segment_sum
 from srgnn_paddle.models.sequence import SessionModel
 from srgnn_paddle.models.srgnn import GNN
@@ -95,6 +94,13 @@ class TargetScores(nn.Layer, KernelLayer):
         float32 (each node's entries), ``items [N, D]`` -> ``[B, N]``."""
         scores = target_scores if self.kernels is None else self.kernels.target_scores
         return scores(base, keys, values, session, count, items, self.budget)
+
+    def cross_entropy(self, scores: paddle.Tensor, target: paddle.Tensor, mask_padding: bool) -> paddle.Tensor:
+        """The full-softmax cross-entropy of ``scores [B, N]`` against ``target [B]`` on the
+        kernels' ``scores_cross_entropy`` (``mask_padding``: item 0 not a candidate)."""
+        if self.kernels is None:
+            return scores_cross_entropy(scores, target, mask_padding)
+        return self.kernels.scores_cross_entropy(scores, target, mask_padding)
 
 
 def node_entries(graph) -> Tuple[paddle.Tensor, paddle.Tensor]:
@@ -186,13 +192,15 @@ class TAGNN(SessionModel):
         return paddle.sum(vectors * session.unsqueeze(1), axis=-1) + target
 
     def calculate_loss(self, batch: Batch, cross_entropy: Optional[CrossEntropy] = None) -> paddle.Tensor:
-        """The full-softmax cross-entropy of :meth:`full_scores` against the targets; with
+        """The full-softmax cross-entropy of :meth:`full_scores` against the targets (on the
+        kernels' ``scores_cross_entropy``, :meth:`TargetScores.cross_entropy`); with
         ``targets: all`` every target position is scored as the prefix it ends (one sample
         per position, as prefix augmentation would). ``cross_entropy`` (the kernels'
         inner-product loss) does not apply to these scores and is not used."""
         if getattr(batch, "position_targets", None) is not None:
             batch = _prefix_batch(batch)
-        return F.cross_entropy(self.full_scores(batch), self.targets(batch))
+        scores = self.target_attention(*self._session(batch), self.item_embeddings())
+        return self.target_attention.cross_entropy(scores, self.targets(batch), not self.score_padding)
 
 
 def _prefix_batch(batch: Batch) -> Batch:

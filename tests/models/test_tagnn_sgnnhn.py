@@ -264,6 +264,31 @@ def test_host_target_scores_are_the_plain_ones(threads, block, budget):
             np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=1e-4, err_msg=what)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("mask_padding", [False, True])
+def test_host_scores_cross_entropy_is_paddles(threads, mask_padding):
+    """The numpy softmax cross-entropy of given scores against Paddle's: the same loss and
+    gradient, the padding column masked or not."""
+    from srgnn_paddle.kernels.host import HostPool, host_scores_cross_entropy
+    from srgnn_paddle.models.base import scores_cross_entropy
+
+    rng = np.random.default_rng(threads)
+    scores0 = (rng.normal(size=(7, N_ITEMS)) * 4).astype("float32")
+    target = paddle.to_tensor(rng.integers(1, N_ITEMS, 7))
+    pool = HostPool(threads)
+    results = []
+    for host in (False, True):
+        scores = paddle.to_tensor(scores0, stop_gradient=False)
+        loss = (host_scores_cross_entropy(scores, target, mask_padding, pool) if host else
+                scores_cross_entropy(scores, target, mask_padding))
+        (loss * 3.0).backward()
+        results.append((float(loss), scores.grad.numpy()))
+    pool.close()
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-6)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-7)
+    assert (results[1][1][:, 0] == 0).all() or not mask_padding
+
+
 def test_tagnn_host_kernels_give_the_plain_loss_and_gradients():
     """TAGNN's loss and every parameter's gradient with the host kernels (its GEMMs and the
     target attention in numpy) against plain Paddle, through the model."""
