@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A/B of models' DIGINETICA training samples/s between two checkouts, in one run: for each
 # round and model, bench_models.py (the model at configs/paper_<model>.yaml, else
-# paper_diginetica.yaml) runs in the OLD checkout, then in the NEW one, so both see the same
-# machine state.
+# paper_diginetica.yaml) runs in the OLD checkout and in the NEW one, back to back, so both
+# see the same machine state (ORDER=alternate: the NEW one first in even rounds; default
+# old-new every round).
 #   bash benchmarks/ab_models.sh OLD_CHECKOUT NEW_CHECKOUT DATA_DIR [ROUNDS]
 # MODELS (default "tagnn sgnnhn gcegnn srgnn") picks the models, STEPS (default "tagnn=30
 # sgnnhn=40 gcegnn=60 srgnn=200") the timed steps of each (the first step is untimed),
@@ -17,7 +18,8 @@ for pair in ${STEPS:-}; do STEP[${pair%%=*}]=${pair#*=}; done
 echo "# $(date -u '+%F %H:%M UTC'), $(nproc) cores; threads ${THREADS:-2}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$ROUNDS"); do
   for model in "${MODELS[@]}"; do
-    for side in old new; do
+    sides="old new"; [ "${ORDER:-}" = alternate ] && [ $((round % 2)) = 0 ] && sides="new old"
+    for side in $sides; do
       dir="$OLD"; [ "$side" = new ] && dir="$NEW"
       config="$dir/configs/paper_$model.yaml"; [ -f "$config" ] || config="$dir/configs/paper_diginetica.yaml"
       out=$(cd "$dir" && PYTHONPATH="$dir" PYTHONDONTWRITEBYTECODE=1 "$PY" benchmarks/bench_models.py --data_dir "$DATA" \

@@ -473,7 +473,8 @@ class _NumpyTargetScores(PyLayer):
     threads, and each block is one GEMM of the stacked operand ``[keys; values; base]``
     (``[2M + B, D]``, ``M`` the rows of the sessions with several) with the block's items,
     whose ``[2M + B, C]`` output (logits, products, base scores) stays in the cache while it
-    becomes the block's softmax and scores. The backward turns the same block, in place,
+    becomes the block's softmax (its exponentials, divided by their sums only where they
+    are used) and scores. The backward turns the same block, in place,
     into the gradients of the products, the logits and the base scores, and makes two GEMMs
     of it: with the items (``d values``, ``d keys``, ``d base``) and with the stacked operand
     (the block's ``d items``). In training the forward's blocks are kept for the backward
@@ -510,9 +511,11 @@ class _NumpyTargetScores(PyLayer):
         spans = [[(lo, min(lo + size, bounds[k + 1])) for lo in range(bounds[k], bounds[k + 1], size)]
                  for k in range(len(bounds) - 1)]  # each thread's blocks
         # the blocks: all of them kept for the backward, or one per thread reused
-        memory = scratch.take(height * (n_items if keep else size * len(spans)) + (n_sessions - n_single) * n_items)
-        targets = memory[:(n_sessions - n_single) * n_items].reshape(n_sessions - n_single, n_items)  # several rows
-        blocks = memory[targets.size:]
+        several = (n_sessions - n_single) * n_items
+        memory = scratch.take(height * (n_items if keep else size * len(spans)) + 2 * several)
+        targets = memory[:several].reshape(n_sessions - n_single, n_items)  # the sessions with several rows
+        sums = memory[several:2 * several].reshape(targets.shape)  # their softmax's denominators
+        blocks = memory[2 * several:]
         scores = np.empty((n_sessions, n_items), dtype=np.float32)
 
         def where(k: int, lo: int, hi: int) -> np.ndarray:
@@ -529,9 +532,10 @@ class _NumpyTargetScores(PyLayer):
                 if repeated:
                     logit += log_count[rows].reshape(end - first, length, 1)
                 logit -= logit.max(axis=1, keepdims=True)
-                np.exp(logit, out=logit)
-                logit /= logit.sum(axis=1, keepdims=True)
+                np.exp(logit, out=logit)  # beta times its denominator
+                total = np.sum(logit, axis=1, out=sums[first:end, lo:hi])
                 np.sum(logit * products[rows].reshape(shape), axis=1, out=targets[first:end, lo:hi])
+                targets[first:end, lo:hi] /= total
             if write:
                 base_scores = out[2 * n_many:]
                 scores[order[:n_single], lo:hi] = base_scores[:n_single]
@@ -541,14 +545,14 @@ class _NumpyTargetScores(PyLayer):
         pool.map(lambda k: [block(k, lo, hi) for lo, hi in spans[k]], len(spans))
         if not training:
             scratch.give(memory)
-        ctx.saved = (stacked, w, targets, keep, where, block, pool, spans, scratch, memory)
+        ctx.saved = (stacked, w, targets, sums, keep, where, block, pool, spans, scratch, memory)
         ctx.geometry = (n_many, n_single, groups, order, perm, single, k_np.shape)
         ctx.needs = [not t.stop_gradient for t in (base, keys, values, items)]
         return from_host(scores)
 
     @staticmethod
     def backward(ctx, grad):
-        stacked, w, targets, keep, where, block, pool, spans, scratch, memory = ctx.saved
+        stacked, w, targets, sums, keep, where, block, pool, spans, scratch, memory = ctx.saved
         n_many, n_single, groups, order, perm, single, row_shape = ctx.geometry
         ctx.saved = None
         g = grad.numpy()[order]  # [B, N], reordered sessions
@@ -556,13 +560,13 @@ class _NumpyTargetScores(PyLayer):
         grad_items = np.empty_like(w)
 
         def grads(lo: int, hi: int, out: np.ndarray) -> np.ndarray:
-            """The block ``out`` (beta, products, base scores), in place, becomes
-            (d products, d logits, d base scores); returns its ``[2M + B, D]`` share of
-            (d values, d keys, d base) and writes its items' gradient."""
+            """The block ``out`` (beta times its denominator, products, base scores), in
+            place, becomes (d products, d logits, d base scores); returns its ``[2M + B, D]``
+            share of (d values, d keys, d base) and writes its items' gradient."""
             beta, products = out[:n_many], out[n_many:2 * n_many]
             for length, first, end, r0 in groups:
                 rows, shape = slice(r0, r0 + (end - first) * length), (end - first, length, -1)
-                d = g[n_single + first:n_single + end, None, lo:hi]  # [n_l, 1, C]
+                d = g[n_single + first:n_single + end, None, lo:hi] / sums[first:end, None, lo:hi]  # [n_l, 1, C]
                 b, p = beta[rows].reshape(shape), products[rows].reshape(shape)
                 p -= targets[first:end, None, lo:hi]
                 p *= b
