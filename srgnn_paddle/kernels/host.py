@@ -1,6 +1,8 @@
-"""The host kernels: the full-catalogue softmax cross-entropy, the dense layers' matmuls,
-the evaluator's rank counting and the Adam update, in numpy on the CPU. Only
-:mod:`srgnn_paddle.kernels` uses them (``kernels: host``); models never do.
+"""The host kernels: the full-catalogue softmax cross-entropy (of inner products, or of
+given scores), the dense layers' matmuls, GCE-GNN's segment attention, TAGNN's target
+attention scores, the L2 normalisation of an item table, the evaluator's rank counting and
+the Adam update, in numpy on the CPU. Only :mod:`srgnn_paddle.kernels` uses them
+(``kernels: host``); models never do.
 
 The full softmax (``[B, D] x [n_items, D]^T``, then cross-entropy) and Adam's update of the
 ``[n_items, D]`` item table are most of a CPU training step. Paddle 3.3's CPU kernels are

@@ -77,6 +77,7 @@ from srgnn_paddle.models.layers import PackedAdjacency, PackedHistory, as_tensor
 from srgnn_paddle.models.sequence import SessionModel
 from srgnn_paddle.models.srgnn import GNN
 
+
 class TargetScores(nn.Layer, KernelLayer):
     """The scores of every item with its own target attention, ``z [B, N]`` (the module
     docstring's formula), computed by the kernels' ``target_scores`` (:attr:`kernels`; see
