@@ -5,6 +5,10 @@
 (:mod:`srgnn_paddle.kernels.host`): the full-catalogue softmax cross-entropy, the GEMMs
 of the models' :class:`~srgnn_paddle.kernels.linear.Linear` layers, GCE-GNN's attention over
 gathered neighbours (:meth:`Kernels.segment_attention`, :mod:`srgnn_paddle.kernels.attention`),
+TAGNN's target attention over the catalogue (:meth:`Kernels.target_scores`,
+:mod:`srgnn_paddle.kernels.target_attention`), the L2 normalisation of an item table
+(:meth:`Kernels.normalize_rows`), the softmax cross-entropy of given scores
+(:meth:`Kernels.scores_cross_entropy`),
 the Adam update and the evaluator's rank counting (SGD, ``optimizer: sgd``, is Paddle's with
 either kernels).
 ``kernels: auto`` (the default) is ``host`` on the CPU and ``paddle`` elsewhere.
@@ -41,14 +45,19 @@ from srgnn_paddle.kernels.attention import AttentionPairs, segment_attention
 from srgnn_paddle.kernels.host import (
     HostAdam,
     HostPool,
+    HostScratch,
     host_matmul,
+    host_normalize_rows,
+    host_scores_cross_entropy,
     host_segment_attention,
     host_softmax_cross_entropy,
+    host_target_scores,
     host_target_ranks,
     host_view,
 )
 from srgnn_paddle.kernels.linear import KernelLayer, Linear
-from srgnn_paddle.models.base import Scorer, softmax_cross_entropy
+from srgnn_paddle.kernels.target_attention import target_scores
+from srgnn_paddle.models.base import Scorer, scores_cross_entropy, softmax_cross_entropy
 from srgnn_paddle.runtime import single_threaded_math
 
 KERNELS = KERNEL_CHOICES  # auto | paddle | host
@@ -76,6 +85,24 @@ class Kernels:
         ``base [Q, D]``, ``row [D]``, ``q [D, 1]``, ``values [V, D]`` -> ``[K, D]``; see
         :mod:`srgnn_paddle.kernels.attention`."""
         return segment_attention(base, row, q, values, pairs, slope)
+
+    def scores_cross_entropy(self, scores: paddle.Tensor, target: paddle.Tensor,
+                             mask_padding: bool = False) -> paddle.Tensor:
+        """The softmax cross-entropy of given scores (a model that does not score by inner
+        product, TAGNN): ``scores [B, N]``, ``target [B]`` int64 -> scalar mean loss."""
+        return scores_cross_entropy(scores, target, mask_padding)
+
+    def normalize_rows(self, x: paddle.Tensor) -> paddle.Tensor:
+        """Every row of ``x [R, D]`` divided by its L2 norm (``F.normalize(x, axis=-1)``)."""
+        return F.normalize(x, axis=-1)
+
+    def target_scores(self, base: paddle.Tensor, keys: paddle.Tensor, values: paddle.Tensor, session: paddle.Tensor,
+                      count: paddle.Tensor, items: paddle.Tensor, budget: int) -> paddle.Tensor:
+        """TAGNN's scores of every item with its own target attention: ``base [B, D]``,
+        ``keys``, ``values [R, D]``, ``session [R]`` int64, ``count [R]`` float32, ``items
+        [N, D]``, ``budget`` bytes (0 = no limit) -> ``[B, N]``; see
+        :mod:`srgnn_paddle.kernels.target_attention`."""
+        return target_scores(base, keys, values, session, count, items, budget)
 
     def target_ranks(self, model: Scorer, batch) -> np.ndarray:
         """``[B]`` int64 full-catalogue rank of each target of ``batch`` (1 = best; ties and
@@ -150,6 +177,7 @@ class HostKernels(Kernels):
 
     def __init__(self, threads: int = 1, notice=print) -> None:
         self.pool = HostPool(threads)
+        self.scratch = HostScratch()
         self.notice = notice
         self._settings = contextlib.ExitStack()
 
@@ -197,8 +225,21 @@ class HostKernels(Kernels):
         """:meth:`Kernels.segment_attention` in numpy (:func:`host_segment_attention`)."""
         return host_segment_attention(base, row, q, values, pairs, slope, self.pool)
 
+    def scores_cross_entropy(self, scores, target, mask_padding=False):
+        """:meth:`Kernels.scores_cross_entropy` in numpy (:func:`host_scores_cross_entropy`)."""
+        return host_scores_cross_entropy(scores, target, mask_padding, self.pool)
+
+    def normalize_rows(self, x):
+        """:meth:`Kernels.normalize_rows` in numpy (:func:`host_normalize_rows`)."""
+        return host_normalize_rows(x, self.pool)
+
+    def target_scores(self, base, keys, values, session, count, items, budget):
+        """:meth:`Kernels.target_scores` in numpy (:func:`host_target_scores`)."""
+        return host_target_scores(base, keys, values, session, count, items, budget, self.pool, self.scratch)
+
     def close(self) -> None:
         self.pool.close()
+        self.scratch.clear()
 
 
 def kernel_linears(model: Any) -> List[Tuple[str, Linear]]:

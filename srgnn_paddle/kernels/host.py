@@ -1,6 +1,8 @@
-"""The host kernels: the full-catalogue softmax cross-entropy, the dense layers' matmuls,
-the evaluator's rank counting and the Adam update, in numpy on the CPU. Only
-:mod:`srgnn_paddle.kernels` uses them (``kernels: host``); models never do.
+"""The host kernels: the full-catalogue softmax cross-entropy (of inner products, or of
+given scores), the dense layers' matmuls, GCE-GNN's segment attention, TAGNN's target
+attention scores, the L2 normalisation of an item table, the evaluator's rank counting and
+the Adam update, in numpy on the CPU. Only :mod:`srgnn_paddle.kernels` uses them
+(``kernels: host``); models never do.
 
 The full softmax (``[B, D] x [n_items, D]^T``, then cross-entropy) and Adam's update of the
 ``[n_items, D]`` item table are most of a CPU training step. Paddle 3.3's CPU kernels are
@@ -86,6 +88,32 @@ class HostPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+
+
+class HostScratch:
+    """Work memory that one run's host kernels reuse from call to call: a fresh large numpy
+    array costs its first-touch page faults on every call (about as much as the GEMM that
+    fills it, measured for TAGNN's scores), a reused one does not. :meth:`take` hands out a
+    free buffer (or a new one) that belongs to the caller until it :meth:`give` s it back;
+    a buffer never given back (a forward without its backward) is simply not reused."""
+
+    def __init__(self) -> None:
+        self._free: List[np.ndarray] = []
+
+    def take(self, size: int) -> np.ndarray:
+        """A flat float32 buffer of at least ``size`` elements (its contents undefined)."""
+        fits = [i for i, buffer in enumerate(self._free) if buffer.size >= size]
+        if fits:
+            return self._free.pop(min(fits, key=lambda i: self._free[i].size))
+        return np.empty(max(1, int(size)), dtype=np.float32)
+
+    def give(self, buffer: np.ndarray) -> None:
+        """Return a buffer from :meth:`take` for later calls."""
+        self._free.append(buffer)
+
+    def clear(self) -> None:
+        """Drop the free buffers."""
+        self._free = []
 
 
 def split_bounds(n: int, parts: int, align: int = 1) -> np.ndarray:
@@ -325,6 +353,262 @@ def host_segment_attention(base: paddle.Tensor, row: paddle.Tensor, q: paddle.Te
     float32 tensors; ``pairs`` an :class:`~srgnn_paddle.kernels.attention.AttentionPairs`):
     ``base [Q, D]``, ``row [D]``, ``q [D, 1]``, ``values [V, D]`` -> ``[K, D]``."""
     return _NumpySegmentAttention.apply(base, row, q, values, pairs, slope, pool)
+
+
+# ---------------------------------------------------------------------------- softmax of given scores
+class _NumpyScoresCrossEntropy(PyLayer):
+    """Mean cross-entropy of ``softmax(scores)`` in numpy, rows split over the pool's
+    threads; the exponentials stay for the backward, which turns them in place into
+    ``(softmax - onehot(target)) / B``. With ``mask_padding`` column 0 counts as ``-1e9``
+    (its probability 0, its gradient 0)."""
+
+    @staticmethod
+    def forward(ctx, scores, target: np.ndarray, mask_padding: bool, pool: HostPool):
+        s = host_view(scores)
+        rows = np.arange(len(target))
+        exps = np.empty_like(s)
+        first = 1 if mask_padding else 0
+        top, total = np.empty(len(target), np.float32), np.empty(len(target), np.float32)
+
+        def part(lo: int, hi: int) -> None:
+            top[lo:hi] = s[lo:hi, first:].max(axis=1)
+            np.subtract(s[lo:hi], top[lo:hi, None], out=exps[lo:hi])
+            np.exp(exps[lo:hi], out=exps[lo:hi])
+            if mask_padding:
+                exps[lo:hi, 0] = 0.0
+            total[lo:hi] = exps[lo:hi].sum(axis=1)
+
+        _split_rows(pool, len(target), part)
+        loss = np.mean(np.log(total) + top - s[rows, target])
+        ctx.saved = (exps, total, target, pool)
+        return paddle.to_tensor(np.float32(loss))
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        exps, total, target, pool = ctx.saved
+        ctx.saved = None
+        scale = np.float32(float(grad_loss) / len(target))
+
+        def part(lo: int, hi: int) -> None:
+            exps[lo:hi] *= (scale / total[lo:hi])[:, None]
+
+        _split_rows(pool, len(target), part)
+        exps[np.arange(len(target)), target] -= scale
+        return from_host(exps)
+
+
+def _split_rows(pool: HostPool, n: int, fn: Callable[[int, int], Any]) -> None:
+    """``fn(lo, hi)`` over ``range(n)``, one piece per thread of ``pool``."""
+    bounds = split_bounds(n, pool.threads)
+    pool.map(lambda k: fn(bounds[k], bounds[k + 1]), len(bounds) - 1)
+
+
+def host_scores_cross_entropy(scores: paddle.Tensor, target: paddle.Tensor, mask_padding: bool,
+                              pool: HostPool) -> paddle.Tensor:
+    """:func:`srgnn_paddle.models.base.scores_cross_entropy` in numpy on the host (CPU
+    float32 ``scores [B, N]``, ``target [B]`` int64) -> the scalar loss."""
+    return _NumpyScoresCrossEntropy.apply(scores, target.numpy().reshape(-1).astype(np.int64), bool(mask_padding),
+                                          pool)
+
+
+# ---------------------------------------------------------------------------- row normalisation
+class _NumpyNormalizeRows(PyLayer):
+    """``x / max(||x||, eps)`` row by row (``F.normalize(x, axis=-1)``) in numpy, in chunks of
+    rows split over the pool's threads; the backward is
+    ``(g - y (g . y)) / max(||x||, eps)`` (``g / eps`` on rows shorter than ``eps``)."""
+
+    CHUNK = 1024  # rows per chunk: [1024, 256] float32 is 1 MiB
+
+    @staticmethod
+    def forward(ctx, x, eps: float, pool: HostPool):
+        a = host_view(x)
+        out = np.empty_like(a)
+        scale = np.empty(a.shape[0], dtype=np.float32)  # 1 / max(||x||, eps)
+        short = np.zeros(a.shape[0], dtype=bool)
+
+        def chunk(lo: int, hi: int) -> None:
+            norm = np.sqrt(np.einsum("ij,ij->i", a[lo:hi], a[lo:hi]))
+            short[lo:hi] = norm < eps
+            np.divide(1.0, np.maximum(norm, np.float32(eps)), out=scale[lo:hi])
+            np.multiply(a[lo:hi], scale[lo:hi, None], out=out[lo:hi])
+
+        _chunked(pool, a.shape[0], _NumpyNormalizeRows.CHUNK, chunk)
+        ctx.saved = (out, scale, short, pool)
+        return from_host(out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, scale, short, pool = ctx.saved
+        ctx.saved = None
+        g = host_view(grad)
+        grad_x = np.empty_like(out)
+
+        def chunk(lo: int, hi: int) -> None:
+            dot = np.einsum("ij,ij->i", g[lo:hi], out[lo:hi])
+            dot[short[lo:hi]] = 0.0
+            np.multiply(out[lo:hi], dot[:, None], out=grad_x[lo:hi])
+            np.subtract(g[lo:hi], grad_x[lo:hi], out=grad_x[lo:hi])
+            grad_x[lo:hi] *= scale[lo:hi, None]
+
+        _chunked(pool, out.shape[0], _NumpyNormalizeRows.CHUNK, chunk)
+        return from_host(grad_x)
+
+
+def host_normalize_rows(x: paddle.Tensor, pool: HostPool, eps: float = 1e-12) -> paddle.Tensor:
+    """``paddle.nn.functional.normalize(x, axis=-1)`` of a CPU float32 ``[R, D]`` tensor in
+    numpy (Paddle's CPU backward of it takes about 1 s on SGNN-HN's ``[43098, 256]`` item
+    table). Returns ``[R, D]``."""
+    return _NumpyNormalizeRows.apply(x, float(eps), pool)
+
+
+# ---------------------------------------------------------------------------- target attention
+class _NumpyTargetScores(PyLayer):
+    """:func:`srgnn_paddle.kernels.target_attention.target_scores` in numpy.
+
+    The sessions are reordered by their number of rows (a stable sort) and their rows with
+    them, so that the ``n_l`` sessions of ``l`` rows hold ``n_l * l`` consecutive rows: each
+    session's softmax and weighted sum are then reductions over the middle axis of an
+    ``[n_l, l, C]`` view, one numpy call per length (no segment scatter or gather). A
+    session of one row has ``beta = 1``: its scores are ``(base + values) . items``, so its
+    value joins its base vector and neither its key nor its value is multiplied with the
+    catalogue. The catalogue is cut into blocks of ``size`` items, split over the pool's
+    threads, and each block is one GEMM of the stacked operand ``[keys; values; base]``
+    (``[2M + B, D]``, ``M`` the rows of the sessions with several) with the block's items,
+    whose ``[2M + B, C]`` output (logits, products, base scores) stays in the cache while it
+    becomes the block's softmax (its exponentials, divided by their sums only where they
+    are used) and scores. The backward turns the same block, in place,
+    into the gradients of the products, the logits and the base scores, and makes two GEMMs
+    of it: with the items (``d values``, ``d keys``, ``d base``) and with the stacked operand
+    (the block's ``d items``). In training the forward's blocks are kept for the backward
+    when ``4 (2M + B) N`` bytes fit ``budget`` (0 = no limit), else the backward recomputes
+    each block; their memory is the run's :class:`HostScratch`, reused from step to step."""
+
+    @staticmethod
+    def forward(ctx, base, keys, values, session: np.ndarray, count: np.ndarray, items, budget: int,
+                pool: HostPool, scratch: HostScratch, size: int, training: bool):
+        b_np, k_np, v_np, w = base.numpy(), keys.numpy(), values.numpy(), host_view(items)
+        n_sessions, n_items = b_np.shape[0], w.shape[0]
+        rows_of = np.bincount(session, minlength=n_sessions)  # [B]
+        order = np.argsort(rows_of, kind="stable")  # sessions by their number of rows
+        sorted_rows = rows_of[order]
+        n_single = int(np.searchsorted(sorted_rows, 2))  # sessions of one row come first
+        first_row = np.cumsum(rows_of) - rows_of  # [B]: each session's first row
+        many = order[n_single:]
+        starts = np.cumsum(sorted_rows[n_single:]) - sorted_rows[n_single:]  # [B - S]
+        perm = (np.arange(int(sorted_rows[n_single:].sum())) - np.repeat(starts, sorted_rows[n_single:])
+                + np.repeat(first_row[many], sorted_rows[n_single:]))  # [M]: the rows of the sessions with several
+        single = first_row[order[:n_single]]  # [S]: the row of each one-row session
+        n_many = len(perm)
+        edges = np.flatnonzero(np.diff(sorted_rows[n_single:])) + 1
+        groups = [(int(sorted_rows[n_single + lo]), int(lo), int(hi), int(starts[lo]))  # (l, first, end, first row)
+                  for lo, hi in zip(np.r_[0, edges], np.r_[edges, n_sessions - n_single]) if hi > lo]
+        log_count = np.log(count[perm].astype(np.float32))[:, None]  # [M, 1]
+        repeats = [bool(log_count[r0:r0 + (hi - lo) * length].any()) for length, lo, hi, r0 in groups]
+        head = b_np[order]
+        head[:n_single] += v_np[single]
+        stacked = np.concatenate([k_np[perm], v_np[perm], head])  # [2M + B, D]
+        height = stacked.shape[0]
+        keep = training and (budget <= 0 or 4 * height * n_items <= budget)
+        bounds = split_bounds(n_items, pool.threads, align=size)
+        spans = [[(lo, min(lo + size, bounds[k + 1])) for lo in range(bounds[k], bounds[k + 1], size)]
+                 for k in range(len(bounds) - 1)]  # each thread's blocks
+        # the blocks: all of them kept for the backward, or one per thread reused
+        several = (n_sessions - n_single) * n_items
+        memory = scratch.take(height * (n_items if keep else size * len(spans)) + 2 * several)
+        targets = memory[:several].reshape(n_sessions - n_single, n_items)  # the sessions with several rows
+        sums = memory[several:2 * several].reshape(targets.shape)  # their softmax's denominators
+        blocks = memory[2 * several:]
+        scores = np.empty((n_sessions, n_items), dtype=np.float32)
+
+        def where(k: int, lo: int, hi: int) -> np.ndarray:
+            """Block ``[lo, hi)`` of thread ``k``: ``[2M + B, hi - lo]``."""
+            start = height * lo if keep else height * size * k
+            return blocks[start:start + height * (hi - lo)].reshape(height, hi - lo)
+
+        def block(k: int, lo: int, hi: int, write: bool = True) -> np.ndarray:
+            out = np.matmul(stacked, w[lo:hi].T, out=where(k, lo, hi))  # logits, products, base scores
+            beta, products = out[:n_many], out[n_many:2 * n_many]
+            for (length, first, end, r0), repeated in zip(groups, repeats):
+                rows, shape = slice(r0, r0 + (end - first) * length), (end - first, length, -1)
+                logit = beta[rows].reshape(shape)  # a view: [n_l, l, C]
+                if repeated:
+                    logit += log_count[rows].reshape(end - first, length, 1)
+                logit -= logit.max(axis=1, keepdims=True)
+                np.exp(logit, out=logit)  # beta times its denominator
+                total = np.sum(logit, axis=1, out=sums[first:end, lo:hi])
+                np.sum(logit * products[rows].reshape(shape), axis=1, out=targets[first:end, lo:hi])
+                targets[first:end, lo:hi] /= total
+            if write:
+                base_scores = out[2 * n_many:]
+                scores[order[:n_single], lo:hi] = base_scores[:n_single]
+                scores[many, lo:hi] = base_scores[n_single:] + targets[:, lo:hi]
+            return out
+
+        pool.map(lambda k: [block(k, lo, hi) for lo, hi in spans[k]], len(spans))
+        if not training:
+            scratch.give(memory)
+        ctx.saved = (stacked, w, targets, sums, keep, where, block, pool, spans, scratch, memory)
+        ctx.geometry = (n_many, n_single, groups, order, perm, single, k_np.shape)
+        ctx.needs = [not t.stop_gradient for t in (base, keys, values, items)]
+        return from_host(scores)
+
+    @staticmethod
+    def backward(ctx, grad):
+        stacked, w, targets, sums, keep, where, block, pool, spans, scratch, memory = ctx.saved
+        n_many, n_single, groups, order, perm, single, row_shape = ctx.geometry
+        ctx.saved = None
+        g = grad.numpy()[order]  # [B, N], reordered sessions
+        partner = np.concatenate([stacked[n_many:2 * n_many], stacked[:n_many], stacked[2 * n_many:]])
+        grad_items = np.empty_like(w)
+
+        def grads(lo: int, hi: int, out: np.ndarray) -> np.ndarray:
+            """The block ``out`` (beta times its denominator, products, base scores), in
+            place, becomes (d products, d logits, d base scores); returns its ``[2M + B, D]``
+            share of (d values, d keys, d base) and writes its items' gradient."""
+            beta, products = out[:n_many], out[n_many:2 * n_many]
+            for length, first, end, r0 in groups:
+                rows, shape = slice(r0, r0 + (end - first) * length), (end - first, length, -1)
+                d = g[n_single + first:n_single + end, None, lo:hi] / sums[first:end, None, lo:hi]  # [n_l, 1, C]
+                b, p = beta[rows].reshape(shape), products[rows].reshape(shape)
+                p -= targets[first:end, None, lo:hi]
+                p *= b
+                p *= d  # d logits = beta * g * (products - target)
+                b *= d  # d products = beta * g
+            out[2 * n_many:] = g[:, lo:hi]
+            np.matmul(out.T, partner, out=grad_items[lo:hi])  # [C, D]
+            return out @ w[lo:hi]
+
+        def part(k: int) -> np.ndarray:
+            total = np.zeros(stacked.shape, dtype=np.float32)
+            for lo, hi in spans[k]:
+                total += grads(lo, hi, where(k, lo, hi) if keep else block(k, lo, hi, write=False))
+            return total
+
+        d = sum(pool.map(part, len(spans)))  # [2M + B, D]: d values, d keys, d base (reordered)
+        scratch.give(memory)
+        grad_keys, grad_values = np.zeros(row_shape, np.float32), np.zeros(row_shape, np.float32)
+        grad_values[perm], grad_keys[perm] = d[:n_many], d[n_many:2 * n_many]
+        grad_values[single] = d[2 * n_many:2 * n_many + n_single]  # a one-row session's value is in its base
+        grad_base = np.empty_like(d[2 * n_many:])
+        grad_base[order] = d[2 * n_many:]
+        out = (grad_base, grad_keys, grad_values, grad_items)
+        return tuple(from_host(x) if need else None for x, need in zip(out, ctx.needs))
+
+
+#: items per block of :func:`host_target_scores`: a DIGINETICA block ``[2M + B, 1024]`` float32 is about 3 MB
+TARGET_BLOCK = 1024
+
+
+def host_target_scores(base: paddle.Tensor, keys: paddle.Tensor, values: paddle.Tensor, session: paddle.Tensor,
+                       count: paddle.Tensor, items: paddle.Tensor, budget: int, pool: HostPool,
+                       scratch: HostScratch | None = None, block: int = TARGET_BLOCK) -> paddle.Tensor:
+    """:func:`srgnn_paddle.kernels.target_attention.target_scores` in numpy on the host (CPU
+    float32 tensors): ``base [B, D]``, ``keys``, ``values [R, D]``, ``session [R]`` int64,
+    ``count [R]`` float32, ``items [N, D]``, ``budget`` bytes (0 = no limit), ``scratch``
+    the run's reused work memory (default: fresh), ``block`` items at a time -> ``[B, N]``."""
+    training = paddle.is_grad_enabled() and not all(t.stop_gradient for t in (base, keys, values, items))
+    return _NumpyTargetScores.apply(base, keys, values, session.numpy().astype(np.int64), count.numpy(), items,
+                                    int(budget), pool, scratch or HostScratch(), max(1, int(block)), training)
 
 
 # ---------------------------------------------------------------------------- Adam

@@ -85,7 +85,13 @@ def softmax_cross_entropy(user: paddle.Tensor, items: paddle.Tensor, target: pad
     Returns:
         the scalar loss.
     """
-    scores = paddle.matmul(user, items, transpose_y=True)  # [B, N]
+    return scores_cross_entropy(paddle.matmul(user, items, transpose_y=True), target, mask_padding)
+
+
+def scores_cross_entropy(scores: paddle.Tensor, target: paddle.Tensor, mask_padding: bool = False) -> paddle.Tensor:
+    """Mean cross-entropy of ``softmax(scores)`` against ``target``, in plain Paddle:
+    ``scores [B, N]`` float32, ``target [B]`` int64, ``mask_padding``: item 0 is not a
+    candidate (its score at ``-1e9``) -> the scalar loss."""
     if mask_padding:
         scores = mask_padding_column(scores)
     return F.cross_entropy(scores, target.reshape([-1]))

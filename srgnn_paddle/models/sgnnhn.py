@@ -54,7 +54,8 @@ its public derivatives and RecBole-GNN show it) and why:
 
 Host kernels (``kernels: host``): the ``Linear`` layers (the cell's ``linear_edge_in`` /
 ``linear_edge_out``, ``w_q1``, ``w_k1``, ``w_q2``, ``w_k2``, ``w_g``, ``w_1``, ``w_2``,
-``w_3``, ``w_0``, ``w_4``) and the softmax; the cell's gate GEMMs are plain Paddle.
+``w_3``, ``w_0``, ``w_4``), the cell's gate GEMMs, the normalisation of the item table
+(:class:`NormalizedRows`: Paddle's CPU backward of it took most of a step) and the softmax.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ import paddle.nn.functional as F
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.graph import PackedGraph, build_packed_graph
 from srgnn_paddle.data.loaders import Batch
-from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.kernels.linear import KernelLayer, Linear
 from srgnn_paddle.models.layers import PackedAdjacency, PackedHistory, as_tensor, initialise, segment_sum
 from srgnn_paddle.models.sequence import SessionModel
 from srgnn_paddle.models.srgnn import GNN
@@ -118,6 +119,17 @@ class StarGraph:
         return segment_sum(weights * nodes, self.node_session, self.n_sessions()) / total
 
 
+class NormalizedRows(nn.Layer, KernelLayer):
+    """``hat v``: every row of a table divided by its L2 norm, on the kernels'
+    ``normalize_rows`` (:attr:`kernels`; plain ``F.normalize`` outside a run's kernels block).
+    ``[R, D] -> [R, D]``."""
+
+    def forward(self, table: paddle.Tensor) -> paddle.Tensor:
+        if self.kernels is None:
+            return F.normalize(table, axis=-1)
+        return self.kernels.normalize_rows(table)
+
+
 class SGNNHN(SessionModel):
     """SGNN-HN. Options: ``embedding_dim`` ``D``, ``num_layers`` ``L`` (0 = the paper's 6),
     ``scale`` ``tau`` (0 = the paper's 12), ``max_length`` / ``session_max_length`` (the
@@ -149,6 +161,7 @@ class SGNNHN(SessionModel):
         self.w_3 = Linear(d, d, bias_attr=False)  # on every z_j
         self.w_0 = Linear(d, 1, bias_attr=False)
         self.w_4 = Linear(2 * d, d)  # [z_g; z_n] -> z_h
+        self.normalize_items = NormalizedRows()
         initialise(self, cfg.init, d)
 
     def star_layers(self, graph: PackedGraph, star: StarGraph):
@@ -186,4 +199,4 @@ class SGNNHN(SessionModel):
 
     def item_embeddings(self) -> paddle.Tensor:
         """The L2-normalised item table ``[n_items, D]`` (a zero row stays zero)."""
-        return F.normalize(self.item_emb.weight, axis=-1)
+        return self.normalize_items(self.item_emb.weight)

@@ -15,8 +15,8 @@ train=...)``, ``output_items()``) live in :mod:`srgnn_paddle.models.notebook`.
 
 Host kernels (``kernels: host``): the ``Linear`` layers (``linear_edge_in``,
 ``linear_edge_out``, ``linear_one``, ``linear_two``, ``linear_three``,
-``linear_transform``) and the softmax; the cell's ``w_ih`` / ``w_hh`` GEMMs are plain
-``paddle.matmul`` with either kernels (their names and layout are the notebook's).
+``linear_transform``), the cell's ``w_ih`` / ``w_hh`` GEMMs (the kernels' ``linear`` on the
+notebook's parameters, names and layout unchanged) and the softmax.
 """
 from __future__ import annotations
 
@@ -28,19 +28,21 @@ import paddle.nn.functional as F
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.graph import PackedGraph, SessionGraph, build_packed_graph
 from srgnn_paddle.data.loaders import Batch
-from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.kernels.linear import KernelLayer, Linear
 from srgnn_paddle.models.layers import (PackedAdjacency, PackedHistory, TensorLike, as_tensor, initialise,
                                         last_position)
 from srgnn_paddle.models.notebook import NotebookCalls, as_config
 from srgnn_paddle.models.sequence import SessionModel
 
 
-class GNN(paddle.nn.Layer):
+class GNN(paddle.nn.Layer, KernelLayer):
     """Gated graph neural network cell of SR-GNN, repeated ``step`` times with shared weights.
 
     Parameters (Paddle layout, ``Linear.weight`` is ``[in, out]``): ``w_ih [2D, 3D]``,
     ``w_hh [D, 3D]``, ``b_ih [3D]``, ``b_hh [3D]``, ``b_iah [D]``, ``b_ioh [D]``,
-    ``linear_edge_in``, ``linear_edge_out`` (``D -> D``).
+    ``linear_edge_in``, ``linear_edge_out`` (``D -> D``). The gate GEMMs ``x @ w_ih + b_ih``
+    and ``h @ w_hh + b_hh`` run on the kernels' ``linear`` (:attr:`kernels`; plain Paddle
+    outside a run's kernels block).
     """
 
     def __init__(self, embedding_size: int, step: int = 1) -> None:
@@ -72,22 +74,27 @@ class GNN(paddle.nn.Layer):
         h_in = self.linear_edge_in(hidden)
         h_out = self.linear_edge_out(hidden)
         if isinstance(A, PackedAdjacency):
-            messages = A.propagate(paddle.concat([h_in, h_out], axis=0))  # [2n, D]
-            n = hidden.shape[0]
-            inputs = paddle.concat([messages[:n] + self.b_iah, messages[n:] + self.b_ioh], axis=1)  # [n, 2D]
+            incoming, outgoing = paddle.split(A.propagate(paddle.concat([h_in, h_out], axis=0)), 2)  # [n, D] each
+            inputs = paddle.concat([incoming + self.b_iah, outgoing + self.b_ioh], axis=1)  # [n, 2D]
         else:
             length = A.shape[1]
             input_in = paddle.matmul(A[:, :, :length], h_in) + self.b_iah
             input_out = paddle.matmul(A[:, :, length:], h_out) + self.b_ioh
             inputs = paddle.concat([input_in, input_out], axis=2)  # [B, L, 2D]
-        gi = paddle.matmul(inputs, self.w_ih) + self.b_ih  # [..., 3D]
-        gh = paddle.matmul(hidden, self.w_hh) + self.b_hh  # [..., 3D]
+        gi = self._gemm(inputs, self.w_ih, self.b_ih)  # [..., 3D]
+        gh = self._gemm(hidden, self.w_hh, self.b_hh)  # [..., 3D]
         i_r, i_i, i_n = paddle.chunk(gi, 3, axis=-1)
         h_r, h_i, h_n = paddle.chunk(gh, 3, axis=-1)
         reset_gate = F.sigmoid(i_r + h_r)
         input_gate = F.sigmoid(i_i + h_i)
         new_gate = paddle.tanh(i_n + reset_gate * h_n)
         return hidden + input_gate * (new_gate - hidden)
+
+    def _gemm(self, x: paddle.Tensor, weight: paddle.Tensor, bias: paddle.Tensor) -> paddle.Tensor:
+        """``x @ weight + bias`` on the run's kernels."""
+        if self.kernels is None:
+            return paddle.matmul(x, weight) + bias
+        return self.kernels.linear(x, weight, bias)
 
     def forward(self, A: Union[paddle.Tensor, PackedAdjacency], hidden: paddle.Tensor) -> paddle.Tensor:
         """Apply :meth:`cell` ``step`` times (``A [B, L, 2L]`` with ``hidden [B, L, D]``, or a

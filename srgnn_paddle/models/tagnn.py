@@ -22,18 +22,23 @@ score of item ``t`` is
 
     ``z_t = v_t . (W_LG [s_global; s_local] + b) + sum_i beta_{i,t} (v_t . W_T v_{s,i})``
 
-which is what :meth:`TAGNN.full_scores` computes for the whole catalogue at once: two
-batched products ``[P, D] x [D, N]`` over the batch's ``P`` history entries (the packed
-graph's, sessions one after another: the attention logits ``v_t . W v_{s,i}`` and the values
-``v_t . W_T v_{s,i}``), a softmax over each session's entries and a weighted sum over them
-(segment operations); the ``[B, N, D]`` tensor of the ``s_t`` is never built, nor is the
-padding computed (padded ``[B, L, D] x [D, N]`` products would do 5.4 times the work on
-DIGINETICA's batches of 100 prefix pairs: on average ``B * L = 2,217`` slots for ``P = 413``
-entries). Memory per batch: about ``24 * P * N`` bytes (six float32 ``[P, N]`` tensors at the
-peak of the backward; about 430 MB for a DIGINETICA batch). When that exceeds
-``score_budget_mb`` the catalogue is scored in chunks of items that fit, forward and backward
-alike (the backward recomputes a chunk's softmax instead of keeping it:
-:class:`_TargetAttention`), so the budget holds for training too.
+which is what :meth:`TAGNN.full_scores` computes for the whole catalogue at once (the
+kernels' ``target_scores``, :mod:`srgnn_paddle.kernels.target_attention`). The entries of a
+session that are the same item have the same node vector, so the sums over the session's
+positions ``i`` run over its distinct items (the packed graph's ``n`` nodes, sessions one
+after another), each weighted by the times it occurs: ``beta`` is the softmax of the logits
+plus the log of that count, the same value as over the positions. Two batched products
+``[n, D] x [D, N]`` (the attention logits ``v_t . W v_{s,i}`` and the values
+``v_t . W_T v_{s,i}``), a softmax over each session's nodes and a weighted sum over them; the
+``[B, N, D]`` tensor of the ``s_t`` is never built, nor is the padding computed (padded
+``[B, L, D] x [D, N]`` products would do 6.2 times the work on DIGINETICA's batches of 100
+prefix pairs: on average ``B * L = 2,217`` slots for ``n = 357`` nodes, of ``P = 413``
+entries). The plain-Paddle kernel's memory per batch: about ``24 * n * N`` bytes (six float32
+``[n, N]`` tensors at the peak of the backward; about 370 MB for a DIGINETICA batch). When
+that exceeds ``score_budget_mb`` the catalogue is scored in chunks of items that fit,
+forward and backward alike (the backward recomputes a chunk's softmax instead of keeping
+it), so the budget holds for training too; the host kernel keeps ``8 n N`` bytes or
+recomputes likewise.
 
 Where this implementation differs from the official code (CRIPAC-DIG/TAGNN) and why:
 
@@ -50,8 +55,8 @@ Where this implementation differs from the official code (CRIPAC-DIG/TAGNN) and 
 
 Host kernels (``kernels: host``): the ``Linear`` layers (the cell's ``linear_edge_in`` /
 ``linear_edge_out``, ``linear_one``, ``linear_two``, ``linear_three``,
-``linear_transform``, ``linear_t``, ``linear_target``); the cell's gate GEMMs and the
-target attention's products are plain Paddle with either kernels.
+``linear_transform``, ``linear_t``, ``linear_target``), the cell's gate GEMMs and the
+scores (:class:`TargetScores`, numpy's BLAS in cache-sized blocks of items: most of a step).
 """
 from __future__ import annotations
 
@@ -59,105 +64,54 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
-from paddle.autograd import PyLayer
+import paddle.nn as nn
 
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.graph import build_packed_graph
 from srgnn_paddle.data.loaders import Batch
 from srgnn_paddle.errors import SrgnnError
-from srgnn_paddle.kernels.linear import Linear
-from srgnn_paddle.models.base import CrossEntropy, mask_padding_column
+from srgnn_paddle.kernels.linear import KernelLayer, Linear
+from srgnn_paddle.kernels.target_attention import target_chunk, target_scores
+from srgnn_paddle.models.base import CrossEntropy, mask_padding_column, scores_cross_entropy
 from srgnn_paddle.models.layers import PackedAdjacency, PackedHistory, as_tensor, initialise, segment_sum
 from srgnn_paddle.models.sequence import SessionModel
 from srgnn_paddle.models.srgnn import GNN
 
-#: bytes per (history entry, item) of the target attention's float32 ``[P, C]`` tensors at
-#: their peak (six of them, in the backward)
-BYTES_PER_ENTRY = 24
+
+class TargetScores(nn.Layer, KernelLayer):
+    """The scores of every item with its own target attention, ``z [B, N]`` (the module
+    docstring's formula), computed by the kernels' ``target_scores`` (:attr:`kernels`; see
+    :mod:`srgnn_paddle.kernels.target_attention`): plain Paddle, or numpy on the host.
+    ``budget``: the bytes a batch's computation may take (0 = no limit)."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.budget = int(budget)
+
+    def forward(self, base: paddle.Tensor, keys: paddle.Tensor, values: paddle.Tensor, session: paddle.Tensor,
+                count: paddle.Tensor, items: paddle.Tensor) -> paddle.Tensor:
+        """``base [B, D]`` (``W_LG [s_global; s_local] + b``), ``keys`` / ``values [n, D]``
+        (``W v_{s,i}``, ``W_T v_{s,i}`` of every node), ``session [n]`` int64, ``count [n]``
+        float32 (each node's entries), ``items [N, D]`` -> ``[B, N]``."""
+        scores = target_scores if self.kernels is None else self.kernels.target_scores
+        return scores(base, keys, values, session, count, items, self.budget)
+
+    def cross_entropy(self, scores: paddle.Tensor, target: paddle.Tensor, mask_padding: bool) -> paddle.Tensor:
+        """The full-softmax cross-entropy of ``scores [B, N]`` against ``target [B]`` on the
+        kernels' ``scores_cross_entropy`` (``mask_padding``: item 0 not a candidate)."""
+        if self.kernels is None:
+            return scores_cross_entropy(scores, target, mask_padding)
+        return self.kernels.scores_cross_entropy(scores, target, mask_padding)
 
 
-def _attend(keys: paddle.Tensor, values: paddle.Tensor, session: paddle.Tensor, n_sessions: int,
-            items: paddle.Tensor) -> Tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor]:
-    """``(beta [P, C], products [P, C], out [B, C])`` for a chunk of ``C`` items:
-    ``logits = keys [P, D] x items [C, D]^T``, ``beta`` their softmax over each session's
-    entries (``session [P]``, non-decreasing), ``products = values x items^T`` and
-    ``out[b, t] = sum over b's entries p of beta[p, t] products[p, t]``."""
-    logits = paddle.matmul(keys, items, transpose_y=True)  # [P, C]
-    top = paddle.geometric.segment_max(logits.detach(), session)  # [B, C]: a stable softmax
-    weights = paddle.exp(logits - paddle.gather(top, session))
-    del logits, top
-    total = segment_sum(weights, session, n_sessions)  # [B, C]
-    beta = weights / paddle.gather(total, session)
-    del weights, total
-    products = paddle.matmul(values, items, transpose_y=True)  # [P, C]
-    return beta, products, segment_sum(beta * products, session, n_sessions)
-
-
-def _chunks(n: int, chunk: int):
-    return [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
-
-
-class _TargetAttention(PyLayer):
-    """:func:`_attend`'s ``out`` chunk by chunk of items, with a backward that recomputes each
-    chunk (or reuses the forward's tensors when the catalogue is one chunk), so no more than
-    one chunk's ``[P, C]`` tensors are alive at a time."""
-
-    @staticmethod
-    def forward(ctx, keys, values, session, items, n_sessions, chunk):
-        parts, kept = [], None
-        spans = _chunks(items.shape[0], chunk)
-        for start, end in spans:
-            beta, products, out = _attend(keys, values, session, n_sessions, items[start:end])
-            parts.append(out)  # [B, C]
-            if len(spans) == 1:
-                kept = (beta, products, out)
-        ctx.save_for_backward(keys, values, session, items)
-        ctx.spans, ctx.kept, ctx.n_sessions = spans, kept, n_sessions
-        return paddle.concat(parts, axis=1)
-
-    @staticmethod
-    def backward(ctx, grad):
-        keys, values, session, items = ctx.saved_tensor()
-        spans, kept, n_sessions = ctx.spans, ctx.kept, ctx.n_sessions
-        ctx.kept = None
-        d_keys, d_values, d_items = paddle.zeros_like(keys), paddle.zeros_like(values), []
-        for start, end in spans:
-            chunk = items[start:end]  # [C, D]
-            beta, products, out = kept if kept is not None else _attend(keys, values, session, n_sessions, chunk)
-            d_products = beta * paddle.gather(grad[:, start:end], session)  # [P, C]: d out / d products
-            del beta
-            d_logits = d_products * (products - paddle.gather(out, session))  # the softmax's backward
-            del products, out
-            d_keys += paddle.matmul(d_logits, chunk)
-            d_values += paddle.matmul(d_products, chunk)
-            d_items.append(paddle.matmul(d_logits, keys, transpose_x=True)
-                           + paddle.matmul(d_products, values, transpose_x=True))
-        return d_keys, d_values, None, paddle.concat(d_items, axis=0)
-
-
-def target_attention_scores(keys: paddle.Tensor, values: paddle.Tensor, session: paddle.Tensor, n_sessions: int,
-                            items: paddle.Tensor, chunk: int) -> paddle.Tensor:
-    """TAGNN's target term for every item: ``out[b, t] = sum_p beta[p, t] (items[t] . values[p])``
-    over the history entries ``p`` of session ``b``, with ``beta[:, t]`` the softmax of
-    ``items[t] . keys[p]`` over those entries.
-
-    Args:
-        keys, values: ``[P, D]`` float32, one row per history entry (``W v_{s,i}`` and
-            ``W_T v_{s,i}``), sessions one after another.
-        session: ``[P]`` int64, the session (batch row) of each entry, non-decreasing;
-            every session ``0..n_sessions-1`` has an entry.
-        n_sessions: ``B``.
-        items: ``[N, D]`` the candidates' vectors.
-        chunk: items scored at a time (``>= N``: one chunk).
-    Returns:
-        ``[B, N]`` float32. Gradients reach ``keys``, ``values`` and ``items``.
-    """
-    chunk = max(1, int(chunk))
-    if paddle.is_grad_enabled():
-        return _TargetAttention.apply(keys, values, session, items, n_sessions, chunk)
-    return paddle.concat([_attend(keys, values, session, n_sessions, items[start:end])[2]  # scoring only
-                          for start, end in _chunks(items.shape[0], chunk)], axis=1)
+def node_entries(graph) -> Tuple[paddle.Tensor, paddle.Tensor]:
+    """``(node_session [n] int64, count [n] float32)`` of a packed graph: the session of each
+    node and the number of its session's entries that are its item."""
+    pos_node = np.asarray(graph.pos_node)
+    n = len(np.asarray(graph.node_items))
+    node_session = np.zeros(n, dtype=np.int64)
+    node_session[pos_node] = np.asarray(graph.pos_session)
+    return paddle.to_tensor(node_session), paddle.to_tensor(np.bincount(pos_node, minlength=n).astype(np.float32))
 
 
 class TAGNN(SessionModel):
@@ -177,7 +131,6 @@ class TAGNN(SessionModel):
                              f"loss {cfg.loss!r} does not apply to it (use --loss softmax)")
         super().__init__(cfg, sparse_item_grad)
         d = self.embedding_dim
-        self.score_budget = int(cfg.score_budget_mb) * 2 ** 20
         self.gnn = GNN(d, cfg.step)
         self.linear_one = Linear(d, d)  # W_1, on v_{s,n}
         self.linear_two = Linear(d, d)  # W_2, on every v_{s,i}
@@ -185,12 +138,15 @@ class TAGNN(SessionModel):
         self.linear_transform = Linear(2 * d, d)  # W_3's block on [s_global; s_local], and its bias
         self.linear_t = Linear(d, d, bias_attr=False)  # the target attention's W
         self.linear_target = Linear(d, d, bias_attr=False)  # W_3's block on s_target
+        self.target_attention = TargetScores(int(cfg.score_budget_mb) * 2 ** 20)
         initialise(self, cfg.init, d)
 
     # ---------------------------------------------------------------- the session's side
-    def _session(self, batch: Batch) -> Tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor, paddle.Tensor]:
-        """``(W_LG [s_global; s_local] + b  [B, D], keys W v_{s,i} [P, D], values W_T v_{s,i} [P, D],
-        session [P])`` of the batch's ``P`` history entries (the packed graph's order)."""
+    def _session(self, batch: Batch) -> Tuple[paddle.Tensor, paddle.Tensor, paddle.Tensor, paddle.Tensor,
+                                              paddle.Tensor]:
+        """``(W_LG [s_global; s_local] + b  [B, D], keys W v_{s,i} [n, D], values W_T v_{s,i} [n, D],
+        node_session [n], count [n])`` of the batch's ``n`` nodes (a session's distinct items;
+        ``count`` the entries of each)."""
         graph = batch.graph if batch.graph is not None else build_packed_graph(batch.history)
         hidden = self.gnn(PackedAdjacency(graph), self.item_emb(as_tensor(graph.node_items)))  # [n, D]
         history = PackedHistory(graph)
@@ -199,55 +155,53 @@ class TAGNN(SessionModel):
         s_global = history.soft_attention(self.linear_one(s_local), self.linear_two(seq_hidden), seq_hidden,
                                           self.linear_three)
         session = self.linear_transform(paddle.concat([s_global, s_local], axis=1))
-        return session, self.linear_t(seq_hidden), self.linear_target(seq_hidden), history.session
+        node_session, count = node_entries(graph)
+        return session, self.linear_t(hidden), self.linear_target(hidden), node_session, count
 
     def encode(self, batch: Batch) -> paddle.Tensor:
         """The part of ``s_t`` shared by every target, ``W_LG [s_global; s_local] + b``:
         ``[B, D]`` (descriptive only: the scores also need the target term)."""
         return self._session(batch)[0]
 
-    def chunk_size(self, entries: int) -> int:
-        """Items scored at a time for a batch of ``entries`` history entries so that the
-        ``[P, C]`` tensors stay within ``score_budget_mb`` (the whole catalogue when it is 0)."""
-        if self.score_budget <= 0:
-            return self.n_items
-        return max(1, min(self.n_items, self.score_budget // (BYTES_PER_ENTRY * entries)))
+    def chunk_size(self, nodes: int) -> int:
+        """Items the plain-Paddle target attention scores at a time for a batch of ``nodes``
+        nodes so that its ``[n, C]`` tensors stay within ``score_budget_mb`` (the whole
+        catalogue when it is 0; :func:`~srgnn_paddle.kernels.target_attention.target_chunk`)."""
+        return target_chunk(nodes, self.n_items, self.target_attention.budget)
 
     # ---------------------------------------------------------------- scores and loss
     def full_scores(self, batch: Batch) -> paddle.Tensor:
         """``z_t`` of every item ``t`` for every row: ``[B, n_items]`` (one batched
-        computation, chunked over the catalogue by ``score_budget_mb``; column 0 at ``-1e9``
-        when ``score_padding`` is off)."""
-        session, keys, values, entry_session = self._session(batch)
-        items = self.item_embeddings()
-        target = target_attention_scores(keys, values, entry_session, session.shape[0], items,
-                                         self.chunk_size(keys.shape[0]))
-        scores = paddle.matmul(session, items, transpose_y=True) + target
+        computation by the kernels, see :class:`TargetScores`; column 0 at ``-1e9`` when
+        ``score_padding`` is off)."""
+        scores = self.target_attention(*self._session(batch), self.item_embeddings())
         return scores if self.score_padding else mask_padding_column(scores)
 
     def score_items(self, batch: Batch, items: Any) -> paddle.Tensor:
         """``z_t`` of given candidates: ``items [B, C]`` int64 -> ``[B, C]``."""
         items = items if isinstance(items, paddle.Tensor) else paddle.to_tensor(items)
-        session, keys, values, entry_session = self._session(batch)
+        session, keys, values, node_session, count = self._session(batch)
         rows, cols = items.shape
         vectors = paddle.gather(self.item_embeddings(), items.reshape([-1])).reshape([rows, cols, -1])  # [B, C, D]
-        candidates = paddle.gather(vectors, entry_session)  # [P, C, D]: each entry's session's candidates
-        logits = paddle.sum(candidates * keys.unsqueeze(1), axis=-1)  # [P, C]
-        top = paddle.geometric.segment_max(logits.detach(), entry_session)
-        weights = paddle.exp(logits - paddle.gather(top, entry_session))
-        beta = weights / paddle.gather(segment_sum(weights, entry_session, rows), entry_session)
-        products = paddle.sum(candidates * values.unsqueeze(1), axis=-1)  # [P, C]
-        target = segment_sum(beta * products, entry_session, rows)  # [B, C]
+        candidates = paddle.gather(vectors, node_session)  # [n, C, D]: each node's session's candidates
+        logits = paddle.sum(candidates * keys.unsqueeze(1), axis=-1)  # [n, C]
+        top = paddle.geometric.segment_max(logits.detach(), node_session)
+        weights = paddle.exp(logits - paddle.gather(top, node_session)) * count.unsqueeze(1)
+        beta = weights / paddle.gather(segment_sum(weights, node_session, rows), node_session)
+        products = paddle.sum(candidates * values.unsqueeze(1), axis=-1)  # [n, C]
+        target = segment_sum(beta * products, node_session, rows)  # [B, C]
         return paddle.sum(vectors * session.unsqueeze(1), axis=-1) + target
 
     def calculate_loss(self, batch: Batch, cross_entropy: Optional[CrossEntropy] = None) -> paddle.Tensor:
-        """The full-softmax cross-entropy of :meth:`full_scores` against the targets; with
+        """The full-softmax cross-entropy of :meth:`full_scores` against the targets (on the
+        kernels' ``scores_cross_entropy``, :meth:`TargetScores.cross_entropy`); with
         ``targets: all`` every target position is scored as the prefix it ends (one sample
         per position, as prefix augmentation would). ``cross_entropy`` (the kernels'
         inner-product loss) does not apply to these scores and is not used."""
         if getattr(batch, "position_targets", None) is not None:
             batch = _prefix_batch(batch)
-        return F.cross_entropy(self.full_scores(batch), self.targets(batch))
+        scores = self.target_attention(*self._session(batch), self.item_embeddings())
+        return self.target_attention.cross_entropy(scores, self.targets(batch), not self.score_padding)
 
 
 def _prefix_batch(batch: Batch) -> Batch:

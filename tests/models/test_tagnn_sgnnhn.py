@@ -23,7 +23,7 @@ from srgnn_paddle.data.sessions import augment_prefixes, write_session_pickles
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.models import MODELS, build_model
 from srgnn_paddle.models.sgnnhn import StarGraph
-from srgnn_paddle.models.tagnn import BYTES_PER_ENTRY, target_attention_scores
+from srgnn_paddle.kernels.target_attention import BYTES_PER_ENTRY, target_attention_scores
 from srgnn_paddle.serving.export import check_exportable
 from srgnn_paddle.synthetic import generate_synthetic
 
@@ -185,7 +185,8 @@ def test_chunked_target_attention_gives_the_unchunked_scores_and_gradients(chunk
                 return _plain_target_attention(keys, values, paddle.to_tensor(mask), items)
             flat = paddle.to_tensor(np.flatnonzero(real))
             return target_attention_scores(paddle.gather(keys.reshape([-1, D]), flat),
-                                           paddle.gather(values.reshape([-1, D]), flat), session, 3, items, chunk)
+                                           paddle.gather(values.reshape([-1, D]), flat), session,
+                                           paddle.ones([len(flat)]), 3, items, chunk)
 
         out = scores()
         (out * weights).sum().backward()
@@ -198,10 +199,125 @@ def test_chunked_target_attention_gives_the_unchunked_scores_and_gradients(chunk
         np.testing.assert_allclose(chunked, plain, rtol=1e-4, atol=1e-4, err_msg=what)
 
 
+def test_counted_rows_are_the_repeated_positions():
+    """A session's repeated item as one row counted twice: the same scores as the positions
+    one by one, and the row's gradients the sums of the positions' (plain kernel)."""
+    from srgnn_paddle.kernels.target_attention import target_scores
+
+    rng = np.random.default_rng(3)
+    positions = np.array([0, 1, 0, 2, 3, 3, 4])  # rows of the positions: row 0 twice, row 3 twice
+    session = np.array([0, 0, 0, 1, 2, 2, 2])
+    rows_session, count = np.array([0, 0, 1, 2, 2]), np.array([2, 1, 1, 2, 1], dtype="float32")
+    arrays = [rng.normal(size=shape).astype("float32") for shape in ((3, D), (5, D), (5, D), (N_ITEMS, D))]
+    weights = paddle.to_tensor(rng.normal(size=(3, N_ITEMS)).astype("float32"))
+    results = []
+    for counted in (False, True):
+        base, keys, values, items = (paddle.to_tensor(a, stop_gradient=False) for a in arrays)
+        if counted:
+            out = target_scores(base, keys, values, paddle.to_tensor(rows_session), paddle.to_tensor(count), items, 0)
+        else:
+            index = paddle.to_tensor(positions)
+            out = target_scores(base, paddle.gather(keys, index), paddle.gather(values, index),
+                                paddle.to_tensor(session), paddle.ones([len(positions)]), items, 0)
+        (out * weights).sum().backward()
+        results.append([out.numpy()] + [t.grad.numpy() for t in (base, keys, values, items)])
+    for one_by_one, counted, what in zip(*results, ["scores", "d base", "d keys", "d values", "d items"]):
+        np.testing.assert_allclose(counted, one_by_one, rtol=1e-4, atol=1e-5, err_msg=what)
+
+
+@pytest.mark.parametrize("threads, block, budget", [(1, 1024, 0), (2, 4, 0), (2, 7, 1), (1, 3, 1)],
+                         ids=["one-block", "blocks-kept", "blocks-recomputed", "one-thread-recomputed"])
+def test_host_target_scores_are_the_plain_ones(threads, block, budget):
+    """The numpy kernel (sessions reordered by their rows, one-row sessions folded into
+    their base, items in blocks kept or recomputed for the backward) against the plain-Paddle
+    one: the same scores and gradients for base, keys, values and items, on sessions of 1 to
+    5 rows (several of each, unsorted) with counts above 1."""
+    from srgnn_paddle.kernels.host import HostPool, HostScratch, host_target_scores
+    from srgnn_paddle.kernels.target_attention import target_scores
+
+    rng = np.random.default_rng(block)
+    lengths = np.array([3, 1, 5, 1, 2, 3, 1, 4, 2, 3])
+    session = np.repeat(np.arange(len(lengths)), lengths)
+    count = rng.integers(1, 4, len(session)).astype("float32")
+    arrays = [rng.normal(size=(len(lengths), D)).astype("float32"),
+              *(rng.normal(size=(len(session), D)).astype("float32") * 2 for _ in range(2)),
+              rng.normal(size=(N_ITEMS, D)).astype("float32")]
+    weights = paddle.to_tensor(rng.normal(size=(len(lengths), N_ITEMS)).astype("float32"))
+    pool, scratch = HostPool(threads), HostScratch()
+    results = []
+    for host in (False, True, True):  # the second host run reuses the first one's memory
+        tensors = [paddle.to_tensor(a, stop_gradient=False) for a in arrays]
+        index, counts = paddle.to_tensor(session), paddle.to_tensor(count)
+        if host:
+            out = host_target_scores(*tensors[:3], index, counts, tensors[3], budget, pool, scratch, block)
+        else:
+            out = target_scores(*tensors[:3], index, counts, tensors[3], budget)
+        (out * weights).sum().backward()
+        results.append([out.numpy()] + [t.grad.numpy() for t in tensors])
+        if host:
+            with paddle.no_grad():  # scoring only: nothing kept
+                np.testing.assert_allclose(host_target_scores(*tensors[:3], index, counts, tensors[3], budget, pool,
+                                                              scratch, block).numpy(), results[-1][0], rtol=1e-6)
+    pool.close()
+    for run in results[1:]:
+        for plain, fast, what in zip(results[0], run, ["scores", "d base", "d keys", "d values", "d items"]):
+            np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=1e-4, err_msg=what)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("mask_padding", [False, True])
+def test_host_scores_cross_entropy_is_paddles(threads, mask_padding):
+    """The numpy softmax cross-entropy of given scores against Paddle's: the same loss and
+    gradient, the padding column masked or not."""
+    from srgnn_paddle.kernels.host import HostPool, host_scores_cross_entropy
+    from srgnn_paddle.models.base import scores_cross_entropy
+
+    rng = np.random.default_rng(threads)
+    scores0 = (rng.normal(size=(7, N_ITEMS)) * 4).astype("float32")
+    target = paddle.to_tensor(rng.integers(1, N_ITEMS, 7))
+    pool = HostPool(threads)
+    results = []
+    for host in (False, True):
+        scores = paddle.to_tensor(scores0, stop_gradient=False)
+        loss = (host_scores_cross_entropy(scores, target, mask_padding, pool) if host else
+                scores_cross_entropy(scores, target, mask_padding))
+        (loss * 3.0).backward()
+        results.append((float(loss), scores.grad.numpy()))
+    pool.close()
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-6)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-7)
+    assert (results[1][1][:, 0] == 0).all() or not mask_padding
+
+
+def test_tagnn_host_kernels_give_the_plain_loss_and_gradients():
+    """TAGNN's loss and every parameter's gradient with the host kernels (its GEMMs and the
+    target attention in numpy) against plain Paddle, through the model."""
+    from srgnn_paddle.kernels import HostKernels
+
+    data = _batch(SESSIONS)
+    grads = []
+    for kernels in (None, HostKernels(2)):
+        model = _model("tagnn", score_padding=False)
+        model.train()
+        if kernels is None:
+            loss = model.calculate_loss(data)
+            loss.backward()
+        else:
+            with kernels, kernels.attach(model):
+                assert model.target_attention.kernels is kernels
+                loss = model.calculate_loss(data)
+                loss.backward()
+        grads.append((float(loss), {n: p.grad.numpy() for n, p in model.named_parameters() if p.grad is not None}))
+    assert grads[1][0] == pytest.approx(grads[0][0], rel=1e-5)
+    assert grads[1][1].keys() == grads[0][1].keys()
+    for name, grad in grads[0][1].items():
+        np.testing.assert_allclose(grads[1][1][name], grad, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
 def test_tagnn_chunks_the_catalogue_within_its_budget_and_scores_the_same():
     model = _model("tagnn")
     assert model.chunk_size(20) == N_ITEMS  # 1024 MiB: everything at once
-    entries, items = 413, 43098  # a DIGINETICA batch of 100 prefix pairs: about 430 MB unchunked
+    entries, items = 357, 43098  # the nodes of a DIGINETICA batch of 100 prefix pairs: about 370 MB unchunked
     big = build_model(Config(model="tagnn", n_items=items, embedding_dim=4, score_budget_mb=256))
     chunk = big.chunk_size(entries)
     assert chunk < items and BYTES_PER_ENTRY * entries * chunk <= 256 * 2 ** 20
@@ -209,10 +325,10 @@ def test_tagnn_chunks_the_catalogue_within_its_budget_and_scores_the_same():
         entries) == items
     # chunks of 7 items through the model: the same scores, loss and gradients
     data = _batch(SESSIONS)
-    entries = sum(len(s) for s in SESSIONS)
+    nodes = sum(len(set(s)) for s in SESSIONS)  # the rows of the target attention: each session's distinct items
     reference = _model("tagnn")
-    model.score_budget = BYTES_PER_ENTRY * entries * 7
-    assert model.chunk_size(entries) == 7
+    model.target_attention.budget = BYTES_PER_ENTRY * nodes * 7
+    assert model.chunk_size(nodes) == 7
     with paddle.no_grad():
         np.testing.assert_allclose(model.full_scores(data).numpy(), reference.full_scores(data).numpy(), rtol=1e-5,
                                    atol=1e-6)
@@ -310,6 +426,50 @@ def test_sgnnhn_scores_are_the_scaled_cosine():
     np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_host_normalize_rows_is_paddles(threads):
+    """The numpy row normalisation (chunks of rows over the threads) against
+    ``F.normalize``: the same rows and gradients, a zero row and a row shorter than ``eps``
+    included."""
+    from srgnn_paddle.kernels.host import HostPool, host_normalize_rows
+
+    rng = np.random.default_rng(threads)
+    table = rng.normal(size=(2600, D)).astype("float32")  # more rows than one chunk
+    table[0], table[5] = 0.0, 1e-14
+    weights = paddle.to_tensor(rng.normal(size=table.shape).astype("float32"))
+    pool = HostPool(threads)
+    results = []
+    for host in (False, True):
+        x = paddle.to_tensor(table, stop_gradient=False)
+        out = host_normalize_rows(x, pool) if host else paddle.nn.functional.normalize(x, axis=-1)
+        (out * weights).sum().backward()
+        results.append((out.numpy(), x.grad.numpy()))
+    pool.close()
+    for plain, fast, what in zip(*results, ["rows", "gradient"]):
+        np.testing.assert_allclose(fast, plain, rtol=1e-5, atol=1e-5, err_msg=what)
+
+
+def test_sgnnhn_host_kernels_give_the_plain_loss_and_gradients():
+    """SGNN-HN's loss and every parameter's gradient with the host kernels (the GEMMs, the
+    cell's gates, the table's normalisation, the softmax in numpy) against plain Paddle."""
+    from srgnn_paddle.kernels import HostKernels, Kernels
+
+    data = _batch(SESSIONS)
+    grads = []
+    for kernels in (Kernels(), HostKernels(2)):
+        model = _model("sgnnhn", num_layers=2, score_padding=False)
+        model.train()
+        with kernels, kernels.attach(model):
+            assert model.normalize_items.kernels is kernels and model.gnn.kernels is kernels
+            loss = model.calculate_loss(data, kernels.cross_entropy)
+            loss.backward()
+        grads.append((float(loss), {n: p.grad.numpy() for n, p in model.named_parameters() if p.grad is not None}))
+    assert grads[1][0] == pytest.approx(grads[0][0], rel=1e-5)
+    assert grads[1][1].keys() == grads[0][1].keys()
+    for name, grad in grads[0][1].items():
+        np.testing.assert_allclose(grads[1][1][name], grad, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
 # ---------------------------------------------------------------------------- the paper configs
 def test_the_paper_configs_load_and_build_the_published_models():
     tagnn = load_config(CONFIGS / "paper_tagnn.yaml")
@@ -320,7 +480,7 @@ def test_the_paper_configs_load_and_build_the_published_models():
                                                                                               256, 10)
     model = build_model(sgnnhn.replace(n_items=N_ITEMS))
     assert (model.num_layers, model.scale) == (6, 12.0) and model.n_positions >= 10
-    assert build_model(tagnn.replace(n_items=N_ITEMS)).chunk_size(413) == N_ITEMS
+    assert build_model(tagnn.replace(n_items=N_ITEMS)).chunk_size(357) == N_ITEMS
 
 
 # ---------------------------------------------------------------------------- through the CLI
