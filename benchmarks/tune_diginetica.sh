@@ -10,14 +10,15 @@
 # ROUNDS="10 20" runs every model to the first budget, then every model to the next one (a
 # larger budget extends the same seeded list; trials already in a table are not run again);
 # a model's final budget is the last round's, capped by BUDGET_<model> (e.g. BUDGET_sr=15).
-# SEED is the search seed (default 0).
+# SEED is the search seed (default 0). CODE=DIR runs the package found in DIR (e.g. a frozen
+# copy); default: this checkout.
 set -euo pipefail
 DATA=${1:-../shared/data/diginetica}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 RESULTS=$REPO/docs/results/tune/diginetica
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
-export PYTHONPATH=$REPO${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH=${CODE:-$REPO}${PYTHONPATH:+:$PYTHONPATH}
 read -r -a MODELS <<< "${MODELS:-vstan stan vsknn sknn sr}"
 read -r -a ROUNDS <<< "${ROUNDS:-10 20}"
 for round in "${ROUNDS[@]}"; do
