@@ -13,7 +13,7 @@
 # SEED is the search seed (default 0). CODE=DIR runs the package found in DIR (e.g. a frozen
 # copy); default: this checkout.
 set -euo pipefail
-DATA=${1:-../shared/data/diginetica}
+DATA=$(cd "${1:-../shared/data/diginetica}" && pwd)
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 RESULTS=$REPO/docs/results/tune/diginetica
 PY=${PYTHON:-python3}
@@ -21,6 +21,7 @@ export PYTHONUNBUFFERED=1
 export PYTHONPATH=${CODE:-$REPO}${PYTHONPATH:+:$PYTHONPATH}
 read -r -a MODELS <<< "${MODELS:-vstan stan vsknn sknn sr}"
 read -r -a ROUNDS <<< "${ROUNDS:-10 20}"
+cd "$RESULTS/.." 2>/dev/null || { mkdir -p "$RESULTS" && cd "$RESULTS/.."; }  # python -m puts the working folder first on sys.path
 for round in "${ROUNDS[@]}"; do
   for model in "${MODELS[@]}"; do
     cap_name="BUDGET_$model"
