@@ -123,10 +123,18 @@ def _key(settings: Mapping[str, Any]) -> Tuple[Tuple[str, str], ...]:
 
 
 def format_value(value: Any) -> str:
-    """A setting as written in the table and read back with ``yaml.safe_load``."""
+    """A setting as written in the table (read back by :func:`parse_value`)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value) if isinstance(value, float) else str(value)
+
+
+def parse_value(key: str, text: str) -> Any:
+    """A setting of the table (:func:`format_value`) back as the config field's type."""
+    kind = type(getattr(Config(), key))
+    if kind is bool:
+        return text == "true"
+    return kind(text)
 
 
 class Search:
@@ -191,7 +199,7 @@ class Search:
 
         plan = trial_settings(self.space, self.start_settings(), trials, mode, seed)
         self.open()
-        done = {_key({k: yaml.safe_load(row[k]) for k in self.space}) for row in self.rows}
+        done = {_key({k: parse_value(k, row[k]) for k in self.space}) for row in self.rows}
         todo = [s for s in plan if _key(s) not in done]
         if len(plan) < trials:
             self.log(f"the space holds {len(plan)} settings: {len(plan)} trials, not {trials}")
@@ -223,7 +231,7 @@ class Search:
             raise SrgnnError(f"{self.out}: no trials recorded")
         best = self.best()
         self.write_tables()
-        write_config(self.cfg.replace(**{k: yaml.safe_load(best[k]) for k in self.space}), self.out / BEST_FILE,
+        write_config(self.cfg.replace(**{k: parse_value(k, best[k]) for k in self.space}), self.out / BEST_FILE,
                      list(self.space), f"best of {len(self.rows)} trials of 'tune' (trial {best['trial']}), "
                                        f"chosen on the validation split")
         return best
@@ -283,5 +291,5 @@ def _read_rows(path: Path) -> List[Dict[str, str]]:
     return rows
 
 
-__all__ = ["MODES", "Search", "model_space", "read_space", "trial_settings", "format_value",
+__all__ = ["MODES", "Search", "model_space", "read_space", "trial_settings", "format_value", "parse_value", "write_config",
            "SEARCH_FILE", "TRIALS_CSV", "TRIALS_MD", "BEST_FILE"]

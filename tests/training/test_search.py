@@ -196,3 +196,12 @@ def test_bad_input_is_one_error_line(flags, message, data, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
     assert not (tmp_path / "out" / "trials.csv").exists()
+
+
+def test_table_values_read_back_as_the_config_types():
+    from srgnn_paddle.training.search import format_value, parse_value
+
+    for key, value in [("stan_lambda2", 1e-05), ("stan_lambda1", 2.05), ("stan_neighbors", 500),
+                       ("vstan_idf", False), ("vstan_idf", True), ("sr_weighting", "log")]:
+        back = parse_value(key, format_value(value))
+        assert back == value and type(back) is type(value)
