@@ -423,7 +423,8 @@ def _add_tune(sub: argparse._SubParsersAction) -> None:
                                    "--out, the trials already in trials.csv are not run again.")
     p.add_argument("--data_dir", default=None,
                    help="the data folder, as for 'train' (default: the embedded synthetic data)")
-    p.add_argument("--config", default=None, help="YAML config the search starts from (e.g. configs/paper_diginetica.yaml)")
+    p.add_argument("--config", default=None,
+                   help="YAML config the search starts from (e.g. configs/paper_diginetica.yaml)")
     p.add_argument("--out", required=True, help="folder for the trials table and best.yaml")
     p.add_argument("--trials", type=int, default=20,
                    help="budget: trials in all, the starting settings (the config's values) first (default 20)")
@@ -457,7 +458,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     best = search.run(args.trials, args.mode, args.search_seed, progress=not args.quiet)
     out = Path(args.out)
     print(f"best: trial {best['trial']}: " + " ".join(f"{k}={best[k]}" for k in search.space)
-          + "".join(f", {c} {float(best[c]):.2f}" for c in list(best)[1 + len(search.space):][:2]))
+          + "".join(f", {c} {float(best[c]):.2f}" for c in [c for c in best if "@" in c][:2]))
     print(f"{len(search.rows)} trials in {out / TRIALS_MD}; train the best with --config {out / BEST_FILE}")
     return 0
 
@@ -471,6 +472,6 @@ def _add_serving(sub: argparse._SubParsersAction) -> None:
 
 
 _ADDERS: List[Callable[[argparse._SubParsersAction], None]] = [
-    _add_train, _add_tune, _add_evaluate, _add_tsne, _add_predict, _add_report, _add_compare, _add_significance, _add_prepare,
-    _add_serving,
+    _add_train, _add_tune, _add_evaluate, _add_tsne, _add_predict, _add_report, _add_compare, _add_significance,
+    _add_prepare, _add_serving,
 ]

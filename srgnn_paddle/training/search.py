@@ -157,8 +157,10 @@ class Search:
             raise SrgnnError(f"'{unknown[0]}' is not a tunable option of {cfg.model}; "
                              f"tunable: {', '.join(model_space(cfg.model))}")
         self.cfg, self.data_dir, self.out, self.log = cfg, Path(data_dir), Path(out), log
-        self.header = {"model": cfg.model, "data_dir": str(self.data_dir.resolve()), "space": {k: list(v) for k, v in self.space.items()},
-                       "base_config": {k: v for k, v in cfg.to_dict().items() if k not in self.space and k not in RUN_ONLY}}
+        self.header = {"model": cfg.model, "data_dir": str(self.data_dir.resolve()),
+                       "space": {k: list(v) for k, v in self.space.items()},
+                       "base_config": {k: v for k, v in cfg.to_dict().items()
+                                       if k not in self.space and k not in RUN_ONLY}}
         self.rows: List[Dict[str, str]] = []
 
     # ------------------------------------------------------------------ the folder
@@ -172,8 +174,8 @@ class Search:
             except yaml.YAMLError:
                 saved = None
             if saved != self.header:
-                differs = next((k for k in self.header if not isinstance(saved, dict) or saved.get(k) != self.header[k]),
-                               "model")
+                differs = next((k for k in self.header
+                                if not isinstance(saved, dict) or saved.get(k) != self.header[k]), "model")
                 raise SrgnnError(f"{path}: this folder holds another search (its {differs} differs); "
                                  f"use another --out, or delete the folder to start again")
             self.rows = _read_rows(self.out / TRIALS_CSV)
@@ -181,7 +183,8 @@ class Search:
             try:
                 self.out.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise SrgnnError(f"{self.out}: cannot create the output folder ({exc.strerror}); pass a writable --out") from None
+                raise SrgnnError(f"{self.out}: cannot create the output folder ({exc.strerror}); "
+                                 f"pass a writable --out") from None
             atomic_write_text(path, yaml.safe_dump(self.header, sort_keys=False))
 
     def start_settings(self) -> Settings:
@@ -206,8 +209,8 @@ class Search:
         if todo:
             protocol = get_protocol(self.cfg.protocol)
             data = load_data(self.cfg, self.data_dir)
-            kernels = select_kernels(self.cfg.kernels, select_device(self.cfg.device), host_threads(self.cfg.cpu_threads),
-                                     notice=self.log)
+            kernels = select_kernels(self.cfg.kernels, select_device(self.cfg.device),
+                                     host_threads(self.cfg.cpu_threads), notice=self.log)
             with kernels:
                 for settings in todo:
                     cfg = self.cfg.replace(**settings, n_items=data.n_items)
@@ -291,5 +294,6 @@ def _read_rows(path: Path) -> List[Dict[str, str]]:
     return rows
 
 
-__all__ = ["MODES", "Search", "model_space", "read_space", "trial_settings", "format_value", "parse_value", "write_config",
+__all__ = ["MODES", "Search", "model_space", "read_space", "trial_settings", "format_value", "parse_value",
+           "write_config",
            "SEARCH_FILE", "TRIALS_CSV", "TRIALS_MD", "BEST_FILE"]
