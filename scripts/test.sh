@@ -20,7 +20,8 @@ PY="${PYTHON:-python3}"
 PADDLE_TESTS=(tests/training/test_compat.py tests/cli/test_cli.py tests/cli/test_pipeline.py tests/models/test_contract.py
   tests/models/test_model.py tests/models/test_api.py tests/training/test_kernels.py tests/protocols/test_paper.py tests/models/test_session_models.py
   tests/cli/test_session_tools.py tests/models/test_ncf.py tests/models/test_baselines.py tests/evaluation/test_retrieval.py
-  tests/training/test_perf_paths.py tests/protocols/test_protocols.py tests/serving/test_serving.py)
+  tests/training/test_perf_paths.py tests/protocols/test_protocols.py tests/serving/test_serving.py
+  tests/training/test_search.py)
 
 # "Paddle X (Python Y at PATH)" of an interpreter, from installed metadata (no Paddle import).
 describe() {

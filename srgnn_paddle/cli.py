@@ -412,6 +412,57 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 _COMMANDS["prepare"] = _cmd_prepare
 
 
+def _add_tune(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tune", help="seeded hyper-parameter search of a counted baseline (sknn, vsknn, stan, vstan, "
+                                    "sr), scored on the validation split only",
+                       description="Search the options a counted model declares (or those of --space): each trial "
+                                   "counts the model on the protocol's training part and scores the validation "
+                                   "split only (never the test split); the best by the protocol's selection metric "
+                                   "(paper: P@20, then MRR@20) is written as a config for 'train --config'. Writes "
+                                   "search.yaml, trials.csv, trials.md and best.yaml to --out; run again on the same "
+                                   "--out, the trials already in trials.csv are not run again.")
+    p.add_argument("--data_dir", default=None,
+                   help="the data folder, as for 'train' (default: the embedded synthetic data)")
+    p.add_argument("--config", default=None,
+                   help="YAML config the search starts from (e.g. configs/paper_diginetica.yaml)")
+    p.add_argument("--out", required=True, help="folder for the trials table and best.yaml")
+    p.add_argument("--trials", type=int, default=20,
+                   help="budget: trials in all, the starting settings (the config's values) first (default 20)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--random", dest="mode", action="store_const", const="random",
+                      help="draw distinct settings at random with --search_seed (the default)")
+    mode.add_argument("--grid", dest="mode", action="store_const", const="grid",
+                      help="the product of the value lists, in order, up to --trials")
+    p.set_defaults(mode="random")
+    p.add_argument("--search_seed", type=int, default=0,
+                   help="seed of the random draws (default 0); --seed is the run's seed, which picks the "
+                        "validation pairs with valid_split pairs")
+    p.add_argument("--space", default=None, metavar="FILE.yaml",
+                   help="search only these of the model's options, with these values: 'option: [v1, v2, ...]' lines")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_config_flags(p)
+    _COMMANDS["tune"] = _cmd_tune
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    """Run the search, then print the best trial and where its config is."""
+    from srgnn_paddle.training.search import BEST_FILE, TRIALS_MD, Search, model_space, read_space
+
+    if args.trials < 1:
+        raise SrgnnError(f"--trials must be at least 1, got {args.trials}")
+    cfg = _config_from_args(args)
+    model_space(cfg.model)  # a trained or unknown model: one error line before the data is read
+    data_dir, cfg = _resolve_data(args, cfg)
+    space = read_space(Path(args.space), cfg.model, cfg) if args.space else None
+    search = Search(cfg, data_dir, Path(args.out), space, log=lambda line: print(line, file=sys.stderr))
+    best = search.run(args.trials, args.mode, args.search_seed, progress=not args.quiet)
+    out = Path(args.out)
+    print(f"best: trial {best['trial']}: " + " ".join(f"{k}={best[k]}" for k in search.space)
+          + "".join(f", {c} {float(best[c]):.2f}" for c in [c for c in best if "@" in c][:2]))
+    print(f"{len(search.rows)} trials in {out / TRIALS_MD}; train the best with --config {out / BEST_FILE}")
+    return 0
+
+
 def _add_serving(sub: argparse._SubParsersAction) -> None:
     """``export`` and ``serve``: declared and run by :mod:`srgnn_paddle.serving.commands`."""
     from srgnn_paddle.serving.commands import add_export, add_serve
@@ -421,6 +472,6 @@ def _add_serving(sub: argparse._SubParsersAction) -> None:
 
 
 _ADDERS: List[Callable[[argparse._SubParsersAction], None]] = [
-    _add_train, _add_evaluate, _add_tsne, _add_predict, _add_report, _add_compare, _add_significance, _add_prepare,
-    _add_serving,
+    _add_train, _add_tune, _add_evaluate, _add_tsne, _add_predict, _add_report, _add_compare, _add_significance,
+    _add_prepare, _add_serving,
 ]

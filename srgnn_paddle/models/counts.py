@@ -18,7 +18,7 @@ evaluation mode and back; counting has no mode.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping
+from typing import Any, ClassVar, Dict, Mapping, Tuple
 
 import numpy as np
 import paddle
@@ -67,6 +67,9 @@ class CountModel(Scorer):
     trainable: ClassVar[bool] = False
     inner_product: ClassVar[bool] = False
     batch_layout: ClassVar[str] = "sequence"
+    #: The options ``tune`` searches (:mod:`srgnn_paddle.training.search`): config key -> the
+    #: values tried, the config's default among them. Empty: the model has nothing to tune.
+    search_space: ClassVar[Mapping[str, Tuple[Any, ...]]] = {}
 
     def __init__(self, cfg: Config) -> None:
         self.n_items = int(cfg.n_items)

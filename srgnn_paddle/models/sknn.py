@@ -23,6 +23,8 @@ class SKNN(CountModel):
     (0: every candidate)."""
 
     name, display_name = "sknn", "SKNN"
+    search_space = {"sknn_neighbors": (20, 50, 100, 200, 500, 1000),
+                    "sknn_sample_size": (500, 1000, 2500, 5000, 10000, 0)}
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)

@@ -32,6 +32,7 @@ class SR(CountModel):
     """Sequential rules over ``cfg.sr_steps`` steps, weighted by ``cfg.sr_weighting``."""
 
     name, display_name = "sr", "SR"
+    search_space = {"sr_steps": (1, 2, 3, 5, 7, 10, 15, 20, 30), "sr_weighting": tuple(RULE_WEIGHTS)}
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)

@@ -35,6 +35,12 @@ class STAN(CountModel):
     decays ``cfg.stan_lambda1`` / ``stan_lambda2`` / ``stan_lambda3``."""
 
     name, display_name = "stan", "STAN"
+    #: lambda2 in sessions (a session's index in the training file is its time), 0 = no recency decay
+    search_space = {"stan_neighbors": (50, 100, 200, 500, 1000),
+                    "stan_sample_size": (0, 1000, 2500, 5000, 10000),
+                    "stan_lambda1": (0.5, 1.02, 2.05, 4.1, 8.2),
+                    "stan_lambda2": (0.0, 2500.0, 10000.0, 50000.0, 200000.0),
+                    "stan_lambda3": (0.5, 1.02, 2.05, 4.1, 8.2)}
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)

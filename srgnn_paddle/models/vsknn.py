@@ -40,6 +40,9 @@ class VSKNN(CountModel):
     every candidate), position weights ``cfg.vsknn_weighting`` and IDF with ``cfg.vsknn_idf``."""
 
     name, display_name = "vsknn", "VSKNN"
+    search_space = {"vsknn_neighbors": (50, 100, 200, 500, 1000),
+                    "vsknn_sample_size": (500, 1000, 2500, 5000, 10000, 0),
+                    "vsknn_weighting": tuple(POSITION_WEIGHTS), "vsknn_idf": (False, True)}
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)

@@ -26,6 +26,7 @@ class VSTAN(STAN):
     """STAN's options plus ``cfg.vstan_lambda4`` and ``cfg.vstan_idf``."""
 
     name, display_name = "vstan", "VSTAN"
+    search_space = {**STAN.search_space, "vstan_lambda4": (0.0, 1.0, 2.0, 4.0, 8.0), "vstan_idf": (False, True)}
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The tuned rows of the counted baselines on DIGINETICA: each model trained (counted) with
+# the settings 'tune' chose on the validation split (configs/tuned_diginetica_<model>.yaml,
+# from benchmarks/tune_diginetica.sh), the paper protocol, the most recent 10% of the
+# training sessions as validation, the test split scored once, then --refit: counted again on
+# every training session and the test split scored once more. SETTINGS=defaults trains the
+# same way with each model's default options instead (the untuned rows of the same split).
+# Each run's log.csv, summary.json, config.yaml, refit_log.csv and console output go to
+# docs/results/diginetica/<tuned|defaults_sessions_split>/<run>/.
+#
+#   bash benchmarks/tuned_diginetica_runs.sh [DATA_DIR] [WORK_DIR]
+#
+# MODELS picks the models (default: vstan stan vsknn sknn sr); finished runs are skipped.
+# CODE=DIR runs the package found in DIR (e.g. a frozen copy); default: this checkout.
+set -euo pipefail
+DATA=$(cd "${1:-../shared/data/diginetica}" && pwd)
+WORK=$(mkdir -p "${2:-exp/tuned_diginetica}" && cd "${2:-exp/tuned_diginetica}" && pwd)
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+SETTINGS=${SETTINGS:-tuned}
+[ "$SETTINGS" = tuned ] && folder=tuned || folder=defaults_sessions_split
+RESULTS=$REPO/docs/results/diginetica/$folder
+PY=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1
+export PYTHONPATH=${CODE:-$REPO}${PYTHONPATH:+:$PYTHONPATH}
+read -r -a MODELS <<< "${MODELS:-vstan stan vsknn sknn sr}"
+cd "$WORK"  # python -m puts the working folder first on sys.path: not the checkout, so CODE takes effect
+for model in "${MODELS[@]}"; do
+    if [ "$SETTINGS" = tuned ]; then
+        extra=(--config "$REPO/configs/tuned_diginetica_$model.yaml")
+    else
+        extra=(--config "$REPO/configs/paper_diginetica.yaml" --model "$model" --valid_split sessions)
+    fi
+    out=$WORK/$folder
+    name=$($PY -c "import sys; from srgnn_paddle.cli import build_parser, _config_from_args; from srgnn_paddle.runs import run_name
+print(run_name(_config_from_args(build_parser().parse_args(['train'] + sys.argv[1:]))))" "${extra[@]}")
+    run_dir=$out/diginetica_paper/$name
+    if [ ! -f "$run_dir/summary.json" ] || ! grep -q test_refit "$run_dir/summary.json"; then
+        resume=()
+        [ -f "$run_dir/summary.json" ] && resume=(--resume)
+        mkdir -p "$out"
+        echo "== $(date +%T) $model ${extra[*]} ${resume[*]}" | tee -a "$out/console_$name.txt"
+        $PY -m srgnn_paddle train "${extra[@]}" --data_dir "$DATA" --exp_dir "$out" --refit --quiet --no-tsne \
+            "${resume[@]}" 2>&1 | grep -v -e "faiss" -e "ccache" -e "warnings.warn" | tee -a "$out/console_$name.txt"
+    fi
+    mkdir -p "$RESULTS/$name"
+    cp "$run_dir/log.csv" "$run_dir/summary.json" "$run_dir/config.yaml" "$RESULTS/$name/"
+    cp "$out/console_$name.txt" "$RESULTS/$name/console.txt"
+    [ -f "$run_dir/refit/log.csv" ] && cp "$run_dir/refit/log.csv" "$RESULTS/$name/refit_log.csv"
+done
+echo "== $(date +%T) done"
