@@ -352,6 +352,17 @@ LOO_DEFAULTS: Dict[str, Any] = dict(get_protocol("loo").defaults)
 PROTOCOL_DEFAULTS: Dict[str, Dict[str, Any]] = {name: dict(p.defaults) for name, p in _REGISTRY.items() if p.defaults}
 
 
+def read_yaml_file(path: Path, kind: str, flag: str) -> Any:
+    """The parsed YAML of ``path`` (``None`` for an empty file); SrgnnError naming the file
+    when it is missing (``kind`` file, pass it to ``flag``) or not valid YAML."""
+    if not path.is_file():
+        raise SrgnnError(f"{path}: {kind} file not found; pass an existing YAML file to {flag}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SrgnnError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
+
+
 def load_config(path: Union[str, Path, None] = None, overrides: Optional[Mapping[str, Any]] = None) -> Config:
     """Load a YAML config file (if given), then apply ``overrides`` (e.g. command-line flags).
 
@@ -364,12 +375,7 @@ def load_config(path: Union[str, Path, None] = None, overrides: Optional[Mapping
     data: Dict[str, Any] = {}
     if path is not None:
         p = Path(path)
-        if not p.is_file():
-            raise SrgnnError(f"{p}: config file not found; pass an existing YAML file to --config")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise SrgnnError(f"{p}: not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
+        data = read_yaml_file(p, "config", "--config")
         if data is None:
             data = {}
         if not isinstance(data, dict):

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 import yaml
 
-from srgnn_paddle.config import Config
+from srgnn_paddle.config import Config, read_yaml_file
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_write_text
 
@@ -65,12 +65,7 @@ def read_space(path: Path, model: str, base: Config) -> Space:
     """The ``--space`` YAML file: a mapping ``option: [values]`` over some of the model's
     declared options; each value is checked as the config checks it."""
     declared = model_space(model)
-    if not path.is_file():
-        raise SrgnnError(f"{path}: space file not found; pass an existing YAML file to --space")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SrgnnError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
+    data = read_yaml_file(path, "space", "--space")
     if not isinstance(data, dict) or not data:
         raise SrgnnError(f"{path}: must map option names to lists of values, e.g. 'stan_neighbors: [50, 100]'")
     space: Space = {}

@@ -134,6 +134,14 @@ def _sgnnhn_vector(model, items):
     return model.scale * z_h / np.linalg.norm(z_h)
 
 
+def _assert_same_loss_and_gradients(plain, host) -> None:
+    """Two ``(loss, {parameter: gradient})`` of one batch (plain and host kernels) agree."""
+    assert host[0] == pytest.approx(plain[0], rel=1e-5)
+    assert host[1].keys() == plain[1].keys()
+    for name, grad in plain[1].items():
+        np.testing.assert_allclose(host[1][name], grad, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
 # ---------------------------------------------------------------------------- TAGNN
 @pytest.mark.parametrize("sessions", [SESSIONS, [[5], [6], [5]]], ids=["mixed", "one-item"])
 @pytest.mark.parametrize("step", [1, 2])
@@ -308,10 +316,7 @@ def test_tagnn_host_kernels_give_the_plain_loss_and_gradients():
                 loss = model.calculate_loss(data)
                 loss.backward()
         grads.append((float(loss), {n: p.grad.numpy() for n, p in model.named_parameters() if p.grad is not None}))
-    assert grads[1][0] == pytest.approx(grads[0][0], rel=1e-5)
-    assert grads[1][1].keys() == grads[0][1].keys()
-    for name, grad in grads[0][1].items():
-        np.testing.assert_allclose(grads[1][1][name], grad, rtol=1e-4, atol=1e-6, err_msg=name)
+    _assert_same_loss_and_gradients(*grads)
 
 
 def test_tagnn_chunks_the_catalogue_within_its_budget_and_scores_the_same():
@@ -464,10 +469,7 @@ def test_sgnnhn_host_kernels_give_the_plain_loss_and_gradients():
             loss = model.calculate_loss(data, kernels.cross_entropy)
             loss.backward()
         grads.append((float(loss), {n: p.grad.numpy() for n, p in model.named_parameters() if p.grad is not None}))
-    assert grads[1][0] == pytest.approx(grads[0][0], rel=1e-5)
-    assert grads[1][1].keys() == grads[0][1].keys()
-    for name, grad in grads[0][1].items():
-        np.testing.assert_allclose(grads[1][1][name], grad, rtol=1e-4, atol=1e-6, err_msg=name)
+    _assert_same_loss_and_gradients(*grads)
 
 
 # ---------------------------------------------------------------------------- the paper configs
