@@ -3,8 +3,18 @@ share; imported by them in their own venv with torch and RecBole, never by the t
 
 Importing this module restores the numpy aliases numpy 2 removed and RecBole 1.2 still uses
 (``np.float_``, ``np.complex_``, ``np.unicode_``, ...), so import it before RecBole.
+
+It also lets RecBole-GNN's LESSR import DGL there: the newest DGL wheel on the package index
+(2.1.0, ``pip install dgl==2.1.0 torchdata==0.7.1 pydantic``) loads, on import, a GraphBolt
+library built per torch version and has none for torch 2.13; LESSR uses only DGL's graphs and
+message passing, never GraphBolt, so an empty ``dgl.graphbolt`` module stands in for it when
+DGL is installed.
 """
 from __future__ import annotations
+
+import importlib.util
+import sys
+import types
 
 import numpy as np
 
@@ -12,6 +22,9 @@ for _alias, _target in (("float_", np.float64), ("complex_", np.complex128), ("u
                         ("bool8", np.bool_), ("int_", np.int64)):
     if not hasattr(np, _alias):
         setattr(np, _alias, _target)
+
+if importlib.util.find_spec("dgl") is not None and "dgl.graphbolt" not in sys.modules:
+    sys.modules["dgl.graphbolt"] = types.ModuleType("dgl.graphbolt")
 
 
 class FirstBatches:
