@@ -16,7 +16,8 @@ settings of the toolkit's ``configs/paper_<model>.yaml`` (embedding size, batch 
 rate, layers, heads, scale, dropouts: :func:`recbole_options`), full-softmax cross-entropy
 (``loss_type: CE``), histories cut to 50 items (RecBole's default; DIGINETICA's sessions are
 shorter). One epoch of ``Trainer._train_epoch`` is timed per model; with ``--max_steps N``
-only its first N batches (the first one untimed, as in ``bench_models.py``), extrapolated.
+only its first N batches (the first one untimed, as in ``bench_models.py``), extrapolated;
+then the scoring of the first ``--eval_sessions`` test sessions against every item.
 """
 from __future__ import annotations
 
@@ -112,8 +113,10 @@ def write_atomic(sessions_file: Path, max_sessions: int, folder: Path) -> int:
     return rows
 
 
-def bench(model: str, data_path: Path, threads: int, max_steps: int) -> dict:
-    """Time ``max_steps`` training batches (0 = the epoch) of RecBole(-GNN)'s ``model``."""
+def bench(model: str, data_path: Path, threads: int, max_steps: int, eval_sessions: int) -> dict:
+    """Time ``max_steps`` training batches (0 = the epoch) of RecBole(-GNN)'s ``model``, then
+    its scoring of the first ``eval_sessions`` test sessions (0 = all) against every item
+    (``full_sort_predict`` and the top 20, what its full-ranking evaluation runs per batch)."""
     from recbole.trainer import Trainer
     from recbole.utils import init_seed
     from recbole_gnn.config import Config
@@ -133,7 +136,7 @@ def bench(model: str, data_path: Path, threads: int, max_steps: int) -> dict:
     torch.set_num_threads(threads)
     start = time.perf_counter()
     dataset = create_dataset(config)
-    train_data, _, _ = data_preparation(config, dataset)
+    train_data, _, test_data = data_preparation(config, dataset)
     prepare_seconds = time.perf_counter() - start
     net = get_model(name)(config, train_data._dataset).to("cpu")
     trainer = Trainer(config, net)
@@ -145,7 +148,18 @@ def bench(model: str, data_path: Path, threads: int, max_steps: int) -> dict:
     loss = trainer._train_epoch(FirstBatches(train_data, run), epoch_idx=0, show_progress=False)
     seconds = time.perf_counter() - start
     epoch = seconds * steps / run
-    return {"model": model, "recbole_model": name, "options": options, "train_samples": samples,
+    net.eval()
+    scored, start = 0, time.perf_counter()
+    with torch.no_grad():
+        for batch in test_data:
+            interaction = batch[0]
+            torch.topk(net.full_sort_predict(interaction).view(len(interaction), -1), 20)
+            scored += len(interaction)
+            if eval_sessions and scored >= eval_sessions:
+                break
+    eval_seconds = time.perf_counter() - start
+    return {"eval_sessions": scored, "eval_sessions_per_s": scored / eval_seconds,
+            "model": model, "recbole_model": name, "options": options, "train_samples": samples,
             "n_items": dataset.item_num, "steps": steps, "steps_run": run, "epoch_seconds": epoch,
             "ms_per_step": 1000 * seconds / run, "train_samples_per_s": samples / epoch,
             "loss": float(loss) / run, "prepare_seconds": prepare_seconds,
@@ -160,6 +174,7 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(RECBOLE_NAMES))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max_steps", type=int, default=0, help="time this many batches and extrapolate (0 = epoch)")
+    parser.add_argument("--eval_sessions", type=int, default=10240, help="test sessions to score (0 = all)")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args()
     names = [m.strip().lower() for m in args.models.split(",") if m.strip()]
@@ -177,11 +192,12 @@ def main() -> None:
         os.chdir(tmp)  # RecBole writes log_tensorboard/ and saved/ into the working directory
         try:
             for model in names:
-                r = bench(model, Path(tmp), args.threads, args.max_steps)
+                r = bench(model, Path(tmp), args.threads, args.max_steps, args.eval_sessions)
                 rows.append(r)
                 print(f"RecBole-GNN {r['recbole_model']:>7}: training {r['train_samples_per_s']:,.0f} samples/s "
                       f"({r['train_samples']:,} samples, {r['steps_run']} of {r['steps']} batches timed, "
-                      f"{r['ms_per_step']:.1f} ms/step), {r['n_items']:,} items, {r['parameters']:,} parameters; "
+                      f"{r['ms_per_step']:.1f} ms/step), evaluation {r['eval_sessions_per_s']:,.0f} sessions/s "
+                      f"({r['eval_sessions']:,} test sessions), {r['n_items']:,} items, {r['parameters']:,} parameters; "
                       f"options {r['options']}", flush=True)
         finally:
             os.chdir(cwd)

@@ -9,7 +9,7 @@
 # TORCH_PYTHON: the python of a separate venv with torch, RecBole and torch-geometric (default
 # /work/venv-torch/bin/python; see bench_recbole_gnn.py), RECBOLE_GNN_DIR a RecBole-GNN
 # checkout (default /work/recbole-gnn). MODELS (default: every successor) picks the models,
-# STEPS (default 200) the batches timed per model on each side, THREADS (default 2) the threads,
+# STEPS (default 200) the batches timed per model on each side (then 10,240 test sessions scored on each), THREADS (default 2) the threads,
 # ROUNDS (default 2) the alternations; RecBole reads every DIGINETICA session (MAX_SESSIONS=0).
 set -euo pipefail
 DATA=${1:-../shared/data/diginetica}
@@ -29,7 +29,7 @@ for round in $(seq "${ROUNDS:-2}"); do
             --max_steps "$STEPS" --eval_sessions 10240 --cpu_threads "$THREADS" --json 2>&1 | grep -v -i -e faiss -e ccache -e warn
         echo "## round $round, $model, RecBole-GNN $(date +%T)"
         "$TORCH_PY" "$REPO/benchmarks/bench_recbole_gnn.py" --recbole_gnn "$RBGNN" --sessions "$DATA/all_train_seq.txt" \
-            --max_sessions "${MAX_SESSIONS:-0}" --models "$model" --max_steps "$STEPS" --threads "$THREADS" --json 2>&1 \
+            --max_sessions "${MAX_SESSIONS:-0}" --models "$model" --max_steps "$STEPS" --eval_sessions 10240 --threads "$THREADS" --json 2>&1 \
             | grep -e "^RecBole" -e "^torch" -e "^{" -e "Error"
     done
 done

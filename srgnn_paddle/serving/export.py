@@ -9,12 +9,16 @@ session with no known item) and ``manifest.json`` (model, config, sizes, scoring
 graph pre-processing, versions and the SHA-256 of every file).
 
 Which runs export: the trained inner-product session and sequence models (SR-GNN, GRU4Rec,
-NARM, STAMP, GRUwATT, GGNNwATT, NISER+, GC-SAN, SASRec; ``--format onnx`` not for those that
-read only the packed graph: GGNNwATT, NISER+, GC-SAN). Not exported, with the reason in the error: the NCF
-family (GMF, MLP, NeuMF score (known user, item) pairs, not sessions; MLP and NeuMF also
-have no item vectors to search), and the count baselines (POP, S-POP, item-KNN, SKNN: their
-scores are counts over the training sessions, not an encoder and an item table; POP is
-the exported folders' popularity fallback).
+NARM, STAMP, GRUwATT, GGNNwATT, NISER+, GC-SAN, SGNN-HN, SASRec; ``--format onnx`` not for those
+that read only the packed graph: GGNNwATT, NISER+, GC-SAN, SGNN-HN). Not exported, with the
+reason in the error: TAGNN (its session vector depends on the candidate item, so there is no
+item-independent query to search with), LESSR and GCE-GNN (their batches carry graphs of their
+own, and their encoders compute on the host between Paddle calls, GCE-GNN's neighbour sampling
+among it, which the export does not record as a pre-processing step), the NCF family (GMF, MLP,
+NeuMF score (known user, item) pairs, not sessions; MLP and NeuMF also have no item vectors to
+search), and the count baselines (POP, S-POP, item-KNN, SKNN, SR, V-SKNN, STAN, VSTAN: their
+scores are counts over the training sessions, not an encoder and an item table; POP is the
+exported folders' popularity fallback).
 """
 from __future__ import annotations
 
