@@ -93,3 +93,15 @@ def build_lessr_graphs(item_seq) -> LessrGraphs:
         shortcut_src=(keys % n).astype(np.int64),
         shortcut_dst=(keys // n).astype(np.int64),
     )
+
+
+def with_in_row(graphs: LessrGraphs) -> LessrGraphs:
+    """``graphs`` with at least one in-neighbour row: when no node has an in-edge (every
+    session of the batch is one item), a row on node 0 of in-degree 0 (``in_neighbours [1, 1]``
+    of 0), which the EOPA layer's GRU reads as no input (its state stays ``h_0 = 0``, so the row
+    adds nothing). The model's tensors and the exported encoder then never see a 0-size tensor
+    (Paddle 2.6's elementwise ops and Paddle Inference reject them) and need no branch on ``m``."""
+    if len(graphs.in_node):
+        return graphs
+    return graphs._replace(in_node=np.zeros(1, np.int64), in_neighbours=np.zeros((1, 1), np.int64),
+                           in_degree=np.zeros(1, np.int64))

@@ -22,6 +22,7 @@ import paddle
 import paddle.nn.functional as F
 
 from srgnn_paddle import compat
+from srgnn_paddle.models.layers import as_tensor
 
 
 class AttentionPairs(NamedTuple):
@@ -33,7 +34,7 @@ class AttentionPairs(NamedTuple):
     item:   int64, its row of ``values``.
     weight: float32, its ``w_p``.
     count:  float32, its multiplicity ``c_p >= 1``.
-    n_units: ``K``.
+    n_units: ``K`` (an int; a size tensor in the traced export).
     """
 
     unit: np.ndarray
@@ -48,12 +49,13 @@ def segment_attention(base: paddle.Tensor, row: paddle.Tensor, q: paddle.Tensor,
                       pairs: AttentionPairs, slope: float) -> paddle.Tensor:
     """The attention of the module docstring in plain Paddle: ``base [Q, D]``, ``row [D]``,
     ``q [D, 1]``, ``values [V, D]`` -> ``[K, D]``."""
-    unit = paddle.to_tensor(pairs.unit)
-    x = paddle.gather(base, paddle.to_tensor(pairs.key)) + paddle.to_tensor(pairs.weight).unsqueeze(-1) * row
-    scores = paddle.matmul(F.leaky_relu(x, slope), q).squeeze(-1) + paddle.to_tensor(np.log(pairs.count))  # [P]
+    unit = as_tensor(pairs.unit)
+    x = paddle.gather(base, as_tensor(pairs.key)) + as_tensor(pairs.weight).unsqueeze(-1) * row
+    scores = paddle.matmul(F.leaky_relu(x, slope), q).squeeze(-1) + paddle.log(as_tensor(pairs.count))  # [P]
     top = paddle.geometric.segment_max(scores.detach(), unit)  # [K]
     exp = paddle.exp(scores - paddle.gather(top, unit))
     total = compat.index_add(paddle.zeros([pairs.n_units, 1], dtype=exp.dtype), unit, 0, exp.unsqueeze(-1))
     alpha = exp / paddle.gather(total.squeeze(-1), unit)
-    weighted = alpha.unsqueeze(-1) * paddle.gather(values, paddle.to_tensor(pairs.item))  # [P, D]
+    weighted = alpha.unsqueeze(-1) * paddle.gather(values, as_tensor(pairs.item))  # [P, D]
     return compat.index_add(paddle.zeros([pairs.n_units, values.shape[1]], dtype=values.dtype), unit, 0, weighted)
+

@@ -68,7 +68,7 @@ Where this implementation differs from the paper or the official code, and why:
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -81,7 +81,7 @@ from srgnn_paddle.data.loaders import Batch
 from srgnn_paddle.data.typed_graph import EDGE_TYPES, TypedGraph, build_typed_graph
 from srgnn_paddle.kernels.attention import AttentionPairs, segment_attention
 from srgnn_paddle.kernels.linear import KernelLayer, Linear
-from srgnn_paddle.models.layers import as_tensor, initialise, segment_mean, segment_softmax, segment_sum
+from srgnn_paddle.models.layers import as_tensor, initialise, n_rows, segment_mean, segment_softmax, segment_sum
 from srgnn_paddle.models.sequence import SessionModel
 
 POSITIONS = 200  #: rows of the reversed position table (the official code's)
@@ -194,6 +194,61 @@ def row_units(tree: SampledTree, depth: int, n_sample: int) -> Units:
                  key_item=None)
 
 
+class GlobalLevel(NamedTuple):
+    """What the global level of a batch reads, built on the host from its :class:`SampledTree`
+    (:func:`global_level`; numpy arrays, or the exported encoder's inputs):
+
+    items:       ``[U]`` int64, the distinct items of the tree (their embeddings are looked up once).
+    node_rows:   ``[n]`` int64, each node's row of ``items`` (the tree's depth 0).
+    depth_units: per depth ``d < H``: ``[R_d]`` int64, the unit of the first aggregation of each row.
+    first:       the :class:`Units` of the first aggregation (``row_unit`` as in ``depth_units``).
+    later:       per depth ``d < H - 1``: the :class:`Units` of a later aggregation at ``d``
+                 (:func:`row_units`).
+    """
+
+    items: np.ndarray
+    node_rows: np.ndarray
+    depth_units: Tuple[np.ndarray, ...]
+    first: Units
+    later: Tuple[Units, ...]
+
+
+def global_level(tree: SampledTree, n_sample: int) -> GlobalLevel:
+    """The :class:`GlobalLevel` of ``tree`` (``S = n_sample`` slots per row)."""
+    hops = len(tree.rows) - 1
+    first = first_aggregation_units(tree, n_sample)
+    depth_units = np.split(first.row_unit, np.cumsum([len(rows) for rows in tree.rows[:hops - 1]]))
+    later = tuple(row_units(tree, depth, n_sample) for depth in range(hops - 1))
+    return GlobalLevel(tree.items, tree.rows[0], tuple(depth_units), first, later)
+
+
+def sample_tree(table: Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]], node_items: np.ndarray,
+                node_session: np.ndarray, hops: int, n_sample: int,
+                rng: Optional[np.random.Generator] = None) -> SampledTree:
+    """The :class:`SampledTree` of nodes ``node_items [n]`` (their sessions ``node_session [n]``)
+    to ``hops`` hops, depth by depth: ``S = n_sample`` slots of each row's neighbours in the global
+    graph (``table(items [M]) -> ([M, K] int64, [M, K] float32)``, its rows, heaviest first, 0 / 0
+    in empty columns), drawn by :func:`draw_slots` (``rng`` None: evaluation's deterministic slots)."""
+    ids, weights, sessions = [np.asarray(node_items, np.int64)], [np.zeros(0, np.float32)], [np.asarray(node_session, np.int64)]
+    for _ in range(hops):
+        neighbours, weight = table(ids[-1])
+        slots = draw_slots((weight > 0).sum(axis=1), n_sample, rng)
+        ids.append(np.take_along_axis(neighbours, slots, 1).reshape(-1))
+        weights.append(np.take_along_axis(weight, slots, 1).reshape(-1))
+        sessions.append(np.repeat(sessions[-1], n_sample))
+    items, inverse = np.unique(np.concatenate(ids), return_inverse=True)
+    rows = np.split(inverse.reshape(-1), np.cumsum([len(i) for i in ids])[:-1])
+    return SampledTree(items, tuple(rows), tuple(weights), tuple(sessions))
+
+
+def n_segments(index):
+    """The number of segments a non-decreasing index ``[E]`` (>= 1 entry) numbers, ``index[-1] + 1``:
+    an int for numpy arrays and eager tensors, a size tensor while ``paddle.jit.to_static`` traces."""
+    if isinstance(index, np.ndarray) or paddle.in_dynamic_mode():
+        return int(index[-1]) + 1
+    return index[-1] + 1
+
+
 class SessionAggregator(nn.Layer):
     """The session-level attention over a typed session graph: ``a_r`` for the four edge
     types as the columns of one ``D -> 4`` layer (``attention``)."""
@@ -209,8 +264,8 @@ class SessionAggregator(nn.Layer):
         neighbours = paddle.gather(hidden, cols)  # [E, D]
         scores = F.leaky_relu(self.attention(paddle.gather(hidden, rows) * neighbours), SLOPE)  # [E, 4]
         scores = paddle.take_along_axis(scores, types.unsqueeze(-1), axis=1).squeeze(-1)  # [E]: e_ij of its type
-        alpha = segment_softmax(scores, rows, hidden.shape[0])  # over each node's neighbours
-        return segment_sum(alpha.unsqueeze(-1) * neighbours, rows, hidden.shape[0])
+        alpha = segment_softmax(scores, rows, n_rows(hidden))  # over each node's neighbours
+        return segment_sum(alpha.unsqueeze(-1) * neighbours, rows, n_rows(hidden))
 
 
 class GlobalAggregator(nn.Layer, KernelLayer):
@@ -238,7 +293,7 @@ class GlobalAggregator(nn.Layer, KernelLayer):
         d = vectors.shape[1]
         neighbours = vectors if units.key_item is None else paddle.gather(vectors, as_tensor(units.key_item))
         keyed = paddle.gather(sessions, as_tensor(units.key_session)) * neighbours  # s * h_j: [Q, D]
-        base = self.w_1(paddle.concat([keyed, paddle.zeros([keyed.shape[0], 1], dtype=keyed.dtype)], axis=1))  # [Q, D]
+        base = self.w_1(paddle.concat([keyed, paddle.zeros_like(keyed[:, :1])], axis=1))  # [Q, D]
         attention = segment_attention if self.kernels is None else self.kernels.segment_attention
         return attention(base, self.w_1.weight[d], self.q_1.weight, vectors, units.pairs, SLOPE)
 
@@ -315,36 +370,27 @@ class GCEGNN(SessionModel):
                     rng: Optional[np.random.Generator] = None) -> SampledTree:
         """The :class:`SampledTree` of nodes ``node_items [n]`` (their sessions
         ``node_session [n]``) to ``hops`` hops, drawn as :meth:`sample_neighbors` (depth by depth)."""
-        ids, weights, sessions = [np.asarray(node_items, np.int64)], [np.zeros(0, np.float32)], [np.asarray(node_session, np.int64)]
-        for _ in range(self.hops):
-            neighbours, weight = self._sample(ids[-1], rng)
-            ids.append(neighbours.reshape(-1))
-            weights.append(weight.reshape(-1))
-            sessions.append(np.repeat(sessions[-1], self.n_sample))
-        items, inverse = np.unique(np.concatenate(ids), return_inverse=True)
-        rows = np.split(inverse.reshape(-1), np.cumsum([len(i) for i in ids])[:-1])
-        return SampledTree(items, tuple(rows), tuple(weights), tuple(sessions))
+        return sample_tree(self.neighbour_table, node_items, node_session, self.hops, self.n_sample, rng)
 
-    def global_vectors(self, tree: SampledTree, vectors: paddle.Tensor, sessions: paddle.Tensor) -> paddle.Tensor:
-        """``h^g`` of the tree's nodes: ``vectors [U, D]`` the embeddings of ``tree.items``,
+    def global_vectors(self, level: GlobalLevel, vectors: paddle.Tensor, sessions: paddle.Tensor) -> paddle.Tensor:
+        """``h^g`` of the batch's nodes: ``vectors [U, D]`` the embeddings of ``level.items``,
         ``sessions [B, D]`` the session vectors -> ``[n, D]``.
 
         Aggregation ``t`` updates depths ``0..H-1-t`` from the depth below it; the first one
         (neighbour vectors: item embeddings) attends once per distinct computation
         (:func:`first_aggregation_units`), the later ones once per row (:func:`row_units`)."""
-        units = first_aggregation_units(tree, self.n_sample)
+        units = level.first
         first = self.global_agg[0]
         features = paddle.concat([paddle.gather(vectors, as_tensor(units.unit_item)),
                                   first.attend(vectors, sessions, units)], axis=1)  # [h_v ; h_N(v)] of each unit: [K, 2D]
-        row_unit = np.split(units.row_unit, np.cumsum([len(rows) for rows in tree.rows[:self.hops - 1]]))
-        level = [first.combine(paddle.gather(features, as_tensor(row_unit[h])))
-                 for h in range(self.hops)]  # depth h after the first aggregation: [R_h, D]
+        depths = [first.combine(paddle.gather(features, as_tensor(level.depth_units[h])))
+                  for h in range(self.hops)]  # depth h after the first aggregation: [R_h, D]
         for t in range(1, self.hops):
             aggregate = self.global_agg[t]
-            level = [aggregate.combine(paddle.concat(
-                [level[h], aggregate.attend(level[h + 1], sessions, row_units(tree, h, self.n_sample))], axis=1))
+            depths = [aggregate.combine(paddle.concat(
+                [depths[h], aggregate.attend(depths[h + 1], sessions, level.later[h])], axis=1))
                 for h in range(self.hops - t)]
-        return level[0]
+        return depths[0]
 
     # ------------------------------------------------------------------ the session
     def encode(self, batch: Batch) -> paddle.Tensor:
@@ -358,15 +404,20 @@ class GCEGNN(SessionModel):
     def encode_graph(self, graph: TypedGraph, rng: Optional[np.random.Generator] = None) -> paddle.Tensor:
         """Session vectors ``[B, D]`` of a :class:`~srgnn_paddle.data.typed_graph.TypedGraph`
         (numpy arrays); ``rng``: the neighbour draws (None: evaluation's deterministic ones)."""
-        n_sessions = int(graph.pos_session[-1]) + 1
         tree = self.sample_tree(graph.node_items, graph.node_session, rng)
-        rows, cols, types, pos_node, pos_session, pos_reversed = (
-            as_tensor(x) for x in graph[2:])
-        vectors = self.item_emb(as_tensor(tree.items))  # [U, D]: every item of the batch, looked up once
-        h = paddle.gather(vectors, as_tensor(tree.rows[0]))  # the nodes: [n, D]
+        return self.encode_level(graph, global_level(tree, self.n_sample))
+
+    def encode_level(self, graph: TypedGraph, level: GlobalLevel) -> paddle.Tensor:
+        """Session vectors ``[B, D]`` from a batch's typed graph (its edge and position fields)
+        and its :class:`GlobalLevel`, built on the host: Paddle operations only (what the
+        exported encoder runs)."""
+        n_sessions = n_segments(graph.pos_session)
+        rows, cols, types, pos_node, pos_session, pos_reversed = (as_tensor(x) for x in graph[2:])
+        vectors = self.item_emb(as_tensor(level.items))  # [U, D]: every item of the batch, looked up once
+        h = paddle.gather(vectors, as_tensor(level.node_rows))  # the nodes: [n, D]
         session = segment_mean(paddle.gather(h, pos_node), pos_session, n_sessions)  # s: [B, D]
         local = self.session_agg(h, rows, cols, types)  # h^s [n, D]
-        global_ = self.global_vectors(tree, vectors, session)  # h^g [n, D]
+        global_ = self.global_vectors(level, vectors, session)  # h^g [n, D]
         hidden = paddle.gather(self.dropout_local(local) + self.dropout_global(global_), pos_node)  # h'_vi [P, D]
         positions = self.pos_emb(pos_reversed.clip(max=POSITIONS - 1))  # [P, D]
         z = paddle.tanh(self.w_3(paddle.concat([hidden, positions], axis=1)))  # [P, D]

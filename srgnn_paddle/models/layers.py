@@ -32,6 +32,13 @@ def as_tensor(x: TensorLike) -> paddle.Tensor:
     return paddle.to_tensor(x) if isinstance(x, (np.ndarray, list, tuple)) else x
 
 
+def n_rows(x: paddle.Tensor):
+    """``len(x)``: an int in eager mode; while ``paddle.jit.to_static`` traces (the export) a
+    shape tensor, so the traced model keeps the size dynamic (``len`` of a static value fails
+    where dy2static does not rewrite it, e.g. in a constructor)."""
+    return x.shape[0] if paddle.in_dynamic_mode() else paddle.shape(x)[0]
+
+
 # ---------------------------------------------------------------------------- padded histories
 def history_tensors(batch) -> Tuple[paddle.Tensor, paddle.Tensor]:
     """``(items [B, L] int64, mask [B, L] float32)`` of a batch (numpy arrays or tensors; the
@@ -199,7 +206,7 @@ def segment_softmax(scores: paddle.Tensor, index: paddle.Tensor, n: int) -> padd
 def segment_mean(values: paddle.Tensor, index: paddle.Tensor, n: int) -> paddle.Tensor:
     """``out[i] = mean of values[j] with index[j] == i`` (0 for an empty segment):
     ``[E, D]``, ``[E]`` -> ``[n, D]``."""
-    count = segment_sum(paddle.ones([values.shape[0], 1], dtype=values.dtype), index, n)  # [n, 1]
+    count = segment_sum(paddle.ones_like(values[:, :1]), index, n)  # [n, 1]
     return segment_sum(values, index, n) / count.clip(min=1.0)
 
 

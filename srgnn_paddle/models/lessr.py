@@ -76,16 +76,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from srgnn_paddle import compat
 from srgnn_paddle.config import Config
-from srgnn_paddle.data.lessr_graphs import LessrGraphs, build_lessr_graphs
+from srgnn_paddle.data.lessr_graphs import LessrGraphs, build_lessr_graphs, with_in_row
 from srgnn_paddle.data.loaders import Batch
 from srgnn_paddle.kernels.linear import Linear
-from srgnn_paddle.models.layers import as_tensor, segment_softmax, segment_sum
+from srgnn_paddle.models.layers import as_tensor, n_rows, segment_softmax, segment_sum
 from srgnn_paddle.models.sequence import SessionModel
 
 PRELU_SLOPE = 0.25  # the initial negative slope of every PReLU (PyTorch's and Paddle's default)
@@ -111,20 +112,22 @@ class NodeBatchNorm(nn.Layer):
 
 
 class LessrTensors:
-    """The :class:`~srgnn_paddle.data.lessr_graphs.LessrGraphs` of a batch as Paddle tensors."""
+    """The :class:`~srgnn_paddle.data.lessr_graphs.LessrGraphs` of a batch as Paddle tensors
+    (numpy arrays are given an in-neighbour row first when they have none,
+    :func:`~srgnn_paddle.data.lessr_graphs.with_in_row`; tensors, e.g. the exported encoder's
+    inputs, pass through and must already have one)."""
 
     def __init__(self, graphs: LessrGraphs) -> None:
-        self.n_nodes = len(graphs.node_items)
-        self.n_sessions = len(graphs.last_node)
+        if isinstance(graphs.in_node, np.ndarray):
+            graphs = with_in_row(graphs)
         self.node_items = as_tensor(graphs.node_items)  # [n]
         self.node_session = as_tensor(graphs.node_session)  # [n]
         self.last_node = as_tensor(graphs.last_node)  # [B]
-        self.n_in = len(graphs.in_node)  # m: nodes with an in-edge in the EOP multigraph (may be 0)
-        self.max_degree = graphs.in_neighbours.shape[1]  # K
-        if self.n_in:  # no 0-size tensors (Paddle 2.6 rejects them in elementwise ops)
-            self.in_node = as_tensor(graphs.in_node)  # [m]
-            self.in_neighbours = as_tensor(graphs.in_neighbours.reshape(-1))  # [m * K]
-            self.in_degree = as_tensor(graphs.in_degree)  # [m]
+        self.n_nodes = n_rows(self.node_items)
+        self.n_sessions = n_rows(self.last_node)
+        self.in_node = as_tensor(graphs.in_node)  # [m], m >= 1
+        self.in_neighbours = as_tensor(graphs.in_neighbours)  # [m, K]
+        self.in_degree = as_tensor(graphs.in_degree)  # [m]
         self.shortcut_src = as_tensor(graphs.shortcut_src)  # [S], S >= n (self-loops)
         self.shortcut_dst = as_tensor(graphs.shortcut_dst)  # [S], sorted
 
@@ -145,14 +148,12 @@ class EOPA(nn.Layer):
 
     def forward(self, graphs: LessrTensors, feat: paddle.Tensor) -> paddle.Tensor:
         """``feat [n, in_dim] -> [n, out_dim]``. A node without in-edges aggregates ``h_0 = 0``
-        (its ``W_neigh`` term is 0)."""
+        (its ``W_neigh`` term is 0; so does the in-degree-0 row of :func:`with_in_row`)."""
         feat = self.batch_norm(feat)
         out = self.fc_self(feat)  # the official code: the node's own features are not dropped
-        if graphs.n_in:
-            messages = paddle.gather(self.feat_drop(feat), graphs.in_neighbours)  # [m * K, in_dim]
-            messages = messages.reshape([graphs.n_in, graphs.max_degree, feat.shape[1]])  # in time order
-            _, last = self.gru(messages, sequence_length=graphs.in_degree)  # [1, m, in_dim]: h_{d_i}
-            out = compat.index_add(out, graphs.in_node, 0, self.fc_neigh(last[0]))
+        messages = paddle.gather_nd(self.feat_drop(feat), graphs.in_neighbours.unsqueeze(-1))  # [m, K, in_dim]
+        _, last = self.gru(messages, sequence_length=graphs.in_degree)  # [1, m, in_dim]: h_{d_i} (0 for d_i = 0)
+        out = compat.index_add(out, graphs.in_node, 0, self.fc_neigh(last[0]))
         return self.activation(out)
 
 

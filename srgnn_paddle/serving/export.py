@@ -8,17 +8,17 @@ the scored item table (``items.npy``), a Faiss index over items ``1..n_items-1``
 session with no known item) and ``manifest.json`` (model, config, sizes, scoring, the
 graph pre-processing, versions and the SHA-256 of every file).
 
-Which runs export: the trained inner-product session and sequence models (SR-GNN, GRU4Rec,
-NARM, STAMP, GRUwATT, GGNNwATT, NISER+, GC-SAN, SGNN-HN, SASRec; ``--format onnx`` not for those
-that read only the packed graph: GGNNwATT, NISER+, GC-SAN, SGNN-HN). Not exported, with the
-reason in the error: TAGNN (its session vector depends on the candidate item, so there is no
-item-independent query to search with), LESSR and GCE-GNN (their batches carry graphs of their
-own, and their encoders compute on the host between Paddle calls, GCE-GNN's neighbour sampling
-among it, which the export does not record as a pre-processing step), the NCF family (GMF, MLP,
-NeuMF score (known user, item) pairs, not sessions; MLP and NeuMF also have no item vectors to
-search), and the count baselines (POP, S-POP, item-KNN, SKNN, SR, V-SKNN, STAN, VSTAN: their
-scores are counts over the training sessions, not an encoder and an item table; POP is the
-exported folders' popularity fallback).
+Which runs export: every trained inner-product session and sequence model (SR-GNN, GRU4Rec,
+NARM, STAMP, GRUwATT, GGNNwATT, NISER+, GC-SAN, SGNN-HN, SASRec, LESSR, GCE-GNN; GCE-GNN's
+folder also holds its global item graph, ``global_neighbors.npy`` / ``global_weights.npy``,
+which its recorded pre-processing samples from). ``--format onnx`` not for those whose graphs
+need segment sums (``index_add``, which paddle2onnx cannot convert): GGNNwATT, NISER+, GC-SAN
+and SGNN-HN, which read only the packed graph, LESSR and GCE-GNN. Not exported, with the reason
+in the error: TAGNN (its session vector depends on the candidate item, so there is no
+item-independent query to search with), the NCF family (GMF, MLP, NeuMF score (known user,
+item) pairs, not sessions; MLP and NeuMF also have no item vectors to search), and the count
+baselines (POP, S-POP, item-KNN, SKNN, SR, V-SKNN, STAN, VSTAN: their scores are counts over
+the training sessions, not an encoder and an item table; POP is the exported folders' popularity fallback).
 """
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ import numpy as np
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.fileio import atomic_directory
 from srgnn_paddle.serving.backends import OnnxPredictor, PaddlePredictor, require_extra
-from srgnn_paddle.serving.encoder import BUILDERS, INPUTS, eager_vectors, encoder_inputs, layouts_for, save_static
+from srgnn_paddle.serving.encoder import (BUILDERS, MODEL_LAYOUTS, eager_vectors, encoder_inputs, global_graph_of,
+                                          input_specs, layouts_for, save_static)
 from srgnn_paddle.serving.manifest import EXPORT_FORMATS, FORMAT, FORMAT_VERSION, MANIFEST_FILE, file_entries
 
 ONNX_OPSET = 13
@@ -72,10 +73,10 @@ def check_exportable(model_class) -> None:
     if not model_class.inner_product:
         raise SrgnnError(f"model {name} does not score by inner product with an item table; it cannot be served "
                          f"by a Faiss search")
-    if model_class.batch_layout not in ("session_graph", "sequence"):
+    if model_class.batch_layout not in MODEL_LAYOUTS:
         raise SrgnnError(f"model {name} reads a graph of its own (batch layout {model_class.batch_layout!r}) that "
                          f"the export does not record as a pre-processing step; export serves the models whose "
-                         f"batches are padded histories or SR-GNN's session graph")
+                         f"batches are padded histories, SR-GNN's session graph or LESSR's graphs")
 
 
 def probe_histories(n_items: int, seed: int = 0) -> np.ndarray:
@@ -124,19 +125,18 @@ def export_run(run_dir: Path, out: Path, fmt: str = "paddle", data_dir: Optional
     vectors = l2_normalize(table) if scoring == "cosine" else table
     probe = probe_histories(cfg.n_items)
     layout = layouts_for(model)[0]
+    graph = global_graph_of(model) if layout == "gcegnn" else None
     reference = eager_vectors(model, layout, probe)
     encoders: Dict[str, Any] = {}
     with atomic_directory(out, overwrite=overwrite) as tmp:
         if fmt in ("paddle", "both"):
             save_static(model, layout, str(tmp / "encoder"))
             model_file = "encoder.json" if (tmp / "encoder.json").is_file() else "encoder.pdmodel"
-            got = PaddlePredictor(tmp / model_file, tmp / "encoder.pdiparams", _names(layout))(
-                encoder_inputs(layout, probe))
-            diff = _check(got, reference, "Paddle")
-            single = PaddlePredictor(tmp / model_file, tmp / "encoder.pdiparams", _names(layout))(
-                encoder_inputs(layout, probe[:1, :1]))  # a batch without any transition
+            predictor = PaddlePredictor(tmp / model_file, tmp / "encoder.pdiparams", _names(layout, graph))
+            diff = _check(predictor(encoder_inputs(layout, probe, graph)), reference, "Paddle")
+            single = predictor(encoder_inputs(layout, probe[:1, :1], graph))  # a batch without any transition
             _check(single, reference[:1], "Paddle")
-            encoders["paddle"] = _encoder_entry(layout, [model_file, "encoder.pdiparams"], diff)
+            encoders["paddle"] = _encoder_entry(layout, graph, [model_file, "encoder.pdiparams"], diff)
         if fmt in ("onnx", "both"):
             encoders["onnx"] = _export_onnx(model, tmp, probe, reference)
         for name in list(tmp.glob("*.pdiparams.info")):  # a Paddle 2.6 side file nothing reads
@@ -145,6 +145,9 @@ def export_run(run_dir: Path, out: Path, fmt: str = "paddle", data_dir: Optional
         faiss.write_index(index, str(tmp / "index.faiss"))
         np.save(tmp / "items.npy", vectors, allow_pickle=False)
         np.save(tmp / "popularity.npy", np.asarray(data.item_counts, dtype=np.int64), allow_pickle=False)
+        if graph is not None:  # GCE-GNN: the global item graph its pre-processing samples from
+            np.save(tmp / "global_neighbors.npy", graph.neighbors, allow_pickle=False)
+            np.save(tmp / "global_weights.npy", graph.weights, allow_pickle=False)
         (tmp / "item_ids.json").write_text(json.dumps(originals), encoding="utf-8")
         manifest = {
             "format": FORMAT,
@@ -164,6 +167,8 @@ def export_run(run_dir: Path, out: Path, fmt: str = "paddle", data_dir: Optional
             "item_table": "items.npy",
             "item_ids": "item_ids.json",
             "popularity": "popularity.npy",
+            **({"global_graph": {"neighbors": "global_neighbors.npy", "weights": "global_weights.npy",
+                                 "hops": graph.hops, "n_sample": graph.n_sample}} if graph is not None else {}),
             "encoders": encoders,
             "versions": _versions(paddle.__version__, faiss.__version__, encoders),
             "files": file_entries(tmp),
@@ -174,12 +179,13 @@ def export_run(run_dir: Path, out: Path, fmt: str = "paddle", data_dir: Optional
     return manifest
 
 
-def _names(layout: str) -> List[str]:
-    return [name for name, _, _ in INPUTS[layout]]
+def _names(layout: str, graph=None) -> List[str]:
+    return [name for name, _, _ in input_specs(layout, graph.hops if graph is not None else 0)]
 
 
-def _encoder_entry(layout: str, files: List[str], diff: float) -> Dict[str, Any]:
-    return {"files": files, "layout": layout, "inputs": [{"name": n, "shape": s, "dtype": d} for n, s, d in INPUTS[layout]],
+def _encoder_entry(layout: str, graph, files: List[str], diff: float) -> Dict[str, Any]:
+    specs = input_specs(layout, graph.hops if graph is not None else 0)
+    return {"files": files, "layout": layout, "inputs": [{"name": n, "shape": s, "dtype": d} for n, s, d in specs],
             "graph_builder": BUILDERS[layout], "max_abs_diff_vs_eager": diff}
 
 
@@ -200,9 +206,11 @@ def _export_onnx(model, tmp: Path, probe: np.ndarray, reference: np.ndarray) -> 
     model goes through the dense layout: paddle2onnx has no converter for the packed graph's
     ``index_add``."""
     layout = layouts_for(model)[-1]
-    if layout == "dense" and not _reads_dense_graphs(model, probe, reference):
-        raise SrgnnError(f"model {model.name} reads only the packed session graph, whose segment sums (index_add) "
-                         f"paddle2onnx cannot convert; export it with --format paddle")
+    own = {"lessr": "its EOP multigraph and shortcut graph", "gcegnn": "its typed session graph and global graph"}
+    if layout in own or (layout == "dense" and not _reads_dense_graphs(model, probe, reference)):
+        graph = own.get(layout, "only the packed session graph")
+        raise SrgnnError(f"model {model.name} reads {graph}, whose segment sums (index_add) paddle2onnx cannot "
+                         f"convert; export it with --format paddle")
     with tempfile.TemporaryDirectory(prefix="srgnn-onnx-") as work:
         prefix = Path(work) / "encoder"
         save_static(model, layout, str(prefix))
@@ -223,7 +231,7 @@ def _export_onnx(model, tmp: Path, probe: np.ndarray, reference: np.ndarray) -> 
     onnx = OnnxPredictor(tmp / "encoder.onnx", _names(layout))
     got = onnx(encoder_inputs(layout, probe))
     _check(onnx(encoder_inputs(layout, probe[:1, :1])), reference[:1], "ONNX")  # a batch without any transition
-    entry = _encoder_entry(layout, ["encoder.onnx"], _check(got, reference, "ONNX"))
+    entry = _encoder_entry(layout, None, ["encoder.onnx"], _check(got, reference, "ONNX"))
     entry["opset"] = ONNX_OPSET
     return entry
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.serving.backends import OnnxPredictor, PaddlePredictor
-from srgnn_paddle.serving.encoder import encoder_inputs, pad_histories
+from srgnn_paddle.serving.encoder import GlobalGraph, encoder_inputs, pad_histories
 from srgnn_paddle.serving.manifest import verify_export
 
 #: the stages of :meth:`SessionRecommender.recommend` whose seconds ``timings`` collects
@@ -56,7 +56,7 @@ class SessionRecommender:
     """
 
     def __init__(self, manifest: Dict[str, Any], predictor, layout: str, index, originals: List[Any],
-                 popularity: np.ndarray) -> None:
+                 popularity: np.ndarray, global_graph: Optional[GlobalGraph] = None) -> None:
         self.manifest = manifest
         self.n_items = int(manifest["n_items"])
         self.max_length = int(manifest["max_length"])
@@ -64,6 +64,7 @@ class SessionRecommender:
         self.predictor = predictor
         self.backend = predictor.backend
         self.layout = layout
+        self.global_graph = global_graph  # GCE-GNN's: what its pre-processing samples from
         self.index = index
         self.originals = originals
         self.codes = {item_key(original): code for code, original in enumerate(originals) if original is not None}
@@ -112,7 +113,16 @@ class SessionRecommender:
         if len(originals) != n_items or len(popularity) != n_items or index.ntotal != n_items - 1:
             raise SrgnnError(f"{folder}: the item map, popularity and index do not all cover the manifest's "
                              f"{n_items} items; export the run again")
-        return cls(manifest, predictor, entry["layout"], index, originals, popularity)
+        global_graph = None
+        if "global_graph" in manifest:
+            spec = manifest["global_graph"]
+            global_graph = GlobalGraph(np.load(folder / spec["neighbors"], allow_pickle=False),
+                                       np.load(folder / spec["weights"], allow_pickle=False),
+                                       int(spec["hops"]), int(spec["n_sample"]))
+            if len(global_graph.neighbors) != n_items or global_graph.weights.shape != global_graph.neighbors.shape:
+                raise SrgnnError(f"{folder}: the global graph does not cover the manifest's {n_items} items; "
+                                 f"export the run again")
+        return cls(manifest, predictor, entry["layout"], index, originals, popularity, global_graph)
 
     def encode_session(self, session: Sequence[Any]) -> tuple:
         """``(codes, unknown)``: the model's ids of a session's known items, in order, cut to the
@@ -130,7 +140,7 @@ class SessionRecommender:
 
     def session_vectors(self, histories: List[List[int]]) -> np.ndarray:
         """``[B, D]`` float32 session vectors of encoded sessions (each >= 1 item)."""
-        return self.predictor(encoder_inputs(self.layout, pad_histories(histories)))
+        return self.predictor(encoder_inputs(self.layout, pad_histories(histories), self.global_graph))
 
     def recommend(self, sessions: Sequence[Sequence[Any]], k: int = 20,
                   timings: Optional[Dict[str, float]] = None) -> List[Recommendation]:
@@ -155,7 +165,7 @@ class SessionRecommender:
         known = [row for row, (codes, _) in enumerate(encoded) if codes]
         results: List[Optional[Recommendation]] = [None] * len(encoded)
         if known:
-            feeds = encoder_inputs(self.layout, pad_histories([encoded[row][0] for row in known]))
+            feeds = encoder_inputs(self.layout, pad_histories([encoded[row][0] for row in known]), self.global_graph)
             encoded_at = time.perf_counter()
             vectors = np.ascontiguousarray(self.predictor(feeds), dtype=np.float32)
             searched_at = time.perf_counter()

@@ -2,8 +2,8 @@
 level with 1 and 2 hops, readout with reversed positions), the neighbour sampling (seeded in
 training, deterministic in evaluation), and the global graph through every path that needs
 it: training (built from the training sessions before the first epoch), the checkpoint and
---resume, evaluate, predict, --refit (its own graph from training + validation) and the
-export's refusal. (The shared contract checks are in test_contract.py, the graphs' own
+--resume, evaluate, predict and --refit (its own graph from training + validation); its
+export, in tests/serving/test_serving.py. (The shared contract checks are in test_contract.py, the graphs' own
 checks in tests/data/test_gcegnn_graphs.py, learning a chain in test_session_models.py.)"""
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from srgnn_paddle.models.gcegnn import POSITIONS, SAMPLING_STREAM, first_aggrega
 from srgnn_paddle.models.layers import segment_mean, segment_sum
 from srgnn_paddle.protocols import get_protocol
 from srgnn_paddle.runs import load_model, load_run
-from srgnn_paddle.serving.export import check_exportable
 from srgnn_paddle.training import MODEL_FILE, Trainer, load_state
 
 N_ITEMS, D = 30, 6
@@ -393,12 +392,6 @@ def test_config_checks_the_options():
             Config.from_dict({key: value})
     with pytest.raises(SrgnnError, match="'n_sample' must be in 0..12"):
         Config.from_dict({"n_sample": 13})
-
-
-def test_export_refuses_it_in_one_line():
-    with pytest.raises(SrgnnError, match="model gcegnn reads a graph of its own") as error:
-        check_exportable(GCEGNN)
-    assert "\n" not in str(error.value)
 
 
 # ---------------------------------------------------------------------------- the runs' paths

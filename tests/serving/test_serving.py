@@ -28,10 +28,7 @@ from srgnn_paddle.serving.export import check_exportable
 from srgnn_paddle.synthetic import generate_synthetic
 
 SESSION_MODELS = [name for name, cls in MODELS.items()  # the servable ones: encoder + item table
-                  if cls.trainable and cls.inner_product and cls.batch_layout in ("session_graph", "sequence")]
-#: session models whose batches carry a graph of their own (GCE-GNN's typed graph): refused
-OWN_GRAPH_MODELS = [name for name, cls in MODELS.items()
-                    if cls.trainable and cls.batch_layout not in ("session_graph", "sequence", "pairs")]
+                  if cls.trainable and cls.inner_product and cls.batch_layout != "pairs"]
 N = 40  # items of the chain data: ids 1..40, originals "sku-<id>"
 MAX_LENGTH = 5  # --session_max_length of the paper runs: longer sessions are cut to their last 5 items
 
@@ -151,7 +148,26 @@ def test_a_session_longer_than_max_length_is_answered_from_its_latest_items(pape
     np.testing.assert_allclose(long.scores, short.scores, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["srgnn", "ggnnwatt", "gru4rec", "sgnnhn"])
+def test_gcegnn_with_two_hops_and_four_slots_is_served_from_its_exported_global_graph(chain_dir, exp_dir, tmp_path):
+    """A later aggregation (two hops) and 4 of each item's neighbours per row: the recorded
+    pre-processing samples the exported global graph as the model does."""
+    run = _train("gcegnn", chain_dir, exp_dir / "gcegnn_2hops", "--protocol", "paper", "--num_layers", "2",
+                 "--n_sample", "4")
+    out = tmp_path / "export"
+    assert cli.main(["export", "--run_dir", str(run), "--out", str(out)]) == 0
+    manifest = json.loads((out / MANIFEST_FILE).read_text())
+    assert manifest["global_graph"] == {"neighbors": "global_neighbors.npy", "weights": "global_weights.npy",
+                                        "hops": 2, "n_sample": 4}
+    assert "later_0_unit" in [spec["name"] for spec in manifest["encoders"]["paddle"]["inputs"]]
+    cfg, _ = load_run(run)
+    np.testing.assert_array_equal(np.load(out / "global_neighbors.npy"), load_model(cfg, run).global_neighbors.numpy())
+    sessions = _sessions(np.random.default_rng(2))
+    results = SessionRecommender.load(out).recommend(sessions, 10)
+    keep, ref, scores = _eager_top(run, sessions, 10, cosine=False, max_length=0)
+    _assert_same_ranking([[int(i.split("-")[1]) for i in results[row].items] for row in keep], ref, scores)
+
+
+@pytest.mark.parametrize("name", ["srgnn", "ggnnwatt", "gru4rec", "sgnnhn", "lessr", "gcegnn"])
 def test_a_batch_of_one_item_sessions_has_no_transition_and_is_answered(name, paper_runs, tmp_path):
     out = tmp_path / "export"
     assert cli.main(["export", "--run_dir", str(paper_runs[name]), "--out", str(out)]) == 0
@@ -179,7 +195,8 @@ def test_onnx_runtime_gives_the_same_top_k(name, paper_runs, tmp_path):
     assert [a.items for a in onnx_answers if a.fallback] == [a.items for a in paddle_answers if a.fallback]
 
 
-@pytest.mark.parametrize("name", ["ggnnwatt", "niser", "gcsan", "sgnnhn"])  # the models that read only the packed graph
+# the models that read only the packed graph, and LESSR's and GCE-GNN's graphs: segment sums
+@pytest.mark.parametrize("name", ["ggnnwatt", "niser", "gcsan", "sgnnhn", "lessr", "gcegnn"])
 def test_packed_only_onnx_is_refused_with_the_reason_and_leaves_nothing(name, paper_runs, tmp_path, capsys):
     pytest.importorskip("paddle2onnx", reason="the optional extra 'onnx' is not installed")
     out = tmp_path / "export"
@@ -233,15 +250,6 @@ def test_counted_and_pair_models_are_refused_with_the_reason(chain_dir, exp_dir,
     for name in ("spop", "itemknn", "sknn"):
         with pytest.raises(SrgnnError, match="count baseline"):
             check_exportable(MODELS[name])
-
-
-@pytest.mark.parametrize("name", OWN_GRAPH_MODELS)
-def test_models_with_a_graph_of_their_own_are_refused_with_the_reason(name, chain_dir, exp_dir, tmp_path, capsys):
-    run = _train(name, chain_dir, exp_dir / f"own_{name}", "--protocol", "paper")
-    capsys.readouterr()
-    assert cli.main(["export", "--run_dir", str(run), "--out", str(tmp_path / "x")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "reads a graph of its own" in err[0] and not (tmp_path / "x").exists()
 
 
 def test_tagnn_is_refused_in_one_line_as_its_scores_are_not_inner_products(chain_dir, exp_dir, tmp_path, capsys):
