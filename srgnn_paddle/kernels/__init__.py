@@ -92,9 +92,15 @@ class Kernels:
         product, TAGNN): ``scores [B, N]``, ``target [B]`` int64 -> scalar mean loss."""
         return scores_cross_entropy(scores, target, mask_padding)
 
-    def normalize_rows(self, x: paddle.Tensor) -> paddle.Tensor:
-        """Every row of ``x [R, D]`` divided by its L2 norm (``F.normalize(x, axis=-1)``)."""
-        return F.normalize(x, axis=-1)
+    def normalize_rows(self, x: paddle.Tensor, zero_first: bool = False) -> paddle.Tensor:
+        """Every row of ``x [R, D]`` divided by its L2 norm (``F.normalize(x, axis=-1)``);
+        ``zero_first``: row 0 zero, without a gradient."""
+        out = F.normalize(x, axis=-1)
+        if not zero_first:
+            return out
+        keep = paddle.ones([x.shape[0], 1], dtype=x.dtype)
+        keep[0] = 0.0
+        return out * keep
 
     def target_scores(self, base: paddle.Tensor, keys: paddle.Tensor, values: paddle.Tensor, session: paddle.Tensor,
                       count: paddle.Tensor, items: paddle.Tensor, budget: int) -> paddle.Tensor:
@@ -229,9 +235,9 @@ class HostKernels(Kernels):
         """:meth:`Kernels.scores_cross_entropy` in numpy (:func:`host_scores_cross_entropy`)."""
         return host_scores_cross_entropy(scores, target, mask_padding, self.pool)
 
-    def normalize_rows(self, x):
+    def normalize_rows(self, x, zero_first=False):
         """:meth:`Kernels.normalize_rows` in numpy (:func:`host_normalize_rows`)."""
-        return host_normalize_rows(x, self.pool)
+        return host_normalize_rows(x, self.pool, zero_first=zero_first)
 
     def target_scores(self, base, keys, values, session, count, items, budget):
         """:meth:`Kernels.target_scores` in numpy (:func:`host_target_scores`)."""

@@ -300,7 +300,7 @@ class _NumpySegmentAttention(PyLayer):
         b, qv, v, pairs, slope, pool, starts, sizes, alpha, attention, activations = ctx.saved
         ctx.saved = None
         g = np.ascontiguousarray(grad.numpy(), dtype=np.float32)  # [K, D]
-        n_pairs, d, size = len(pairs.unit), v.shape[1], _NumpySegmentAttention.CHUNK
+        n_pairs, size = len(pairs.unit), _NumpySegmentAttention.CHUNK
         grad_values = np.asarray(attention.T @ g, dtype=np.float32)  # [V, D]
         grad_alpha = np.empty(n_pairs, dtype=np.float32)
 
@@ -420,16 +420,18 @@ class _NumpyNormalizeRows(PyLayer):
     CHUNK = 1024  # rows per chunk: [1024, 256] float32 is 1 MiB
 
     @staticmethod
-    def forward(ctx, x, eps: float, pool: HostPool):
+    def forward(ctx, x, eps: float, zero_first: bool, pool: HostPool):
         a = host_view(x)
         out = np.empty_like(a)
-        scale = np.empty(a.shape[0], dtype=np.float32)  # 1 / max(||x||, eps)
+        scale = np.empty(a.shape[0], dtype=np.float32)  # 1 / max(||x||, eps); 0 for a zeroed first row
         short = np.zeros(a.shape[0], dtype=bool)
 
         def chunk(lo: int, hi: int) -> None:
             norm = np.sqrt(np.einsum("ij,ij->i", a[lo:hi], a[lo:hi]))
             short[lo:hi] = norm < eps
             np.divide(1.0, np.maximum(norm, np.float32(eps)), out=scale[lo:hi])
+            if zero_first and lo == 0:
+                scale[0] = 0.0  # out[0] = 0 and, through the backward's last factor, no gradient
             np.multiply(a[lo:hi], scale[lo:hi, None], out=out[lo:hi])
 
         _chunked(pool, a.shape[0], _NumpyNormalizeRows.CHUNK, chunk)
@@ -454,11 +456,11 @@ class _NumpyNormalizeRows(PyLayer):
         return from_host(grad_x)
 
 
-def host_normalize_rows(x: paddle.Tensor, pool: HostPool, eps: float = 1e-12) -> paddle.Tensor:
+def host_normalize_rows(x: paddle.Tensor, pool: HostPool, eps: float = 1e-12, zero_first: bool = False) -> paddle.Tensor:
     """``paddle.nn.functional.normalize(x, axis=-1)`` of a CPU float32 ``[R, D]`` tensor in
     numpy (Paddle's CPU backward of it takes about 1 s on SGNN-HN's ``[43098, 256]`` item
-    table). Returns ``[R, D]``."""
-    return _NumpyNormalizeRows.apply(x, float(eps), pool)
+    table); ``zero_first``: row 0 zero, without a gradient. Returns ``[R, D]``."""
+    return _NumpyNormalizeRows.apply(x, float(eps), bool(zero_first), pool)
 
 
 # ---------------------------------------------------------------------------- target attention

@@ -1,4 +1,4 @@
-"""The one layer through which a model's GEMMs reach the run's kernels.
+"""The layers through which a model's GEMMs and table normalisations reach the run's kernels.
 
 :class:`Linear` is an ``nn.Linear`` (same parameters, initialisers and even Paddle's
 unique parameter names, ``linear_N.w_0``, so checkpoints, optimiser states and seeded runs
@@ -45,3 +45,24 @@ class Linear(nn.Linear, KernelLayer):
         if self.kernels is None:
             return F.linear(x, self.weight, self.bias)
         return self.kernels.linear(x, self.weight, self.bias)
+
+
+class NormalizedRows(nn.Layer, KernelLayer):
+    """Every row of a table divided by its L2 norm (``F.normalize(table, axis=-1)``) by the
+    kernels in :attr:`kernels` (``normalize_rows``; plain Paddle outside a run's kernels
+    block). ``zero_first``: row 0 (the padding item) comes out as the zero vector and passes
+    no gradient. ``[R, D] -> [R, D]``."""
+
+    def __init__(self, zero_first: bool = False) -> None:
+        super().__init__()
+        self.zero_first = zero_first
+
+    def forward(self, table: paddle.Tensor) -> paddle.Tensor:
+        if self.kernels is not None:
+            return self.kernels.normalize_rows(table, self.zero_first)
+        out = F.normalize(table, axis=-1)
+        if not self.zero_first:
+            return out
+        keep = paddle.ones([table.shape[0], 1], dtype=table.dtype)
+        keep[0] = 0.0
+        return out * keep

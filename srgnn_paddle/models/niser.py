@@ -38,7 +38,7 @@ import paddle.nn.functional as F
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.graph import build_packed_graph
 from srgnn_paddle.data.loaders import Batch
-from srgnn_paddle.kernels.linear import Linear
+from srgnn_paddle.kernels.linear import Linear, NormalizedRows
 from srgnn_paddle.models.layers import PackedAdjacency, PackedHistory, PositionEmbedding, as_tensor, initialise
 from srgnn_paddle.models.sequence import SessionModel
 from srgnn_paddle.models.srgnn import GNN
@@ -68,17 +68,16 @@ class NISER(SessionModel):
         self.linear_two = Linear(d, d)  # W_2, on every v_j
         self.linear_three = Linear(d, 1, bias_attr=False)  # q
         self.linear_transform = Linear(2 * d, d)  # W_3
+        self.normalize_items = NormalizedRows(zero_first=True)  # ~i, the padding row 0
         initialise(self, cfg.init, d)
 
     def item_embeddings(self) -> paddle.Tensor:
         """The normalised item table ``~i``: ``[n_items, D]``, unit rows; row 0 (the padding)
-        the zero vector, with no gradient. (One ``rsqrt`` of the squared row norms: its
-        backward on the CPU is several times faster than ``F.normalize``'s, and the table is
-        normalised at every step.)"""
-        weight = self.item_emb.weight
-        keep = paddle.ones([weight.shape[0], 1], dtype=weight.dtype)
-        keep[0] = 0.0
-        return weight * (paddle.rsqrt(paddle.square(weight).sum(axis=1, keepdim=True) + 1e-12) * keep)
+        the zero vector, with no gradient. Normalised at every step, on the kernels'
+        ``normalize_rows`` (:class:`~srgnn_paddle.kernels.linear.NormalizedRows`: numpy with
+        the host kernels, whose forward and backward over DIGINETICA's table take a fraction
+        of Paddle's CPU elementwise ops)."""
+        return self.normalize_items(self.item_emb.weight)
 
     def encode(self, batch: Batch) -> paddle.Tensor:
         """``sigma * ~s``: ``[B, D]``, every row of norm ``sigma``, from the batch's packed

@@ -55,7 +55,7 @@ its public derivatives and RecBole-GNN show it) and why:
 Host kernels (``kernels: host``): the ``Linear`` layers (the cell's ``linear_edge_in`` /
 ``linear_edge_out``, ``w_q1``, ``w_k1``, ``w_q2``, ``w_k2``, ``w_g``, ``w_1``, ``w_2``,
 ``w_3``, ``w_0``, ``w_4``), the cell's gate GEMMs, the normalisation of the item table
-(:class:`NormalizedRows`: Paddle's CPU backward of it took most of a step) and the softmax.
+(:class:`~srgnn_paddle.kernels.linear.NormalizedRows`: Paddle's CPU backward of it took most of a step) and the softmax.
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ import paddle.nn.functional as F
 from srgnn_paddle.config import Config
 from srgnn_paddle.data.graph import PackedGraph, build_packed_graph
 from srgnn_paddle.data.loaders import Batch
-from srgnn_paddle.kernels.linear import KernelLayer, Linear
+from srgnn_paddle.kernels.linear import Linear, NormalizedRows
 from srgnn_paddle.models.layers import PackedAdjacency, PackedHistory, as_tensor, initialise, segment_sum
 from srgnn_paddle.models.sequence import SessionModel
 from srgnn_paddle.models.srgnn import GNN
@@ -117,17 +117,6 @@ class StarGraph:
         weights = paddle.exp(logits - paddle.gather(top, self.node_session))  # [n, 1]
         total = segment_sum(weights, self.node_session, self.n_sessions())  # [B, 1]
         return segment_sum(weights * nodes, self.node_session, self.n_sessions()) / total
-
-
-class NormalizedRows(nn.Layer, KernelLayer):
-    """``hat v``: every row of a table divided by its L2 norm, on the kernels'
-    ``normalize_rows`` (:attr:`kernels`; plain ``F.normalize`` outside a run's kernels block).
-    ``[R, D] -> [R, D]``."""
-
-    def forward(self, table: paddle.Tensor) -> paddle.Tensor:
-        if self.kernels is None:
-            return F.normalize(table, axis=-1)
-        return self.kernels.normalize_rows(table)
 
 
 class SGNNHN(SessionModel):

@@ -454,6 +454,34 @@ def test_host_normalize_rows_is_paddles(threads):
         np.testing.assert_allclose(fast, plain, rtol=1e-5, atol=1e-5, err_msg=what)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_normalized_rows_with_the_padding_row_zeroed_are_the_same_on_both_kernels(threads):
+    """``NormalizedRows(zero_first=True)`` (NISER+'s table): row 0 is the zero vector and gets
+    no gradient, the other rows are ``F.normalize``'s, with the host kernels as with plain Paddle."""
+    from srgnn_paddle.kernels import HostKernels, Kernels
+    from srgnn_paddle.kernels.linear import NormalizedRows
+
+    rng = np.random.default_rng(threads)
+    table = rng.normal(size=(1500, D)).astype("float32")  # row 0 not zero: the layer zeroes it
+    weights = paddle.to_tensor(rng.normal(size=table.shape).astype("float32"))
+    results = []
+    for kernels in (None, Kernels(), HostKernels(threads)):
+        layer = NormalizedRows(zero_first=True)
+        layer.kernels = kernels
+        x = paddle.to_tensor(table, stop_gradient=False)
+        out = layer(x)
+        (out * weights).sum().backward()
+        results.append((out.numpy(), x.grad.numpy()))
+        if kernels is not None:
+            kernels.close()
+    expected = table / np.linalg.norm(table, axis=1, keepdims=True)
+    expected[0] = 0.0
+    for out, grad in results:
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+        assert not out[0].any() and not grad[0].any() and grad[1:].any()
+        np.testing.assert_allclose(grad, results[0][1], rtol=1e-5, atol=1e-5)
+
+
 def test_sgnnhn_host_kernels_give_the_plain_loss_and_gradients():
     """SGNN-HN's loss and every parameter's gradient with the host kernels (the GEMMs, the
     cell's gates, the table's normalisation, the softmax in numpy) against plain Paddle."""
