@@ -113,10 +113,12 @@ def write_atomic(sessions_file: Path, max_sessions: int, folder: Path) -> int:
     return rows
 
 
-def bench(model: str, data_path: Path, threads: int, max_steps: int, eval_sessions: int) -> dict:
+def bench(model: str, data_path: Path, threads: int, max_steps: int, eval_sessions: int,
+          eval_batch_size: int = 0) -> dict:
     """Time ``max_steps`` training batches (0 = the epoch) of RecBole(-GNN)'s ``model``, then
     its scoring of the first ``eval_sessions`` test sessions (0 = all) against every item
-    (``full_sort_predict`` and the top 20, what its full-ranking evaluation runs per batch)."""
+    (``full_sort_predict`` and the top 20, what its full-ranking evaluation runs per batch),
+    ``eval_batch_size`` sessions a batch (0 = RecBole's default, 4096)."""
     from recbole.trainer import Trainer
     from recbole.utils import init_seed
     from recbole_gnn.config import Config
@@ -131,6 +133,7 @@ def bench(model: str, data_path: Path, threads: int, max_steps: int, eval_sessio
         "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "group_by": "user", "mode": "full"},
         "epochs": 1, "device": "cpu", "use_gpu": False, "show_progress": False, "seed": 2024,
         "reproducibility": True, "log_wandb": False, "state": "WARNING", "save_dataset": False,
+        **({"eval_batch_size": eval_batch_size} if eval_batch_size else {}),
     })
     init_seed(config["seed"], config["reproducibility"])
     torch.set_num_threads(threads)
@@ -158,7 +161,7 @@ def bench(model: str, data_path: Path, threads: int, max_steps: int, eval_sessio
             if eval_sessions and scored >= eval_sessions:
                 break
     eval_seconds = time.perf_counter() - start
-    return {"eval_sessions": scored, "eval_sessions_per_s": scored / eval_seconds,
+    return {"eval_sessions": scored, "eval_sessions_per_s": scored / eval_seconds, "eval_batch_size": config["eval_batch_size"],
             "model": model, "recbole_model": name, "options": options, "train_samples": samples,
             "n_items": dataset.item_num, "steps": steps, "steps_run": run, "epoch_seconds": epoch,
             "ms_per_step": 1000 * seconds / run, "train_samples_per_s": samples / epoch,
@@ -175,6 +178,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max_steps", type=int, default=0, help="time this many batches and extrapolate (0 = epoch)")
     parser.add_argument("--eval_sessions", type=int, default=10240, help="test sessions to score (0 = all)")
+    parser.add_argument("--eval_batch_size", type=int, default=0,
+                        help="test sessions per scoring batch (0 = RecBole's default, 4096; RecBole-GNN's TAGNN "
+                             "materialises [batch, items, length] scores and needs a small one)")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args()
     names = [m.strip().lower() for m in args.models.split(",") if m.strip()]
@@ -192,12 +198,12 @@ def main() -> None:
         os.chdir(tmp)  # RecBole writes log_tensorboard/ and saved/ into the working directory
         try:
             for model in names:
-                r = bench(model, Path(tmp), args.threads, args.max_steps, args.eval_sessions)
+                r = bench(model, Path(tmp), args.threads, args.max_steps, args.eval_sessions, args.eval_batch_size)
                 rows.append(r)
                 print(f"RecBole-GNN {r['recbole_model']:>7}: training {r['train_samples_per_s']:,.0f} samples/s "
                       f"({r['train_samples']:,} samples, {r['steps_run']} of {r['steps']} batches timed, "
                       f"{r['ms_per_step']:.1f} ms/step), evaluation {r['eval_sessions_per_s']:,.0f} sessions/s "
-                      f"({r['eval_sessions']:,} test sessions), {r['n_items']:,} items, {r['parameters']:,} parameters; "
+                      f"({r['eval_sessions']:,} test sessions, {r['eval_batch_size']} a batch), {r['n_items']:,} items, {r['parameters']:,} parameters; "
                       f"options {r['options']}", flush=True)
         finally:
             os.chdir(cwd)

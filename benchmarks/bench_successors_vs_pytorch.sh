@@ -18,6 +18,9 @@ RBGNN=${3:-/work/recbole-gnn}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 STEPS=${STEPS:-200}
 THREADS=${THREADS:-2}
+# RecBole-GNN's scoring batch: its default (4096 sessions), but 128 for TAGNN, whose full_sort_predict
+# materialises [batch, items, length] (4096 asked for 31 GB); EVAL_BATCH overrides both
+eval_batch() { if [ -n "${EVAL_BATCH:-}" ]; then echo "$EVAL_BATCH"; elif [ "$1" = tagnn ]; then echo 128; else echo 0; fi; }
 read -r -a MODELS <<< "${MODELS:-srgnn niser gcsan tagnn gcegnn sgnnhn lessr sasrec}"
 echo "# $(date -u '+%F %H:%M UTC'), $(nproc) cores, $(uname -m); steps $STEPS, threads $THREADS; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "${ROUNDS:-2}"); do
@@ -26,10 +29,12 @@ for round in $(seq "${ROUNDS:-2}"); do
         [ -f "$config" ] || config=$REPO/configs/paper_diginetica.yaml
         echo "## round $round, $model, toolkit $(date +%T) ($(basename "$config"))"
         PYTHONPATH=$REPO python3 "$REPO/benchmarks/bench_models.py" --data_dir "$DATA" --config "$config" --models "$model" \
-            --max_steps "$STEPS" --eval_sessions 10240 --cpu_threads "$THREADS" --json 2>&1 | grep -v -i -e faiss -e ccache -e warn
+            --max_steps "$STEPS" --eval_sessions 10240 --cpu_threads "$THREADS" --json 2>&1 | grep -v -i -e faiss -e ccache -e warn \
+            || echo "## $model: the toolkit failed (above); the next model"
         echo "## round $round, $model, RecBole-GNN $(date +%T)"
         "$TORCH_PY" "$REPO/benchmarks/bench_recbole_gnn.py" --recbole_gnn "$RBGNN" --sessions "$DATA/all_train_seq.txt" \
-            --max_sessions "${MAX_SESSIONS:-0}" --models "$model" --max_steps "$STEPS" --eval_sessions 10240 --threads "$THREADS" --json 2>&1 \
-            | grep -e "^RecBole" -e "^torch" -e "^{" -e "Error"
+            --max_sessions "${MAX_SESSIONS:-0}" --models "$model" --max_steps "$STEPS" --eval_sessions 10240 --threads "$THREADS" \
+            --eval_batch_size "$(eval_batch "$model")" --json 2>&1 \
+            | grep -e "^RecBole" -e "^torch" -e "^{" -e "Error" || echo "## $model: RecBole-GNN failed (above); the next model"
     done
 done

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -47,6 +48,7 @@ if str(REPO) not in sys.path:
 
 from srgnn_paddle.config import Config, load_config, save_config  # noqa: E402
 from srgnn_paddle.errors import SrgnnError  # noqa: E402
+from srgnn_paddle.evaluation.significance import ranks_path  # noqa: E402
 
 #: Console lines of a training process that say nothing about the run (Paddle's import notes).
 NOISE = re.compile(r"No ccache found|warnings\.warn\(|Loading faiss|Successfully loaded faiss|Could not load library")
@@ -54,6 +56,8 @@ NOISE = re.compile(r"No ccache found|warnings\.warn\(|Loading faiss|Successfully
 COPIED = {"log.csv": "log.csv", "summary.json": "summary.json", "config.yaml": "config.yaml",
           "refit_log.csv": "refit/log.csv"}
 DEFAULT_DATASETS = ("diginetica", "tmall", "nowplaying")
+#: The largest test rank the results keep (see :func:`compact_ranks`).
+RANK_CAP = 255
 
 
 @dataclass(frozen=True)
@@ -349,21 +353,35 @@ def _wait_interrupted(process: subprocess.Popen) -> int:
 
 # ---------------------------------------------------------------------------- results
 def collect(run: Run, results: Path, console: Path) -> Path:
-    """Copy a finished run's files and console output to ``<results>/<dataset>/<run>/``."""
+    """Copy a finished run's files and console output to ``<results>/<dataset>/<run>/``, and
+    its test ranks (the refit model's too) compacted by :func:`compact_ranks`."""
     target = results / run.dataset / run.name
     target.mkdir(parents=True, exist_ok=True)
     for name, source in COPIED.items():
         if (run.run_dir / source).is_file():
             shutil.copyfile(run.run_dir / source, target / name)
+    for refit in (False, True):
+        source = ranks_path(run.run_dir, refit)
+        if source.is_file():
+            ranks_path(target, refit).parent.mkdir(exist_ok=True)
+            np.save(ranks_path(target, refit), compact_ranks(np.load(source, allow_pickle=False)), allow_pickle=False)
     if console.is_file():
         shutil.copyfile(console, target / "console.txt")
     return target
 
 
+def compact_ranks(ranks: np.ndarray) -> np.ndarray:
+    """A run's test ranks as the results keep them: ``uint8``, every rank past
+    :data:`RANK_CAP` stored as ``RANK_CAP`` (a miss at every cut-off the tables use, K <= 50),
+    so the significance columns come out as from the full ranks at a quarter of the size."""
+    return np.minimum(ranks, RANK_CAP).astype(np.uint8)
+
+
 def write_tables(results: Path, counts: Dict[str, Dict[str, Any]]) -> str:
     """``srgnn-paddle compare`` over the results: ``results.md`` / ``results.csv`` with one
-    table per dataset, and each dataset's table alone in ``<dataset>/compare.md``."""
-    from srgnn_paddle.report import comparison_markdown, write_report
+    table per dataset, each dataset's table alone in ``<dataset>/compare.md`` and its figure
+    (``compare --figure``) in ``<dataset>/compare.png``."""
+    from srgnn_paddle.report import comparison_figure, comparison_groups, comparison_markdown, write_report
 
     for name, data in counts.items():
         (results / name).mkdir(parents=True, exist_ok=True)
@@ -374,6 +392,10 @@ def write_tables(results: Path, counts: Dict[str, Dict[str, Any]]) -> str:
         dataset = section.split(" ", 1)[0]
         if (results / dataset).is_dir():
             (results / dataset / "compare.md").write_text("### " + section)
+    for folder, groups in comparison_groups(results).items():
+        dataset = folder.split("/")[0]
+        if (results / dataset).is_dir():
+            comparison_figure(groups, results / dataset / "compare.png")
     return text
 
 

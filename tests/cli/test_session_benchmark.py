@@ -99,6 +99,13 @@ def test_runs_are_made_then_skipped_and_an_interrupted_run_continues(setting, ca
         table = (results / dataset / "compare.md").read_text()
         assert table.startswith(f"### {dataset} (paper protocol)")
         assert "| STAMP (refit) |" in table and "| POP |" in table
+        assert "p P@20 vs best (Wilcoxon signed-rank test, Holm)" in table  # from the compacted ranks
+        assert (results / dataset / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        for run in ("POP", "STAMP_0.001_32_8"):  # the ranks kept: uint8, past 255 as 255, the refit model's too
+            for ranks in ("test_ranks.npy", "refit/test_ranks.npy"):
+                full = np.load(work / f"{dataset}_paper" / run / ranks)
+                kept = np.load(results / dataset / run / ranks)
+                assert kept.dtype == np.uint8 and np.array_equal(kept, np.minimum(full, 255))
         data = json.loads((results / dataset / "data.json").read_text())
         assert data["train_pairs"] > 0 and data["test_pairs"] > 0
     assert "epoch 1: loss" in (results / "tiny" / "STAMP_0.001_32_8" / "console.txt").read_text()
