@@ -20,7 +20,9 @@ pickles, or prepared here from ``diginetica/train-item-views.csv``), ``tmall`` a
 paper-layout folder of one's own. The configuration of a run is the first of
 ``configs/paper_<model>_<dataset>.yaml``, ``configs/paper_<model>.yaml`` and the dataset's
 paper config that exists (``configs/paper_<dataset>.yaml``, else the paper protocol's
-defaults), then ``--set KEY=VALUE``; the resolved file is kept in
+defaults), then the benchmark's :data:`DEFAULT_SETS` (``valid_split: sessions``: the most
+recent whole training sessions validate, which tracked the test set where the prefix-pair
+split did not, docs/protocols.md), then ``--set KEY=VALUE``; the resolved file is kept in
 ``<work>/configs/<dataset>/<run>.yaml``. See docs/session_models.md ("The benchmark").
 """
 from __future__ import annotations
@@ -56,6 +58,10 @@ NOISE = re.compile(r"No ccache found|warnings\.warn\(|Loading faiss|Successfully
 COPIED = {"log.csv": "log.csv", "summary.json": "summary.json", "config.yaml": "config.yaml",
           "refit_log.csv": "refit/log.csv"}
 DEFAULT_DATASETS = ("diginetica", "tmall", "nowplaying")
+#: What the benchmark sets in every run unless ``--set`` says otherwise: validation on the most recent
+#: whole training sessions (``benchmarks/split_check.py``: their validation ranks the models as the test
+#: set does; the paper protocol's share of the prefix pairs leaks the other prefixes of its sessions)
+DEFAULT_SETS: Dict[str, Any] = {"valid_split": "sessions"}
 #: The largest test rank the results keep (see :func:`compact_ranks`).
 RANK_CAP = 255
 
@@ -370,6 +376,15 @@ def collect(run: Run, results: Path, console: Path) -> Path:
     return target
 
 
+def validation_note(folder: Path) -> str:
+    """The line under a dataset's table naming its runs' validation split(s)."""
+    splits = sorted({str(yaml.safe_load(path.read_text()).get("valid_split", "pairs"))
+                     for path in folder.glob("*/config.yaml")})
+    said = {"sessions": "sessions (the most recent 10% of the training sessions validate; the benchmark's default)",
+            "pairs": "pairs (a seeded 10% of the training prefix pairs validate: the paper protocol's official split)"}
+    return f"\nValidation split of these runs: {'; '.join(said.get(s, s) for s in splits)}.\n" if splits else ""
+
+
 def compact_ranks(ranks: np.ndarray) -> np.ndarray:
     """A run's test ranks as the results keep them: ``uint8``, every rank past
     :data:`RANK_CAP` stored as ``RANK_CAP`` (a miss at every cut-off the tables use, K <= 50),
@@ -391,7 +406,7 @@ def write_tables(results: Path, counts: Dict[str, Dict[str, Any]]) -> str:
     for section in text.split("### ")[1:]:
         dataset = section.split(" ", 1)[0]
         if (results / dataset).is_dir():
-            (results / dataset / "compare.md").write_text("### " + section)
+            (results / dataset / "compare.md").write_text("### " + section + validation_note(results / dataset))
     for folder, groups in comparison_groups(results).items():
         dataset = folder.split("/")[0]
         if (results / dataset).is_dir():
@@ -473,7 +488,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                    help="where finished runs and the tables are copied (default: docs/results/benchmark)")
     p.add_argument("--configs", type=Path, default=REPO / "configs", help="the configs folder (default: configs/)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="a config value for every run (YAML value; repeatable), e.g. --set cpu_threads=8")
+                   help="a config value for every run (YAML value; repeatable), e.g. --set cpu_threads=8; "
+                        "the benchmark's own default: valid_split=sessions (--set valid_split=pairs for the "
+                        "paper protocol's official split)")
     p.add_argument("--no_refit", action="store_true", help="no refit on training + validation")
     p.add_argument("--python", default=sys.executable,
                    help="the Python command that runs 'srgnn_paddle train' (default: this interpreter)")
@@ -497,6 +514,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         if key in sets:
             raise SrgnnError(f"--set {key}=...: the benchmark sets '{key}' itself; use --models / --datasets / "
                              f"--seeds / --no_refit")
+    sets = {**DEFAULT_SETS, **sets}
     Config().replace(**sets)  # a wrong key or value: one error before anything runs
     args.sets = sets
     args.work, args.results = args.work.resolve(), args.results.resolve()

@@ -1,9 +1,9 @@
-"""The DIGINETICA table of the tuned counted baselines (docs/benchmark.md, README), from the
-committed raw files: each model's search (docs/results/tune/diginetica/<model>/trials.csv), its
-default run and its tuned run with the same split (docs/results/diginetica/
+"""One dataset's table of the tuned counted baselines (docs/benchmark.md, README), from the
+committed raw files: each model's search (docs/results/tune/<dataset>/<model>/trials.csv), its
+default run and its tuned run with the same split (docs/results/<dataset>/
 defaults_sessions_split/ and tuned/, summary.json). Prints Markdown.
 
-    python benchmarks/tuned_table.py [--results docs/results]
+    python benchmarks/tuned_table.py [--dataset diginetica] [--results docs/results]
 """
 from __future__ import annotations
 
@@ -28,13 +28,15 @@ def pair(metrics: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="diginetica", help="diginetica (default), tmall, nowplaying")
     parser.add_argument("--results", default="docs/results")
-    results = Path(parser.parse_args().results)
+    args = parser.parse_args()
+    results, dataset = Path(args.results), args.dataset
     print("| model | settings chosen (trials) | valid: defaults -> tuned | test: defaults -> tuned "
           "| test, refit: defaults -> tuned |")
     print("| --- | --- | --- | --- | --- |")
     for model, display in MODELS:
-        table = results / "tune" / "diginetica" / model / "trials.csv"
+        table = results / "tune" / dataset / model / "trials.csv"
         if not table.is_file():
             print(f"| {display} | not searched | | | |")
             continue
@@ -42,8 +44,8 @@ def main() -> None:
         best = max(range(len(rows)), key=lambda i: (tuple(float(x) for x in rows[i]["score"].split()), -i))
         keys = [k for k in rows[0] if k not in ("trial", "score", "seconds") and "@" not in k]
         settings = ", ".join(f"{k} {rows[best][k]}" for k in keys)
-        default = run_summary(results / "diginetica" / "defaults_sessions_split", display)
-        tuned = run_summary(results / "diginetica" / "tuned", display)
+        default = run_summary(results / dataset / "defaults_sessions_split", display)
+        tuned = run_summary(results / dataset / "tuned", display)
         print(f"| {display} | {settings} (trial {rows[best]['trial']} of {len(rows)}) "
               f"| {pair(default.get('valid', {}))} -> {pair(tuned.get('valid', {}))} "
               f"| {pair(default.get('test', {}))} -> {pair(tuned.get('test', {}))} "

@@ -92,6 +92,7 @@ def test_runs_are_made_then_skipped_and_an_interrupted_run_continues(setting, ca
             assert summary["dataset"] == dataset and "test_refit" in summary  # the refit row beside
             cfg = load_config(folder / "config.yaml")
             assert (cfg.protocol, cfg.epochs, cfg.refit, cfg.embedding_dim, cfg.lr) == ("paper", 1, True, 8, 0.001)
+            assert cfg.valid_split == "sessions"  # the benchmark's default
             phases = pd.read_csv(folder / "log.csv")["phase"].tolist()
             assert phases[-2:] == ["test", "test_refit"] and phases.count("test") == 1  # test scored once
         assert (results / dataset / "refit_log.csv").exists() is False
@@ -100,6 +101,7 @@ def test_runs_are_made_then_skipped_and_an_interrupted_run_continues(setting, ca
         assert table.startswith(f"### {dataset} (paper protocol)")
         assert "| STAMP (refit) |" in table and "| POP |" in table
         assert "p P@20 vs best (Wilcoxon signed-rank test, Holm)" in table  # from the compacted ranks
+        assert "Validation split of these runs: sessions (the most recent 10% of the training sessions" in table
         assert (results / dataset / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         for run in ("POP", "STAMP_0.001_32_8"):  # the ranks kept: uint8, past 255 as 255, the refit model's too
             for ranks in ("test_ranks.npy", "refit/test_ranks.npy"):

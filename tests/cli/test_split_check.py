@@ -1,6 +1,6 @@
 """benchmarks/split_check.py through its command line on generated pickles: both splits
 trained over a two-point grid and two seeds, the test set scored every epoch, the figures recomputed here from the runs' logs
-(scipy's Spearman), a second call trains nothing."""
+(scipy's Spearman), a second call trains nothing; counted models in the model choice only."""
 from __future__ import annotations
 
 import json
@@ -60,5 +60,23 @@ def test_both_splits_are_trained_and_compared(tmp_path, capsys):
     assert split_check.main(argv) == 0  # all finished: nothing is trained again
     out = capsys.readouterr().out
     assert "== [" not in out and "8 of 8 run(s) finished" in out
-    assert split_check.main(argv + ["--models", "pop"]) == 2  # counted: no epochs to choose
-    assert "unknown trained model(s) pop" in capsys.readouterr().err
+    assert split_check.main(argv + ["--models", "nosuch"]) == 2
+    assert "unknown session model(s) nosuch" in capsys.readouterr().err
+
+    # counted models: one validation and one test score each, in the model choice only
+    counted = ["--data_dir", str(data), "--models", "pop,spop,sknn", "--seeds", "1", "--work", str(tmp_path / "work2"),
+               "--results", str(tmp_path / "counted"), "--quiet"]
+    assert split_check.main(counted) == 0
+    report = json.loads((tmp_path / "counted" / "gen" / "split_check.json").read_text())
+    assert len(report["runs"]) == 6
+    for row in report["runs"]:
+        log = pd.read_csv(tmp_path / "counted" / "gen" / row["split"] / row["run"] / "log.csv").set_index("phase")
+        assert row["epochs"] == 0 and row["epoch_spearman"] is None and row["regret"] == 0.0
+        assert row["valid_at_chosen"] == pytest.approx(log.loc["valid", "P@20"])
+        assert row["test_at_chosen"] == pytest.approx(log.loc["test", "P@20"])
+    for split, figures in report["per_split"].items():
+        rows = [r for r in report["runs"] if r["split"] == split]
+        assert figures["epoch_spearman_mean"] is None and figures["same_epoch_share"] is None
+        expected = spearmanr([r["valid_at_chosen"] for r in rows], [r["test_at_chosen"] for r in rows])[0]
+        assert figures["model_spearman"] == (pytest.approx(expected) if np.isfinite(expected) else None)
+    assert "| pairs | 3 | n/a | n/a | n/a |" in (tmp_path / "counted" / "gen" / "split_check.md").read_text()

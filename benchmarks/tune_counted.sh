@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The tuned counted baselines of README / docs/benchmark.md: a seeded random search of each
-# counted model's declared options on DIGINETICA (paper protocol, the most recent 10% of the
+# counted model's declared options on one dataset (DATASET: diginetica, the default, tmall or
+# nowplaying; configs/paper_<DATASET>.yaml, the paper protocol, the most recent 10% of the
 # training sessions as the validation split; the test split is never scored by the search),
-# the tables under docs/results/tune/diginetica/<model>/ and the best settings copied to
-# configs/tuned_diginetica_<model>.yaml.
+# the tables under docs/results/tune/<DATASET>/<model>/ and the best settings copied to
+# configs/tuned_<DATASET>_<model>.yaml.
 #
-#   bash benchmarks/tune_diginetica.sh [DATA_DIR]
+#   [DATASET=tmall] bash benchmarks/tune_counted.sh [DATA_DIR]     (default ../shared/data/<DATASET>)
 #
 # ROUNDS="10 20" runs every model to the first budget, then every model to the next one (a
 # larger budget extends the same seeded list; trials already in a table are not run again);
@@ -13,9 +14,10 @@
 # SEED is the search seed (default 0). CODE=DIR runs the package found in DIR (e.g. a frozen
 # copy); default: this checkout.
 set -euo pipefail
-DATA=$(cd "${1:-../shared/data/diginetica}" && pwd)
+DATASET=${DATASET:-diginetica}
+DATA=$(cd "${1:-../shared/data/$DATASET}" && pwd)
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-RESULTS=$REPO/docs/results/tune/diginetica
+RESULTS=$REPO/docs/results/tune/$DATASET
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 export PYTHONPATH=${CODE:-$REPO}${PYTHONPATH:+:$PYTHONPATH}
@@ -28,9 +30,9 @@ for round in "${ROUNDS[@]}"; do
     budget=$round
     if [[ -n "${!cap_name:-}" && "${!cap_name}" -lt "$budget" ]]; then budget=${!cap_name}; fi
     mkdir -p "$RESULTS/$model"
-    "$PY" -m srgnn_paddle tune --model "$model" --config "$REPO/configs/paper_diginetica.yaml" --valid_split sessions \
+    "$PY" -m srgnn_paddle tune --model "$model" --config "$REPO/configs/paper_$DATASET.yaml" --valid_split sessions \
         --data_dir "$DATA" --trials "$budget" --search_seed "${SEED:-0}" --out "$RESULTS/$model" --quiet \
         2>>"$RESULTS/$model/console.txt"
-    cp "$RESULTS/$model/best.yaml" "$REPO/configs/tuned_diginetica_$model.yaml"
+    cp "$RESULTS/$model/best.yaml" "$REPO/configs/tuned_${DATASET}_$model.yaml"
   done
 done
