@@ -55,7 +55,7 @@ from srgnn_paddle.kernels.host import (
     host_target_ranks,
     host_view,
 )
-from srgnn_paddle.kernels.linear import KernelLayer, Linear
+from srgnn_paddle.kernels.linear import KernelLayer, Linear, normalize_rows
 from srgnn_paddle.kernels.target_attention import target_scores
 from srgnn_paddle.models.base import Scorer, scores_cross_entropy, softmax_cross_entropy
 from srgnn_paddle.runtime import single_threaded_math
@@ -95,12 +95,7 @@ class Kernels:
     def normalize_rows(self, x: paddle.Tensor, zero_first: bool = False) -> paddle.Tensor:
         """Every row of ``x [R, D]`` divided by its L2 norm (``F.normalize(x, axis=-1)``);
         ``zero_first``: row 0 zero, without a gradient."""
-        out = F.normalize(x, axis=-1)
-        if not zero_first:
-            return out
-        keep = paddle.ones([x.shape[0], 1], dtype=x.dtype)
-        keep[0] = 0.0
-        return out * keep
+        return normalize_rows(x, zero_first)
 
     def target_scores(self, base: paddle.Tensor, keys: paddle.Tensor, values: paddle.Tensor, session: paddle.Tensor,
                       count: paddle.Tensor, items: paddle.Tensor, budget: int) -> paddle.Tensor:

@@ -58,4 +58,3 @@ def segment_attention(base: paddle.Tensor, row: paddle.Tensor, q: paddle.Tensor,
     alpha = exp / paddle.gather(total.squeeze(-1), unit)
     weighted = alpha.unsqueeze(-1) * paddle.gather(values, as_tensor(pairs.item))  # [P, D]
     return compat.index_add(paddle.zeros([pairs.n_units, values.shape[1]], dtype=values.dtype), unit, 0, weighted)
-

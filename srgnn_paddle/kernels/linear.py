@@ -58,11 +58,17 @@ class NormalizedRows(nn.Layer, KernelLayer):
         self.zero_first = zero_first
 
     def forward(self, table: paddle.Tensor) -> paddle.Tensor:
-        if self.kernels is not None:
-            return self.kernels.normalize_rows(table, self.zero_first)
-        out = F.normalize(table, axis=-1)
-        if not self.zero_first:
-            return out
-        keep = paddle.ones([table.shape[0], 1], dtype=table.dtype)
-        keep[0] = 0.0
-        return out * keep
+        if self.kernels is None:
+            return normalize_rows(table, self.zero_first)
+        return self.kernels.normalize_rows(table, self.zero_first)
+
+
+def normalize_rows(x: paddle.Tensor, zero_first: bool = False) -> paddle.Tensor:
+    """Every row of ``x [R, D]`` divided by its L2 norm (``F.normalize(x, axis=-1)``) in plain
+    Paddle; ``zero_first``: row 0 zero, without a gradient."""
+    out = F.normalize(x, axis=-1)
+    if not zero_first:
+        return out
+    keep = paddle.ones([x.shape[0], 1], dtype=x.dtype)
+    keep[0] = 0.0
+    return out * keep

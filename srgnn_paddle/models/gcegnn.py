@@ -81,7 +81,8 @@ from srgnn_paddle.data.loaders import Batch
 from srgnn_paddle.data.typed_graph import EDGE_TYPES, TypedGraph, build_typed_graph
 from srgnn_paddle.kernels.attention import AttentionPairs, segment_attention
 from srgnn_paddle.kernels.linear import KernelLayer, Linear
-from srgnn_paddle.models.layers import as_tensor, initialise, n_rows, segment_mean, segment_softmax, segment_sum
+from srgnn_paddle.models.layers import (as_tensor, initialise, n_rows, n_segments, segment_mean, segment_softmax,
+                                        segment_sum)
 from srgnn_paddle.models.sequence import SessionModel
 
 POSITIONS = 200  #: rows of the reversed position table (the official code's)
@@ -222,31 +223,34 @@ def global_level(tree: SampledTree, n_sample: int) -> GlobalLevel:
     return GlobalLevel(tree.items, tree.rows[0], tuple(depth_units), first, later)
 
 
-def sample_tree(table: Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]], node_items: np.ndarray,
-                node_session: np.ndarray, hops: int, n_sample: int,
+#: a global graph's rows of items ``[M]``: ``([M, K] int64, [M, K] float32)``, neighbours heaviest
+#: first, 0 / 0 in empty columns
+NeighbourTable = Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]]
+
+
+def sample_slots(table: NeighbourTable, items: np.ndarray, n_sample: int,
+                 rng: Optional[np.random.Generator] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """``S = n_sample`` global neighbours of each of ``items [M]`` and their edge weights, from
+    the rows ``table`` gives, drawn by :func:`draw_slots` (``rng`` None: evaluation's
+    deterministic slots): ``([M, S] int64, [M, S] float32)``."""
+    neighbours, weights = table(items)
+    slots = draw_slots((weights > 0).sum(axis=1), n_sample, rng)
+    return np.take_along_axis(neighbours, slots, 1), np.take_along_axis(weights, slots, 1)
+
+
+def sample_tree(table: NeighbourTable, node_items: np.ndarray, node_session: np.ndarray, hops: int, n_sample: int,
                 rng: Optional[np.random.Generator] = None) -> SampledTree:
     """The :class:`SampledTree` of nodes ``node_items [n]`` (their sessions ``node_session [n]``)
-    to ``hops`` hops, depth by depth: ``S = n_sample`` slots of each row's neighbours in the global
-    graph (``table(items [M]) -> ([M, K] int64, [M, K] float32)``, its rows, heaviest first, 0 / 0
-    in empty columns), drawn by :func:`draw_slots` (``rng`` None: evaluation's deterministic slots)."""
+    to ``hops`` hops, depth by depth, each row's slots by :func:`sample_slots` from ``table``."""
     ids, weights, sessions = [np.asarray(node_items, np.int64)], [np.zeros(0, np.float32)], [np.asarray(node_session, np.int64)]
     for _ in range(hops):
-        neighbours, weight = table(ids[-1])
-        slots = draw_slots((weight > 0).sum(axis=1), n_sample, rng)
-        ids.append(np.take_along_axis(neighbours, slots, 1).reshape(-1))
-        weights.append(np.take_along_axis(weight, slots, 1).reshape(-1))
+        neighbours, weight = sample_slots(table, ids[-1], n_sample, rng)
+        ids.append(neighbours.reshape(-1))
+        weights.append(weight.reshape(-1))
         sessions.append(np.repeat(sessions[-1], n_sample))
     items, inverse = np.unique(np.concatenate(ids), return_inverse=True)
     rows = np.split(inverse.reshape(-1), np.cumsum([len(i) for i in ids])[:-1])
     return SampledTree(items, tuple(rows), tuple(weights), tuple(sessions))
-
-
-def n_segments(index):
-    """The number of segments a non-decreasing index ``[E]`` (>= 1 entry) numbers, ``index[-1] + 1``:
-    an int for numpy arrays and eager tensors, a size tensor while ``paddle.jit.to_static`` traces."""
-    if isinstance(index, np.ndarray) or paddle.in_dynamic_mode():
-        return int(index[-1]) + 1
-    return index[-1] + 1
 
 
 class SessionAggregator(nn.Layer):
@@ -358,13 +362,9 @@ class GCEGNN(SessionModel):
         ``k`` holds neighbour ``k mod degree``: the top ``S``, or all of them repeated in order
         (:func:`draw_slots`).
         """
-        ids, weights = self._sample(np.asarray(items.numpy() if isinstance(items, paddle.Tensor) else items), rng)
+        items = np.asarray(items.numpy() if isinstance(items, paddle.Tensor) else items)
+        ids, weights = sample_slots(self.neighbour_table, items, self.n_sample, rng)
         return paddle.to_tensor(ids), paddle.to_tensor(weights)
-
-    def _sample(self, items: np.ndarray, rng: Optional[np.random.Generator]) -> Tuple[np.ndarray, np.ndarray]:
-        table, weights = self.neighbour_table(items)
-        slots = draw_slots((weights > 0).sum(axis=1), self.n_sample, rng)
-        return np.take_along_axis(table, slots, 1), np.take_along_axis(weights, slots, 1)
 
     def sample_tree(self, node_items: np.ndarray, node_session: np.ndarray,
                     rng: Optional[np.random.Generator] = None) -> SampledTree:

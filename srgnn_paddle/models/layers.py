@@ -39,6 +39,14 @@ def n_rows(x: paddle.Tensor):
     return x.shape[0] if paddle.in_dynamic_mode() else paddle.shape(x)[0]
 
 
+def n_segments(index: TensorLike):
+    """The number of segments a non-decreasing index ``[E]`` (>= 1 entry) numbers, ``index[-1] + 1``:
+    an int for numpy arrays and eager tensors, a size tensor while ``paddle.jit.to_static`` traces."""
+    if isinstance(index, np.ndarray) or paddle.in_dynamic_mode():
+        return int(index[-1]) + 1
+    return index[-1] + 1
+
+
 # ---------------------------------------------------------------------------- padded histories
 def history_tensors(batch) -> Tuple[paddle.Tensor, paddle.Tensor]:
     """``(items [B, L] int64, mask [B, L] float32)`` of a batch (numpy arrays or tensors; the

@@ -90,10 +90,12 @@ def global_graph_of(model: Recommender) -> GlobalGraph:
     return GlobalGraph(model.global_neighbors.numpy(), model.global_weights.numpy(), model.hops, model.n_sample)
 
 
-def input_specs(layout: str, hops: int = 0) -> List[Tuple[str, List[int], str]]:
-    """The encoder's inputs for ``layout``, in order: ``(name, shape, dtype)`` (``hops``: GCE-GNN's)."""
+def input_specs(layout: str, global_graph: Optional[GlobalGraph] = None) -> List[Tuple[str, List[int], str]]:
+    """The encoder's inputs for ``layout``, in order: ``(name, shape, dtype)`` (``global_graph``:
+    the ``gcegnn`` layout's, whose hops set the count)."""
     if layout != "gcegnn":
         return INPUTS[layout]
+    hops = global_graph.hops
     names = [(name, "int64") for name in _TYPED] + [("tree_items", "int64"), ("node_rows", "int64")]
     names += [(f"depth_units_{depth}", "int64") for depth in range(hops)]
     names += [("unit_item", "int64")] + [(f"pair_{name}", dtype) for name, dtype in _PAIRS]
@@ -106,26 +108,31 @@ def input_specs(layout: str, hops: int = 0) -> List[Tuple[str, List[int], str]]:
 def _flat_global(graph: TypedGraph, level: GlobalLevel) -> Tuple[np.ndarray, ...]:
     """A typed graph and its global level as the ``gcegnn`` layout's arrays (:func:`input_specs`)."""
     first = level.first
+    pairs = len(_PAIRS)
     arrays = [*graph[2:], level.items, level.node_rows, *level.depth_units, first.unit_item,
-              *first.pairs[:5], first.key_session, first.key_item]
+              *first.pairs[:pairs], first.key_session, first.key_item]
     for units in level.later:
-        arrays += [*units.pairs[:5], units.key_session]
+        arrays += [*units.pairs[:pairs], units.key_session]
     return tuple(arrays)
 
 
 def _unflat_global(inputs, hops: int) -> Tuple[TypedGraph, GlobalLevel]:
     """The inverse of :func:`_flat_global` (tensors); each unit count is the size of an input."""
-    graph = TypedGraph(None, None, *inputs[:6])
-    items, node_rows = inputs[6], inputs[7]
-    depth_units = tuple(inputs[8:8 + hops])
-    rest = inputs[8 + hops:]
-    unit_item = rest[0]
-    first = Units(None, unit_item, AttentionPairs(*rest[1:6], n_units=n_rows(unit_item)), rest[6], rest[7])
-    later, at = [], 8
+    typed, pairs = len(_TYPED), len(_PAIRS)
+    graph = TypedGraph(None, None, *inputs[:typed])
+    items, node_rows = inputs[typed], inputs[typed + 1]
+    at = typed + 2
+    depth_units = tuple(inputs[at:at + hops])
+    at += hops
+    unit_item = inputs[at]
+    first_pairs = AttentionPairs(*inputs[at + 1:at + 1 + pairs], n_units=n_rows(unit_item))
+    first = Units(None, unit_item, first_pairs, inputs[at + 1 + pairs], inputs[at + 2 + pairs])
+    at += 3 + pairs
+    later = []
     for depth in range(hops - 1):
-        pairs = AttentionPairs(*rest[at:at + 5], n_units=n_rows(depth_units[depth]))  # every row of the depth a unit
-        later.append(Units(None, None, pairs, rest[at + 5], None))
-        at += 6
+        depth_pairs = AttentionPairs(*inputs[at:at + pairs], n_units=n_rows(depth_units[depth]))  # every row a unit
+        later.append(Units(None, None, depth_pairs, inputs[at + pairs], None))
+        at += pairs + 1
     return graph, GlobalLevel(items, node_rows, depth_units, first, tuple(later))
 
 
@@ -223,25 +230,25 @@ def encoder_inputs(layout: str, history: np.ndarray, global_graph: Optional[Glob
         arrays = _flat_global(graph, global_level(tree, global_graph.n_sample))
     else:
         raise ValueError(f"unknown encoder layout {layout!r}")
-    hops = global_graph.hops if global_graph is not None else 0
-    return {name: np.ascontiguousarray(a, dtype=dtype) for (name, _, dtype), a in zip(input_specs(layout, hops), arrays)}
+    specs = input_specs(layout, global_graph)
+    return {name: np.ascontiguousarray(a, dtype=dtype) for (name, _, dtype), a in zip(specs, arrays)}
 
 
-def eager_vectors(model: Recommender, layout: str, history: np.ndarray) -> np.ndarray:
-    """What the eager model gives for ``history [B, L]`` through ``layout``: ``[B, D]`` float32."""
-    graph = global_graph_of(model) if layout == "gcegnn" else None
+def eager_vectors(model: Recommender, layout: str, history: np.ndarray,
+                  global_graph: Optional[GlobalGraph] = None) -> np.ndarray:
+    """What the eager model gives for ``history [B, L]`` through ``layout``: ``[B, D]`` float32
+    (``global_graph``: the ``gcegnn`` layout's, :func:`global_graph_of` the model)."""
     with paddle.no_grad():
-        inputs = [paddle.to_tensor(a) for a in encoder_inputs(layout, history, graph).values()]
+        inputs = [paddle.to_tensor(a) for a in encoder_inputs(layout, history, global_graph).values()]
         return (_WRAPPERS[layout](model)(inputs) if layout == "gcegnn" else _WRAPPERS[layout](model)(*inputs)).numpy()
 
 
-def save_static(model: Recommender, layout: str, prefix: str) -> None:
+def save_static(model: Recommender, layout: str, prefix: str, global_graph: Optional[GlobalGraph] = None) -> None:
     """``paddle.jit.save`` of ``model``'s encoder for ``layout`` at ``prefix`` (``.json`` or
-    ``.pdmodel``, and ``.pdiparams``), every size dynamic."""
+    ``.pdmodel``, and ``.pdiparams``), every size dynamic (``global_graph``: the ``gcegnn`` layout's)."""
     wrapper = _WRAPPERS[layout](model)
     wrapper.eval()
-    specs = [paddle.static.InputSpec(shape, dtype, name)
-             for name, shape, dtype in input_specs(layout, getattr(model, "hops", 0))]
+    specs = [paddle.static.InputSpec(shape, dtype, name) for name, shape, dtype in input_specs(layout, global_graph)]
     if layout == "gcegnn":  # one argument: the flat list (dy2static takes no *args)
         specs = [specs]
     paddle.jit.save(paddle.jit.to_static(wrapper, input_spec=specs, full_graph=True), prefix)

@@ -75,8 +75,8 @@ def check_exportable(model_class) -> None:
                          f"by a Faiss search")
     if model_class.batch_layout not in MODEL_LAYOUTS:
         raise SrgnnError(f"model {name} reads a graph of its own (batch layout {model_class.batch_layout!r}) that "
-                         f"the export does not record as a pre-processing step; export serves the models whose "
-                         f"batches are padded histories, SR-GNN's session graph or LESSR's graphs")
+                         f"the export does not record as a pre-processing step; export serves the batch layouts "
+                         f"{', '.join(MODEL_LAYOUTS)}")
 
 
 def probe_histories(n_items: int, seed: int = 0) -> np.ndarray:
@@ -126,11 +126,11 @@ def export_run(run_dir: Path, out: Path, fmt: str = "paddle", data_dir: Optional
     probe = probe_histories(cfg.n_items)
     layout = layouts_for(model)[0]
     graph = global_graph_of(model) if layout == "gcegnn" else None
-    reference = eager_vectors(model, layout, probe)
+    reference = eager_vectors(model, layout, probe, graph)
     encoders: Dict[str, Any] = {}
     with atomic_directory(out, overwrite=overwrite) as tmp:
         if fmt in ("paddle", "both"):
-            save_static(model, layout, str(tmp / "encoder"))
+            save_static(model, layout, str(tmp / "encoder"), graph)
             model_file = "encoder.json" if (tmp / "encoder.json").is_file() else "encoder.pdmodel"
             predictor = PaddlePredictor(tmp / model_file, tmp / "encoder.pdiparams", _names(layout, graph))
             diff = _check(predictor(encoder_inputs(layout, probe, graph)), reference, "Paddle")
@@ -180,11 +180,11 @@ def export_run(run_dir: Path, out: Path, fmt: str = "paddle", data_dir: Optional
 
 
 def _names(layout: str, graph=None) -> List[str]:
-    return [name for name, _, _ in input_specs(layout, graph.hops if graph is not None else 0)]
+    return [name for name, _, _ in input_specs(layout, graph)]
 
 
 def _encoder_entry(layout: str, graph, files: List[str], diff: float) -> Dict[str, Any]:
-    specs = input_specs(layout, graph.hops if graph is not None else 0)
+    specs = input_specs(layout, graph)
     return {"files": files, "layout": layout, "inputs": [{"name": n, "shape": s, "dtype": d} for n, s, d in specs],
             "graph_builder": BUILDERS[layout], "max_abs_diff_vs_eager": diff}
 
