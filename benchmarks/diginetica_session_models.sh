@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The DIGINETICA table of docs/session_models.md: each neural session model trained with the
 # paper's configuration and protocol (validation selection, test scored once), refit on
-# training + validation where asked; each run's log.csv, summary.json, config.yaml and console
-# output copied to docs/results/diginetica/.
+# training + validation where asked; each run's log.csv, summary.json, config.yaml, console
+# output and test ranks (uint8, capped as the benchmark keeps them) copied to docs/results/diginetica/.
 #
 #   bash benchmarks/diginetica_session_models.sh [DATA_DIR] [WORK_DIR]
 #
@@ -47,5 +47,13 @@ for model in "${MODELS[@]}"; do
     cp "$run_dir/log.csv" "$run_dir/summary.json" "$run_dir/config.yaml" "$RESULTS/$name/"
     cp "$WORK/console_$name.txt" "$RESULTS/$name/console.txt"
     [ -f "$run_dir/refit/log.csv" ] && cp "$run_dir/refit/log.csv" "$RESULTS/$name/refit_log.csv"
+    for sub in "" refit/; do  # the test ranks for `compare`'s and `significance`'s paired tests, compacted
+        if [ -f "$run_dir/${sub}test_ranks.npy" ]; then
+            mkdir -p "$RESULTS/$name/$sub"
+            $PY -c "import sys, numpy as np; sys.path.insert(0, sys.argv[3]); from session_benchmark import compact_ranks
+np.save(sys.argv[2], compact_ranks(np.load(sys.argv[1], allow_pickle=False)), allow_pickle=False)" \
+                "$run_dir/${sub}test_ranks.npy" "$RESULTS/$name/${sub}test_ranks.npy" "$REPO/benchmarks"
+        fi
+    done
 done
 echo "== $(date +%T) done"
