@@ -43,17 +43,6 @@ for model in "${MODELS[@]}"; do
         $PY -m srgnn_paddle train --model "$model" --data_dir "$DATA" --exp_dir "$WORK" "${FLAGS[@]}" \
             "${extra[@]}" "${resume[@]}" 2>&1 | grep -v -e "faiss" -e "ccache" -e "warnings.warn" | tee -a "$WORK/console_$name.txt"
     fi
-    mkdir -p "$RESULTS/$name"
-    cp "$run_dir/log.csv" "$run_dir/summary.json" "$run_dir/config.yaml" "$RESULTS/$name/"
-    cp "$WORK/console_$name.txt" "$RESULTS/$name/console.txt"
-    [ -f "$run_dir/refit/log.csv" ] && cp "$run_dir/refit/log.csv" "$RESULTS/$name/refit_log.csv"
-    for sub in "" refit/; do  # the test ranks for `compare`'s and `significance`'s paired tests, compacted
-        if [ -f "$run_dir/${sub}test_ranks.npy" ]; then
-            mkdir -p "$RESULTS/$name/$sub"
-            $PY -c "import sys, numpy as np; sys.path.insert(0, sys.argv[3]); from session_benchmark import compact_ranks
-np.save(sys.argv[2], compact_ranks(np.load(sys.argv[1], allow_pickle=False)), allow_pickle=False)" \
-                "$run_dir/${sub}test_ranks.npy" "$RESULTS/$name/${sub}test_ranks.npy" "$REPO/benchmarks"
-        fi
-    done
+    $PY "$REPO/benchmarks/copy_run.py" "$run_dir" "$WORK/console_$name.txt" "$RESULTS/$name"
 done
 echo "== $(date +%T) done"

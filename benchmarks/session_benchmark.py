@@ -359,15 +359,23 @@ def _wait_interrupted(process: subprocess.Popen) -> int:
 
 # ---------------------------------------------------------------------------- results
 def collect(run: Run, results: Path, console: Path) -> Path:
-    """Copy a finished run's files and console output to ``<results>/<dataset>/<run>/``, and
-    its test ranks (the refit model's too) compacted by :func:`compact_ranks`."""
-    target = results / run.dataset / run.name
+    """Copy a finished run's files and console output to ``<results>/<dataset>/<run>/``
+    (:func:`copy_run`)."""
+    return copy_run(run.run_dir, console, results / run.dataset / run.name)
+
+
+def copy_run(run_dir: Path, console: Path, target: Path) -> Path:
+    """Copy what the results keep of the run folder ``run_dir`` into ``target``: the files of
+    :data:`COPIED` it has, ``console`` as ``console.txt`` when it exists, and its test ranks
+    (the refit model's too) compacted by :func:`compact_ranks`. The one copy step of the
+    benchmark and of the shell scripts that train rows outside it (``python
+    benchmarks/copy_run.py RUN_DIR CONSOLE TARGET``)."""
     target.mkdir(parents=True, exist_ok=True)
     for name, source in COPIED.items():
-        if (run.run_dir / source).is_file():
-            shutil.copyfile(run.run_dir / source, target / name)
+        if (run_dir / source).is_file():
+            shutil.copyfile(run_dir / source, target / name)
     for refit in (False, True):
-        source = ranks_path(run.run_dir, refit)
+        source = ranks_path(run_dir, refit)
         if source.is_file():
             ranks_path(target, refit).parent.mkdir(exist_ok=True)
             np.save(ranks_path(target, refit), compact_ranks(np.load(source, allow_pickle=False)), allow_pickle=False)

@@ -6,7 +6,8 @@
 # training sessions as validation, the test split scored once, then --refit: counted again on
 # every training session and the test split scored once more. SETTINGS=defaults trains the
 # same way with each model's default options instead (the untuned rows of the same split).
-# Each run's log.csv, summary.json, config.yaml, refit_log.csv and console output go to
+# Each run's log.csv, summary.json, config.yaml, refit_log.csv, console output and test ranks
+# (compacted, by benchmarks/copy_run.py) go to
 # docs/results/<DATASET>/<tuned|defaults_sessions_split>/<run>/.
 #
 #   [DATASET=tmall] bash benchmarks/tuned_counted_runs.sh [DATA_DIR] [WORK_DIR]   (default ../shared/data/<DATASET>)
@@ -41,12 +42,9 @@ print(run_name(_config_from_args(build_parser().parse_args(['train'] + sys.argv[
         [ -f "$run_dir/summary.json" ] && resume=(--resume)
         mkdir -p "$out"
         echo "== $(date +%T) $model ${extra[*]} ${resume[*]}" | tee -a "$out/console_$name.txt"
-        $PY -m srgnn_paddle train "${extra[@]}" --data_dir "$DATA" --exp_dir "$out" --refit --quiet --no-tsne \
+        $PY -m srgnn_paddle train "${extra[@]}" --dataset "$DATASET" --data_dir "$DATA" --exp_dir "$out" --refit --quiet --no-tsne \
             "${resume[@]}" 2>&1 | grep -v -e "faiss" -e "ccache" -e "warnings.warn" | tee -a "$out/console_$name.txt"
     fi
-    mkdir -p "$RESULTS/$name"
-    cp "$run_dir/log.csv" "$run_dir/summary.json" "$run_dir/config.yaml" "$RESULTS/$name/"
-    cp "$out/console_$name.txt" "$RESULTS/$name/console.txt"
-    [ -f "$run_dir/refit/log.csv" ] && cp "$run_dir/refit/log.csv" "$RESULTS/$name/refit_log.csv"
+    $PY "$REPO/benchmarks/copy_run.py" "$run_dir" "$out/console_$name.txt" "$RESULTS/$name"
 done
 echo "== $(date +%T) done"
