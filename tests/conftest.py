@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -25,6 +26,17 @@ def pytest_configure(config: pytest.Config) -> None:
 def shared_data_dir() -> Path:
     """``../shared/data`` beside the checkout (override with SRGNN_SHARED_DATA)."""
     return Path(os.environ.get("SRGNN_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def write_paper_folder(folder: Path, train: List[List[int]], test: List[List[int]]) -> Path:
+    """A generated dataset folder in the GCE-GNN authors' layout: ``all_train_seq.txt`` holds
+    the ``train`` sessions, ``test.txt`` the prefix pairs of the ``test`` sessions."""
+    from srgnn_paddle.data.sessions import augment_prefixes, write_pickle
+
+    folder.mkdir(parents=True)
+    write_pickle(folder / "all_train_seq.txt", train)
+    write_pickle(folder / "test.txt", augment_prefixes(test))
+    return folder
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srgnn_paddle.data.sessions import augment_prefixes, write_pickle
+from srgnn_paddle.data.sessions import augment_prefixes
 
-REPO = Path(__file__).resolve().parents[2]
+from conftest import REPO_ROOT as REPO, write_paper_folder
+
 COPY_RUN = REPO / "benchmarks" / "copy_run.py"
 
 
@@ -65,10 +66,7 @@ def test_tuned_counted_runs_keeps_each_runs_test_ranks(tmp_path):
     folder and leaves the run's files and ranks (the refit's too) in its results folder."""
     rng = np.random.default_rng(3)
     sessions = [rng.integers(1, 20, size=int(rng.integers(2, 7))).tolist() for _ in range(120)]
-    data = tmp_path / "data"
-    data.mkdir()
-    write_pickle(data / "all_train_seq.txt", sessions[:100])
-    write_pickle(data / "test.txt", augment_prefixes(sessions[100:]))
+    data = write_paper_folder(tmp_path / "data", sessions[:100], sessions[100:])
     checkout = tmp_path / "checkout"  # the script writes docs/results/ beside its own benchmarks/
     shutil.copytree(REPO / "benchmarks", checkout / "benchmarks", ignore=shutil.ignore_patterns("results"))
     shutil.copytree(REPO / "configs", checkout / "configs")

@@ -505,15 +505,13 @@ def test_scripts_default_run_is_the_synthetic_configs_run():
 
 
 def test_paper_protocol_run_has_its_baseline_curves_and_report_row(tmp_path, capsys):
-    from srgnn_paddle.data.sessions import augment_prefixes, write_pickle
+    from conftest import write_paper_folder
+    from srgnn_paddle.data.sessions import augment_prefixes
 
     rng = np.random.default_rng(0)
     # sessions walk a ring of 30 items: the next item is predictable, popularity is flat-ish
     sessions = [[int((s + i) % 30) + 1 for i in range(int(rng.integers(2, 6)))] for s in rng.integers(0, 30, 300)]
-    data = tmp_path / "diginetica"
-    data.mkdir()
-    write_pickle(data / "all_train_seq.txt", sessions[:240])
-    write_pickle(data / "test.txt", augment_prefixes(sessions[240:]))
+    data = write_paper_folder(tmp_path / "diginetica", sessions[:240], sessions[240:])
     exp = tmp_path / "exp"
     rc = cli.main(["train", "--data_dir", str(data), "--exp_dir", str(exp), "--protocol", "paper", "--lr", "0.01",
                    "--batch_size", "32", "--embedding_dim", "16", "--epochs", "2", "--valid_portion", "0.2", "--quiet",

@@ -14,7 +14,8 @@ import pytest
 
 import session_benchmark
 from srgnn_paddle.config import load_config
-from srgnn_paddle.data.sessions import augment_prefixes, write_pickle
+
+from conftest import write_paper_folder
 
 pytestmark = [pytest.mark.slow, pytest.mark.cli]
 
@@ -57,10 +58,7 @@ def _raw_clicks(path: Path, seed: int = 0, sessions: int = 300, items: int = 40,
 def _pickles(folder: Path) -> Path:
     rng = np.random.default_rng(1)
     sessions = [rng.integers(1, 25, size=int(rng.integers(2, 8))).tolist() for _ in range(80)]
-    folder.mkdir(parents=True)
-    write_pickle(folder / "all_train_seq.txt", sessions)
-    write_pickle(folder / "test.txt", augment_prefixes(sessions[-10:]))
-    return folder
+    return write_paper_folder(folder, sessions, sessions[-10:])
 
 
 @pytest.fixture()

@@ -12,7 +12,8 @@ from scipy.stats import spearmanr
 
 import split_check
 from srgnn_paddle.config import load_config
-from srgnn_paddle.data.sessions import augment_prefixes, write_pickle
+
+from conftest import write_paper_folder
 
 pytestmark = [pytest.mark.slow, pytest.mark.cli]
 
@@ -20,10 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.cli]
 def test_both_splits_are_trained_and_compared(tmp_path, capsys):
     rng = np.random.default_rng(3)
     sessions = [rng.integers(1, 30, size=int(rng.integers(2, 9))).tolist() for _ in range(120)]
-    data = tmp_path / "gen"
-    data.mkdir()
-    write_pickle(data / "all_train_seq.txt", sessions[:100])
-    write_pickle(data / "test.txt", augment_prefixes(sessions[100:]))
+    data = write_paper_folder(tmp_path / "gen", sessions[:100], sessions[100:])
     results = tmp_path / "results"
     argv = ["--data_dir", str(data), "--models", "stamp", "--seeds", "1,2", "--grid", "lr=0.01,0.003", "--epochs",
             "4", "--set", "embedding_dim=8", "--set", "cpu_threads=1", "--work", str(tmp_path / "work"),

@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from srgnn_paddle import cli
-from srgnn_paddle.data.sessions import augment_prefixes, write_pickle
 from srgnn_paddle.synthetic import generate_synthetic
 from srgnn_paddle.training import Trainer
+
+from conftest import write_paper_folder
 
 pytestmark = pytest.mark.cli
 
@@ -66,10 +67,7 @@ def test_a_cli_run_writes_loss_lr_and_every_validation_metric(tiny_data, tmp_pat
 def test_yaml_visualdl_true_on_the_paper_protocol_logs_the_decayed_lr(tmp_path):
     rng = np.random.default_rng(0)
     sessions = [[int((s + i) % 30) + 1 for i in range(int(rng.integers(2, 6)))] for s in rng.integers(0, 30, 200)]
-    data = tmp_path / "sessions"
-    data.mkdir()
-    write_pickle(data / "all_train_seq.txt", sessions[:160])
-    write_pickle(data / "test.txt", augment_prefixes(sessions[160:]))
+    data = write_paper_folder(tmp_path / "sessions", sessions[:160], sessions[160:])
     config = tmp_path / "paper.yaml"
     config.write_text("protocol: paper\nvisualdl: true\nlr: 0.01\nlr_dc_step: 1\nembedding_dim: 8\nbatch_size: 32\n"
                       "epochs: 3\npatience: 5\ntsne: false\n")
