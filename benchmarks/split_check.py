@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -248,13 +247,8 @@ def check(args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
             failed.append(f"{split}/{label(run)} (exit {status}, see {sb.rel(console)})")
     done = [r for r in runs if r.state == "done"]
     for run in done:
-        target = results / run.cfg.valid_split / label(run)
-        target.mkdir(parents=True, exist_ok=True)
-        for name in ("log.csv", "summary.json", "config.yaml"):
-            shutil.copyfile(run.run_dir / name, target / name)
-        console = work_of(run) / "console" / f"{run.name}.txt"
-        if console.is_file():
-            shutil.copyfile(console, target / "console.txt")
+        sb.copy_run(run.run_dir, work_of(run) / "console" / f"{run.name}.txt",
+                    results / run.cfg.valid_split / label(run))
     rows = [run_row(r) for r in done]
     summary = analyse(rows)
     given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--analyse_only"]

@@ -33,6 +33,7 @@ def test_both_splits_are_trained_and_compared(tmp_path, capsys):
     for row in report["runs"]:
         folder = results / "gen" / row["split"] / row["run"]
         cfg = load_config(folder / "config.yaml")
+        assert (folder / "test_ranks.npy").is_file() and (folder / "console.txt").is_file()  # sb.copy_run's files
         assert (cfg.valid_split, cfg.select_on, cfg.seed, cfg.epochs) == (row["split"], "test", row["seed"], 4)
         assert row["run"] == f"lr{cfg.lr}/STAMP_{cfg.lr}_100_8_seed{cfg.seed}"  # one folder per grid point
         log = pd.read_csv(folder / "log.csv")
