@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from srgnn_paddle.data.graph import _as_int64_2d
+from srgnn_paddle.data.graph import pack_sessions
 
 SELF, IN, OUT, IN_OUT = 0, 1, 2, 3  #: the edge types
 EDGE_TYPES = 4
@@ -65,25 +65,14 @@ def build_typed_graph(item_seq) -> TypedGraph:
             at least one item.
     Returns:
         the graphs; nodes and history entries are those of
-        :func:`~srgnn_paddle.data.graph.build_packed_graph` (same order).
+        :func:`~srgnn_paddle.data.graph.pack_sessions` (same order).
     Raises:
         ValueError: a row with no item, or an item after a 0 (not right-padded).
     """
-    seq = _as_int64_2d(item_seq)
-    real = seq > 0
-    if seq.shape[1] > 1 and (real[:, 1:] & ~real[:, :-1]).any():
-        row = int(np.flatnonzero((real[:, 1:] & ~real[:, :-1]).any(axis=1))[0])
-        raise ValueError(f"item_seq row {row} is not right-padded (an item follows a 0)")
-    lengths = real.sum(axis=1)
-    if seq.shape[0] == 0 or (lengths == 0).any():
-        raise ValueError("every history in item_seq needs at least one item")
-
-    pos_session, pos = np.nonzero(real)  # row-major: sessions in order, entries in order
-    values = seq[pos_session, pos]
-    span = int(values.max()) + 1
-    keys, pos_node = np.unique(pos_session * span + values, return_inverse=True)  # sorted by (session, item)
-    pos_node = pos_node.reshape(-1)
-    n = len(keys)
+    nodes = pack_sessions(item_seq)
+    pos_node, pos_session = nodes.pos_node, nodes.pos_session
+    ends = np.cumsum(np.bincount(pos_session))  # one past each session's last entry
+    n = len(nodes.node_items)
 
     follows = (pos_session[1:] == pos_session[:-1]) & (pos_node[1:] != pos_node[:-1])
     forward = np.unique(pos_node[:-1][follows] * n + pos_node[1:][follows])  # distinct transitions a -> b
@@ -98,12 +87,12 @@ def build_typed_graph(item_seq) -> TypedGraph:
     order = np.argsort(codes, kind="stable")
     codes, types = codes[order], types[order]
     return TypedGraph(
-        node_items=(keys % span).astype(np.int64),
-        node_session=(keys // span).astype(np.int64),
+        node_items=nodes.node_items,
+        node_session=nodes.node_session,
         edge_rows=(codes // n).astype(np.int64),
         edge_cols=(codes % n).astype(np.int64),
         edge_types=types.astype(np.int64),
-        pos_node=pos_node.astype(np.int64),
-        pos_session=pos_session.astype(np.int64),
-        pos_reversed=(lengths[pos_session] - 1 - pos).astype(np.int64),
+        pos_node=pos_node,
+        pos_session=pos_session,
+        pos_reversed=(ends[pos_session] - 1 - np.arange(len(pos_node))).astype(np.int64),
     )
