@@ -10,7 +10,6 @@ import pytest
 
 from srgnn_paddle import cli
 from srgnn_paddle.config import Config, field_choices
-from srgnn_paddle.models import MODELS
 from srgnn_paddle.synthetic import generate_synthetic
 
 pytestmark = pytest.mark.cli

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import srgnn_paddle
-from srgnn_paddle import data, evaluation, models
+from srgnn_paddle import data, models
 from srgnn_paddle.data import graph, sessions
 from srgnn_paddle.evaluation import metrics, retrieval
 

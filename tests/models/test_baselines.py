@@ -8,7 +8,7 @@ import json
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,9 +30,10 @@ from srgnn_paddle.data.sessions import write_session_pickles
 from srgnn_paddle.evaluation import NextItemEvaluator, evaluate
 from srgnn_paddle.kernels import HostKernels, Kernels
 from srgnn_paddle.models import build_model
+
+from counted_reference import N_ITEMS, Scorer, fitted_model, random_sessions, ref_metrics, ref_ranks
 from srgnn_paddle.synthetic import generate_synthetic
 
-N_ITEMS = 13  # ids 1..12; 12 is never in training
 HAND_SESSIONS = [[1, 2, 3], [2, 3, 4], [1, 4], [5, 1, 2], [3, 3, 6], [6, 7], [1, 2], [7, 8, 9, 1], [2, 5],
                  [4, 4, 4], [9, 8], [1, 2, 3, 11]]
 HAND_TEST = [[1, 2], [4], [3, 6], [12], [12, 5], [7, 8, 9], [2, 2, 2], [11], [10, 1], [6, 7, 8, 9, 1]]
@@ -40,7 +41,6 @@ HAND_LABELS = [3, 4, 7, 1, 2, 1, 3, 1, 2, 4]
 
 
 # ---------------------------------------------------------------------------- references
-Scorer = Callable[[List[int]], Dict[int, object]]
 
 
 def ref_pop(sessions: Sequence[Sequence[int]], n_items: int) -> Scorer:
@@ -80,28 +80,7 @@ def ref_sknn(sessions: Sequence[Sequence[int]], n_items: int, k: int, sample: in
     return score
 
 
-def ref_ranks(scorer: Scorer, histories: Sequence[List[int]], labels: Sequence[int]) -> List[int]:
-    """Rank of each label among items 1..N-1: how many score at least as high (ties count
-    against the label)."""
-    ranks = []
-    for history, label in zip(histories, labels):
-        scores = scorer(list(history))
-        ranks.append(sum(1 for i in scores if scores[i] >= scores[label]))
-    return ranks
 
-
-def ref_metrics(ranks: Sequence[int]) -> Dict[str, float]:
-    out = {}
-    for k in NextItemEvaluator.KS:
-        out[f"P@{k}"] = 100.0 * sum(r <= k for r in ranks) / len(ranks)
-        out[f"MRR@{k}"] = 100.0 * sum(1.0 / r for r in ranks if r <= k) / len(ranks)
-    return out
-
-
-def _model(name: str, sessions: Sequence[Sequence[int]], n_items: int = N_ITEMS, **options):
-    model = build_model(Config(model=name, n_items=n_items, **options))
-    model.fit(SessionDataset(*augment_prefixes(sessions), n_items).sessions())  # as runs fits it
-    return model
 
 
 def _lists(table: SessionTable) -> List[List[int]]:
@@ -109,13 +88,6 @@ def _lists(table: SessionTable) -> List[List[int]]:
     bounds = table.offsets.tolist()
     return [table.items[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])]
 
-
-def _random_sessions(seed: int, n: int, lo: int = 2, hi: int = 7) -> List[List[int]]:
-    rng = np.random.default_rng(seed)
-    # a few popular items and repeats, so that ties and shared neighbours are common
-    return [rng.choice(np.arange(1, N_ITEMS - 1), size=int(rng.integers(lo, hi)),
-                       p=np.r_[[0.2, 0.15, 0.15], np.full(N_ITEMS - 5, 0.5 / (N_ITEMS - 5))]).tolist()
-            for _ in range(n)]
 
 
 CASES = [
@@ -137,10 +109,10 @@ def test_ranks_and_metrics_match_the_reference_loop(name, options, reference, da
     if data == "hand":
         sessions, histories, labels = HAND_SESSIONS, HAND_TEST, HAND_LABELS
     else:
-        sessions = _random_sessions(1, 40)
-        histories, labels = augment_prefixes(_random_sessions(2, 25, lo=2, hi=9))
+        sessions = random_sessions(1, 40)
+        histories, labels = augment_prefixes(random_sessions(2, 25, lo=2, hi=9))
     expected = ref_ranks(reference(sessions, N_ITEMS), histories, labels)
-    model = _model(name, sessions, **options)
+    model = fitted_model(name, sessions, **options)
     dataset = SessionDataset(histories, labels, N_ITEMS)
     cfg = Config(eval_batch_size=4)
     for kernels in (Kernels(), HostKernels(2)):
@@ -156,7 +128,7 @@ def test_hand_computed_scores():
     {2,3,4} (1/sqrt 6), {1,4} (1/2), {5,1,2} (2/sqrt 6); k = 2 keeps the two at 2/sqrt 6."""
     sessions = [[1, 2, 3], [2, 3, 4], [1, 4], [5, 1, 2]]
     batch = make_loader(SessionDataset([[1, 2], [4]], [3, 1], N_ITEMS), 2, graph=None).batch_view.batch(0)
-    sknn = _model("sknn", sessions, sknn_neighbors=2).full_scores(batch).numpy()
+    sknn = fitted_model("sknn", sessions, sknn_neighbors=2).full_scores(batch).numpy()
     s = 2 / math.sqrt(6)
     np.testing.assert_allclose(sknn[0, 1:6], [2 * s, 2 * s, s, 0, s], rtol=1e-6)
     assert sknn[0, 0] < -1e8  # the padding column is never a candidate
@@ -164,12 +136,12 @@ def test_hand_computed_scores():
     np.testing.assert_allclose(sknn[1, 1:6], [1 / math.sqrt(2), 1 / math.sqrt(3), 1 / math.sqrt(3),
                                               1 / math.sqrt(2) + 1 / math.sqrt(3), 0], rtol=1e-6)
     # item-KNN of the last item 4: sessions with 4 are {2,3,4}, {1,4} -> cos(4, 1) = 1 / sqrt(2 * 3)
-    knn = _model("itemknn", sessions).full_scores(batch).numpy()
+    knn = fitted_model("itemknn", sessions).full_scores(batch).numpy()
     np.testing.assert_allclose(knn[1, 1:6], [1 / math.sqrt(6), 1 / math.sqrt(6), 1 / math.sqrt(4), 0, 0], rtol=1e-6)
-    pop = _model("pop", sessions).full_scores(batch).numpy()
+    pop = fitted_model("pop", sessions).full_scores(batch).numpy()
     np.testing.assert_array_equal(pop[0, 1:7], [3, 3, 2, 2, 1, 0])
     # S-POP, session [1, 2]: items 1 and 2 first (tie: equal counts), then 3, 4 (counts 2), then 5
-    spop = _model("spop", sessions).full_scores(batch).numpy()[0]
+    spop = fitted_model("spop", sessions).full_scores(batch).numpy()[0]
     assert spop[1] == spop[2] > spop[3] == spop[4] > spop[5] > spop[6]
 
 
@@ -188,7 +160,7 @@ def ref_training_sessions(sessions: Sequence[List[int]], kept_pairs: Sequence[in
 
 @pytest.mark.parametrize("portion", [0.0, 0.1, 0.5])
 def test_sessions_are_rebuilt_from_the_pairs(portion):
-    sessions = _random_sessions(3, 50, lo=2, hi=8) + [[5, 5], [5, 5], [5, 5, 5]]  # repeats and duplicates
+    sessions = random_sessions(3, 50, lo=2, hi=8) + [[5, 5], [5, 5], [5, 5, 5]]  # repeats and duplicates
     full = SessionDataset(*augment_prefixes(sessions), N_ITEMS)
     assert _lists(full.sessions()) == sessions
     train_idx, _ = split_validation(len(full), portion, seed=4)
@@ -208,7 +180,7 @@ def test_sessions_are_rebuilt_from_the_pairs(portion):
 @pytest.fixture(scope="module")
 def paper_data(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("data") / "hand"
-    train, test = _random_sessions(5, 120, lo=2, hi=8), _random_sessions(6, 30, lo=2, hi=6)
+    train, test = random_sessions(5, 120, lo=2, hi=8), random_sessions(6, 30, lo=2, hi=6)
     write_session_pickles(folder, train, augment_prefixes(train), augment_prefixes(test))
     (folder / "sessions.json").write_text(json.dumps({"train": train, "test": test}))
     return folder

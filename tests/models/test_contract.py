@@ -16,7 +16,7 @@ import pytest
 
 from srgnn_paddle import cli
 from srgnn_paddle.config import Config, load_config
-from srgnn_paddle.data import Batch, PairBatch, SessionDataset, augment_prefixes, build_packed_graph
+from srgnn_paddle.data import Batch, PairBatch, SessionDataset, augment_prefixes
 from srgnn_paddle.data.datasets import next_item_targets
 from srgnn_paddle.data.loaders import GRAPH_BUILDERS, graph_for_layout
 from srgnn_paddle.kernels import HostKernels, Kernels, has_sparse_gradients, kernel_linears

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from typing import Callable, Dict, List, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 import pytest
@@ -20,15 +20,14 @@ from srgnn_paddle.data.sessions import write_session_pickles
 from srgnn_paddle.errors import SrgnnError
 from srgnn_paddle.evaluation import NextItemEvaluator
 from srgnn_paddle.kernels import HostKernels, Kernels
-from srgnn_paddle.models import build_model
 
-N_ITEMS = 13  # ids 1..12; 12 is never in training
+from counted_reference import N_ITEMS, Scorer, fitted_model, random_sessions, ref_metrics, ref_ranks
+
 HAND_SESSIONS = [[1, 2, 3], [2, 3, 4], [1, 4], [5, 1, 2], [3, 3, 6], [6, 7], [1, 2], [7, 8, 9, 1], [2, 5],
                  [4, 4, 4], [9, 8], [1, 2, 3, 11], [2, 1, 2, 6, 5, 7, 3, 9, 8, 4, 10, 1, 6]]
 HAND_TEST = [[1, 2], [4], [3, 6], [12], [12, 5], [7, 8, 9], [2, 2, 2], [11], [10, 1], [6, 7, 8, 9, 1]]
 HAND_LABELS = [3, 4, 7, 1, 2, 1, 3, 1, 2, 4]
 
-Scorer = Callable[[List[int]], Dict[int, object]]
 
 
 # ---------------------------------------------------------------------------- references
@@ -100,36 +99,8 @@ def ref_stan(sessions: Sequence[Sequence[int]], n_items: int, k: int = 100, samp
     return score
 
 
-def ref_ranks(scorer: Scorer, histories: Sequence[List[int]], labels: Sequence[int]) -> List[int]:
-    """Rank of each label among items 1..N-1: how many score at least as high (ties count
-    against the label)."""
-    ranks = []
-    for history, label in zip(histories, labels):
-        scores = scorer(list(history))
-        ranks.append(sum(1 for i in scores if scores[i] >= scores[label]))
-    return ranks
 
 
-def ref_metrics(ranks: Sequence[int]) -> Dict[str, float]:
-    out = {}
-    for k in NextItemEvaluator.KS:
-        out[f"P@{k}"] = 100.0 * sum(r <= k for r in ranks) / len(ranks)
-        out[f"MRR@{k}"] = 100.0 * sum(1.0 / r for r in ranks if r <= k) / len(ranks)
-    return out
-
-
-def _model(name: str, sessions: Sequence[Sequence[int]], n_items: int = N_ITEMS, **options):
-    model = build_model(Config(model=name, n_items=n_items, **options))
-    model.fit(SessionDataset(*augment_prefixes(sessions), n_items).sessions())  # as runs fits it
-    return model
-
-
-def _random_sessions(seed: int, n: int, lo: int = 2, hi: int = 7) -> List[List[int]]:
-    rng = np.random.default_rng(seed)
-    # a few popular items and repeats, so that ties and shared neighbours are common
-    return [rng.choice(np.arange(1, N_ITEMS - 1), size=int(rng.integers(lo, hi)),
-                       p=np.r_[[0.2, 0.15, 0.15], np.full(N_ITEMS - 5, 0.5 / (N_ITEMS - 5))]).tolist()
-            for _ in range(n)]
 
 
 CASES = [
@@ -165,10 +136,10 @@ def test_ranks_and_metrics_match_the_reference_loop(name, options, reference, da
     if data == "hand":
         sessions, histories, labels = HAND_SESSIONS, HAND_TEST, HAND_LABELS
     else:
-        sessions = _random_sessions(1, 40, hi=14)
-        histories, labels = augment_prefixes(_random_sessions(2, 25, lo=2, hi=9))
+        sessions = random_sessions(1, 40, hi=14)
+        histories, labels = augment_prefixes(random_sessions(2, 25, lo=2, hi=9))
     expected = ref_ranks(reference(sessions, N_ITEMS), histories, labels)
-    model = _model(name, sessions, **options)
+    model = fitted_model(name, sessions, **options)
     dataset = SessionDataset(histories, labels, N_ITEMS)
     cfg = Config(eval_batch_size=4)
     for kernels in (Kernels(), HostKernels(2)):
@@ -191,10 +162,10 @@ def test_sr_hand_computed_scores():
     """Sessions [1, 2, 3, 1] and [2, 1]: from 1, 1 -> 2 (1), 1 -> 3 (1/2), 1 -> 1 (1/3);
     from 2, 2 -> 3 (1), 2 -> 1 (1/2 + 1); steps = 2 drops 1 -> 1 (3 steps)."""
     sessions = [[1, 2, 3, 1], [2, 1]]
-    scores = _scores(_model("sr", sessions), [[5, 1], [2]])
+    scores = _scores(fitted_model("sr", sessions), [[5, 1], [2]])
     np.testing.assert_allclose(scores[0, 1:5], [1 / 3, 1, 1 / 2, 0], rtol=1e-6)
     np.testing.assert_allclose(scores[1, 1:5], [1.5, 0, 1, 0], rtol=1e-6)
-    short = _scores(_model("sr", sessions, sr_steps=2), [[1]])
+    short = _scores(fitted_model("sr", sessions, sr_steps=2), [[1]])
     np.testing.assert_allclose(short[0, 1:5], [0, 1, 1 / 2, 0], rtol=1e-6)
 
 
@@ -202,17 +173,17 @@ def test_vsknn_hand_computed_scores():
     """Sessions {1, 2, 3}, {2, 4}, {3, 5}; query [1, 2] (weights 1/2, 1): sims (1/2 + 1) / 2,
     1 / 2 and no share; k = 1 keeps the first. Query [2, 2, 3]: 2 at position 2, 3 at 3 of 3."""
     sessions = [[1, 2, 3], [2, 4], [3, 5]]
-    scores = _scores(_model("vsknn", sessions), [[1, 2], [2, 2, 3]])
+    scores = _scores(fitted_model("vsknn", sessions), [[1, 2], [2, 2, 3]])
     np.testing.assert_allclose(scores[0, 1:6], [0.75, 1.25, 0.75, 0.5, 0], rtol=1e-6)
     a, b, c = (2 / 3 + 1) / 2, 2 / 3 / 2, 1 / 2  # sims to {1,2,3}, {2,4}, {3,5}
     np.testing.assert_allclose(scores[1, 1:6], [a, a + b, a + c, b, c], rtol=1e-6)
-    top = _scores(_model("vsknn", sessions, vsknn_neighbors=1), [[1, 2]])
+    top = _scores(fitted_model("vsknn", sessions, vsknn_neighbors=1), [[1, 2]])
     np.testing.assert_allclose(top[0, 1:6], [0.75, 0.75, 0.75, 0, 0], rtol=1e-6)
     # IDF: item 2 is in 2 of 3 sessions (log 3/2), item 1 in one (log 3); an item in every session weighs 0
-    idf = _scores(_model("vsknn", sessions, vsknn_idf=True), [[1, 2]])
+    idf = _scores(fitted_model("vsknn", sessions, vsknn_idf=True), [[1, 2]])
     s1, s2 = (0.5 * math.log(3) + math.log(1.5)) / 2, math.log(1.5) / 2
     np.testing.assert_allclose(idf[0, 1:6], [s1, s1 + s2, s1, s2, 0], rtol=1e-6)
-    everywhere = _scores(_model("vsknn", [[1, 2], [1, 3]], vsknn_idf=True), [[1], [4]])
+    everywhere = _scores(fitted_model("vsknn", [[1, 2], [1, 3]], vsknn_idf=True), [[1], [4]])
     np.testing.assert_array_equal(everywhere[:, 1:5], 0)  # candidates with similarity 0, unseen item: nothing
 
 
@@ -222,24 +193,24 @@ def test_stan_and_vstan_hand_computed_scores():
     others vote with exp(-1 / lambda3)."""
     sessions = [[1, 2, 3], [4, 2]]
     a, b, e = 1 / math.sqrt(3), 1 / math.sqrt(2), math.exp(-1)
-    plain = _scores(_model("stan", sessions, stan_lambda2=0.0, stan_lambda3=1.0), [[2]])
+    plain = _scores(fitted_model("stan", sessions, stan_lambda2=0.0, stan_lambda3=1.0), [[2]])
     np.testing.assert_allclose(plain[0, 1:6], [a * e, a + b, a * e, b * e, 0], rtol=1e-6)
     a2, b2 = a * math.exp(-2), b * math.exp(-1)
-    recency = _scores(_model("stan", sessions, stan_lambda2=1.0, stan_lambda3=1.0), [[2]])
+    recency = _scores(fitted_model("stan", sessions, stan_lambda2=1.0, stan_lambda3=1.0), [[2]])
     np.testing.assert_allclose(recency[0, 1:6], [a2 * e, a2 + b2, a2 * e, b2 * e, 0], rtol=1e-6)
     # query [3, 4] (l = 2): w1(3) = exp(-1 / lambda1), w1(4) = 1; each session shares one item, at its end
     # in [1, 2, 3] (item 3, votes 2 -> e, 1 -> e^2) and at its start in [4, 2] (4: 1, 2: e)
     w = math.exp(-1 / 0.5)
-    two = _scores(_model("stan", sessions, stan_lambda1=0.5, stan_lambda2=0.0, stan_lambda3=1.0), [[3, 4]])
+    two = _scores(fitted_model("stan", sessions, stan_lambda1=0.5, stan_lambda2=0.0, stan_lambda3=1.0), [[3, 4]])
     sa, sb = w / math.sqrt(2 * 3), 1 / math.sqrt(2 * 2)
     np.testing.assert_allclose(two[0, 1:6], [sa * e * e, sa * e + sb * e, sa, sb, 0], rtol=1e-6)
     # VSTAN: [1, 2, 3] matches only the older item 3 (l - p = 1): its votes times exp(-1 / lambda4)
-    vstan = _scores(_model("vstan", sessions, stan_lambda1=0.5, stan_lambda2=0.0, stan_lambda3=1.0,
+    vstan = _scores(fitted_model("vstan", sessions, stan_lambda1=0.5, stan_lambda2=0.0, stan_lambda3=1.0,
                            vstan_lambda4=2.0, vstan_idf=False), [[3, 4]])
     d = math.exp(-1 / 2.0)
     np.testing.assert_allclose(vstan[0, 1:6], [sa * d * e * e, sa * d * e + sb * e, sa * d, sb, 0], rtol=1e-6)
     # with IDF (log 2 for both items): both similarities times log 2; item 2 (in both sessions) weighs 0 in a query
-    idf = _scores(_model("vstan", sessions, stan_lambda2=0.0, stan_lambda3=1.0, vstan_lambda4=0.0), [[3, 4], [2]])
+    idf = _scores(fitted_model("vstan", sessions, stan_lambda2=0.0, stan_lambda3=1.0, vstan_lambda4=0.0), [[3, 4], [2]])
     w1 = math.exp(-1 / 1.02)
     sa, sb = w1 * math.log(2) / math.sqrt(6), math.log(2) / 2
     np.testing.assert_allclose(idf[0, 1:6], [sa * e * e, sa * e + sb * e, sa, sb, 0], rtol=1e-6)
@@ -271,7 +242,7 @@ def test_bad_options_are_one_error_line(values, message):
 ], ids=["sr", "vsknn", "stan", "vstan"])
 def test_train_counts_once_and_scores_as_the_reference(name, flags, reference, tmp_path):
     data = tmp_path / "hand"
-    train, test = _random_sessions(5, 120, lo=2, hi=8), _random_sessions(6, 30, lo=2, hi=6)
+    train, test = random_sessions(5, 120, lo=2, hi=8), random_sessions(6, 30, lo=2, hi=6)
     write_session_pickles(data, train, augment_prefixes(train), augment_prefixes(test))
     exp = tmp_path / "exp"
     argv = ["train", "--model", name, "--protocol", "paper", "--data_dir", str(data), "--exp_dir", str(exp),

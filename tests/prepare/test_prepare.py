@@ -604,7 +604,7 @@ def test_missing_input_and_existing_output(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_shell_wrapper(tmp_path):
-    raw = _write(tmp_path / "in.txt", "".join(f"{u} 1 2 3 4 5\n" for u in range(20)))
+    _write(tmp_path / "in.txt", "".join(f"{u} 1 2 3 4 5\n" for u in range(20)))
     env = {**os.environ, "PYTHON": sys.executable}
     done = subprocess.run(["bash", str(REPO / "scripts" / "prepare_data.sh"), "amazon-seq", "--input", "in.txt",
                            "--output", "out"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

@@ -19,7 +19,7 @@ from srgnn_paddle import cli, runs
 from srgnn_paddle.config import Config, load_config
 from srgnn_paddle.protocols import get_protocol
 from srgnn_paddle.data import Batch, SessionDataset, SubsetDataset, make_loader, split_validation
-from srgnn_paddle.data.graph import build_packed_graph, build_session_graph
+from srgnn_paddle.data.graph import build_packed_graph
 from srgnn_paddle.evaluation.metrics import rank_sums, target_ranks
 from srgnn_paddle.models import SRGNN, Recommender
 from srgnn_paddle.data.sessions import augment_prefixes, write_session_pickles

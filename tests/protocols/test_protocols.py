@@ -93,8 +93,6 @@ def test_an_absurd_id_is_refused_with_the_budget(tmp_path, capsys):
 
 
 def test_a_model_with_its_own_loss_keeps_it_under_either_objective(tmp_path):
-    import paddle
-
     from srgnn_paddle.kernels import Kernels
     from srgnn_paddle.models import SRGNN
     from srgnn_paddle.training.losses import NegativeSampler

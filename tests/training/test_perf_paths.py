@@ -20,7 +20,6 @@ from notebook_reference import (
     notebook_session_graph,
 )
 from srgnn_paddle.cli import main as cli_main
-from srgnn_paddle.config import Config
 from srgnn_paddle.data import Batch, SequenceDataset, make_loader, read_interactions
 from srgnn_paddle.data.graph import build_packed_graph, build_session_graph
 from srgnn_paddle.data.sessions import augment_prefixes, write_session_pickles
