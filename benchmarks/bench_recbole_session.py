@@ -25,12 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import tempfile
 import time
 from pathlib import Path
 
-from recbole_compat import FirstBatches  # first: restores the numpy aliases RecBole needs
+from recbole_compat import FirstBatches, write_atomic  # first: restores the numpy aliases RecBole needs
 
 import torch  # noqa: E402
 from recbole.config import Config  # noqa: E402
@@ -45,22 +44,6 @@ MODEL_OPTIONS = {
     "SRGNN": {"step": 1},
 }
 
-
-def write_atomic(sessions_file: Path, max_sessions: int, folder: Path) -> int:
-    """``folder/digi/digi.inter`` from the first ``max_sessions`` sessions (0: all); returns
-    the number of interactions."""
-    with open(sessions_file, "rb") as f:
-        sessions = pickle.load(f)
-    sessions = sessions[:max_sessions] if max_sessions else sessions
-    (folder / "digi").mkdir(parents=True, exist_ok=True)
-    rows = 0
-    with open(folder / "digi" / "digi.inter", "w") as f:
-        f.write("session_id:token\titem_id:token\ttimestamp:float\n")
-        for s, items in enumerate(sessions):
-            for t, item in enumerate(items):
-                f.write(f"{s}\t{item}\t{t}\n")
-                rows += 1
-    return rows
 
 
 def bench(model_name: str, data_path: Path, threads: int, max_steps: int) -> dict:

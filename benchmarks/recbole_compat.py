@@ -1,5 +1,5 @@
-"""What the RecBole comparison scripts (``bench_recbole_neumf.py``, ``bench_recbole_session.py``)
-share; imported by them in their own venv with torch and RecBole, never by the toolkit.
+"""What the RecBole comparison scripts (``bench_recbole_neumf.py``, ``bench_recbole_session.py``,
+``bench_recbole_gnn.py``) share; imported by them in their own venv with torch and RecBole, never by the toolkit.
 
 Importing this module restores the numpy aliases numpy 2 removed and RecBole 1.2 still uses
 (``np.float_``, ``np.complex_``, ``np.unicode_``, ...), so import it before RecBole.
@@ -13,8 +13,10 @@ DGL is installed.
 from __future__ import annotations
 
 import importlib.util
+import pickle
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 
@@ -41,3 +43,20 @@ class FirstBatches:
             if k == self.n:
                 return
             yield batch
+
+
+def write_atomic(sessions_file: Path, max_sessions: int, folder: Path) -> int:
+    """``folder/digi/digi.inter`` from the first ``max_sessions`` sessions (0: all); returns
+    the number of interactions."""
+    with open(sessions_file, "rb") as f:
+        sessions = pickle.load(f)
+    sessions = sessions[:max_sessions] if max_sessions else sessions
+    (folder / "digi").mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with open(folder / "digi" / "digi.inter", "w") as f:
+        f.write("session_id:token\titem_id:token\ttimestamp:float\n")
+        for s, items in enumerate(sessions):
+            for t, item in enumerate(items):
+                f.write(f"{s}\t{item}\t{t}\n")
+                rows += 1
+    return rows
