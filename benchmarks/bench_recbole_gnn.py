@@ -95,7 +95,6 @@ def without_torch_sparse(folder: Path) -> None:
     sys.path.insert(0, str(folder))
 
 
-
 def bench(model: str, data_path: Path, threads: int, max_steps: int, eval_sessions: int,
           eval_batch_size: int = 0) -> dict:
     """Time ``max_steps`` training batches (0 = the epoch) of RecBole(-GNN)'s ``model``, then

@@ -45,7 +45,6 @@ MODEL_OPTIONS = {
 }
 
 
-
 def bench(model_name: str, data_path: Path, threads: int, max_steps: int) -> dict:
     config = Config(model=model_name, dataset="digi", config_dict={
         "data_path": str(data_path), "USER_ID_FIELD": "session_id", "ITEM_ID_FIELD": "item_id",

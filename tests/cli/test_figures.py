@@ -3,7 +3,6 @@ the session graph of the spec's worked example, the curves, several runs side by
 the t-SNE title."""
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest

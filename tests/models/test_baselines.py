@@ -80,14 +80,10 @@ def ref_sknn(sessions: Sequence[Sequence[int]], n_items: int, k: int, sample: in
     return score
 
 
-
-
-
 def _lists(table: SessionTable) -> List[List[int]]:
     """The table's sequences as Python lists (from its public arrays)."""
     bounds = table.offsets.tolist()
     return [table.items[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])]
-
 
 
 CASES = [

@@ -29,7 +29,6 @@ HAND_TEST = [[1, 2], [4], [3, 6], [12], [12, 5], [7, 8, 9], [2, 2, 2], [11], [10
 HAND_LABELS = [3, 4, 7, 1, 2, 1, 3, 1, 2, 4]
 
 
-
 # ---------------------------------------------------------------------------- references
 def ref_sr(sessions: Sequence[Sequence[int]], n_items: int, steps: int = 10, weighting: str = "div") -> Scorer:
     decay = {"div": lambda d: 1 / d, "linear": lambda d: max(1 - 0.1 * d, 0.0), "same": lambda d: 1.0,
@@ -97,10 +96,6 @@ def ref_stan(sessions: Sequence[Sequence[int]], n_items: int, k: int = 100, samp
         return {i: np.float32(scores[i]) for i in range(1, n_items)}
 
     return score
-
-
-
-
 
 
 CASES = [
@@ -206,7 +201,7 @@ def test_stan_and_vstan_hand_computed_scores():
     np.testing.assert_allclose(two[0, 1:6], [sa * e * e, sa * e + sb * e, sa, sb, 0], rtol=1e-6)
     # VSTAN: [1, 2, 3] matches only the older item 3 (l - p = 1): its votes times exp(-1 / lambda4)
     vstan = _scores(fitted_model("vstan", sessions, stan_lambda1=0.5, stan_lambda2=0.0, stan_lambda3=1.0,
-                           vstan_lambda4=2.0, vstan_idf=False), [[3, 4]])
+                                 vstan_lambda4=2.0, vstan_idf=False), [[3, 4]])
     d = math.exp(-1 / 2.0)
     np.testing.assert_allclose(vstan[0, 1:6], [sa * d * e * e, sa * d * e + sb * e, sa * d, sb, 0], rtol=1e-6)
     # with IDF (log 2 for both items): both similarities times log 2; item 2 (in both sessions) weighs 0 in a query
